@@ -151,6 +151,13 @@ static bool ensure_chunk_locked(uint32_t idx)
                    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return false;
+    /* Slot 0 is never issued, and handle 0 (like any handle of index 0)
+     * selects it: give it a key with a non-zero index, which no handle of
+     * index 0 can equal, so that handle__core_get/delete refuse 0 with no
+     * extra test on their fast paths (a zeroed key would match handle 0). */
+    if (idx >> HANDLE__CHUNK_BITS == 0)
+        atomic_store_explicit(&((struct handle__slot *)p)->key, (uint64_t)HANDLE__MAX_INDEX,
+                              memory_order_relaxed);
     /* Release: a reader that finds the chunk finds it zeroed (free, gen 0). */
     atomic_store_explicit(d, (struct handle__slot *)p, memory_order_release);
     return true;

@@ -60,7 +60,9 @@ HANDLE__HIDDEN const char *handle__kind_summary(int kind);
 /*
  * One slot, 24 bytes. key is the live handle's number while the slot is
  * live, and (last generation << 32) with a zero index while it is free or
- * retired, so no handle ever compares equal to a free slot's key. value and
+ * retired, so no handle ever compares equal to a free slot's key (slot 0,
+ * never issued, holds a key with a non-zero index, so that handle 0, whose
+ * index selects it, never matches either). value and
  * tag are atomics only so that lock-free readers racing with a writer are
  * well-defined (they validate with a second read of key, as a seqlock
  * does); all accesses to them are relaxed. While the slot is free, value
@@ -127,6 +129,14 @@ static inline handle_t handle__core_new(void *value, const char *tag, uint32_t *
     uint64_t old = atomic_load_explicit(&s->key, memory_order_relaxed);
     uint64_t gen = ((old >> 32) + 1u) & 0xffffffffu;
     handle_t h = (handle_t)((gen << 32) | idx);
+    /* Seqlock writer side: the retiring of the slot's previous handle (the
+     * CAS in handle__core_delete, ordered before this point by program
+     * order or by the lock the slot came through) must be visible to a
+     * reader that sees the new value or tag, so that handle__core_get's
+     * second key read refuses the stale handle. The CAS is a release, but
+     * only of what precedes it; this fence orders the relaxed stores that
+     * follow (free on x86, a barrier on weakly ordered CPUs). */
+    atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&s->value, (uintptr_t)value, memory_order_relaxed);
     atomic_store_explicit(&s->tag, (uintptr_t)tag, memory_order_relaxed);
     atomic_store_explicit(&s->key, (uint64_t)h, memory_order_release);
