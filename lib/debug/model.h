@@ -54,6 +54,8 @@ struct handle__module {
 HANDLE__HIDDEN uint32_t handle__module_of(uintptr_t pc);
 HANDLE__HIDDEN const struct handle__module *handle__module_get(uint32_t id);
 HANDLE__HIDDEN uint32_t handle__module_count(void);
+/* Rescans the loaded modules now (start-up, reports: notices unloads). */
+HANDLE__HIDDEN void handle__modules_refresh(void);
 
 /* ---- threads --------------------------------------------------------- */
 
@@ -84,5 +86,15 @@ HANDLE__HIDDEN uint32_t handle__tag_count(void);
  * of the process start. */
 HANDLE__HIDDEN uint64_t handle__now_ns(void);
 HANDLE__HIDDEN uint64_t handle__start_unix_ns(void);
+
+/* ---- fork ------------------------------------------------------------ */
+
+/* pthread_atfork phases for the locks of each part: prepare takes the
+ * part's lock, parent and child release it (the child also resets what
+ * is per-process). */
+enum { HANDLE__FORK_PREPARE, HANDLE__FORK_PARENT, HANDLE__FORK_CHILD };
+HANDLE__HIDDEN void handle__depot_fork(int phase);
+HANDLE__HIDDEN void handle__modules_fork(int phase);
+HANDLE__HIDDEN void handle__threads_fork(int phase);
 
 #endif
