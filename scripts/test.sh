@@ -190,6 +190,7 @@ install_test() {
     export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
     local pcprefix pcargs=()
     pcprefix=$(pkg-config --variable=prefix handle) || return 1
+    pcprefix=$(realpath -m "$pcprefix")
     if [ "$pcprefix" != "$prefix" ]; then
         # `cmake --install --prefix P` does not rewrite handle.pc's prefix
         # (it is the configure-time CMAKE_INSTALL_PREFIX); flagged in the

@@ -204,8 +204,8 @@ static void start(void)
     handle__options_init(&handle__opt, options_warn, NULL);
     if (handle__opt.help) {
         static char help[16384];
-        size_t n = handle__options_help(help, sizeof help);
-        handle__rt_write(help, n);
+        size_t n = handle__options_help_values(&handle__opt, help, sizeof help);
+        handle__rt_write(help, n < sizeof help ? n : sizeof help - 1);
     }
     handle__quarantine_init(handle__opt.quarantine);
     if (!handle__stack_init() && !handle__opt.fast_unwind)
