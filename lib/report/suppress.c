@@ -1,0 +1,297 @@
+/*
+ * suppress.c - LSan-syntax leak suppressions (see suppress.h): the parser,
+ * the glob matcher, hit counts and the "Suppressions used" block. It does
+ * not decide what is a leak, nor symbolize.
+ */
+#include "suppress.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct supp_pattern {
+    char *pattern;
+    unsigned line;
+    uint64_t hits;
+};
+
+struct handle__supp {
+    struct supp_pattern *pat;
+    size_t n, cap;
+};
+
+/* ---- matching ------------------------------------------------------------ */
+
+/* Glob of p[0..pn) against s[0..sn), '*' the only wildcard, with an
+ * implied '*' before the pattern (lead) and after it (trail). The classic
+ * backtrack-to-the-last-star walk: O(pn * sn) at worst, no recursion, no
+ * allocation. Pattern positions: 0 is the leading star if lead, then the
+ * pattern's characters, then the trailing star if trail. */
+static bool glob_n(const char *p, size_t pn, const char *s, size_t sn, bool lead, bool trail)
+{
+    size_t off = lead ? 1 : 0;
+    size_t m = pn + off + (trail ? 1 : 0);
+#define PAT(i) ((lead && (i) == 0) || (trail && (i) == m - 1) ? '*' : p[(i) - off])
+    size_t i = 0, j = 0, star = SIZE_MAX, mark = 0;
+    while (j < sn) {
+        if (i < m && PAT(i) == '*') {
+            star = i++;
+            mark = j;
+        } else if (i < m && PAT(i) == s[j]) {
+            i++;
+            j++;
+        } else if (star != SIZE_MAX) {
+            i = star + 1;
+            j = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (i < m && PAT(i) == '*')
+        i++;
+#undef PAT
+    return i == m;
+}
+
+bool handle__supp_glob(const char *pattern, const char *s)
+{
+    if (!pattern || !s || !s[0])
+        return false;
+    size_t pn = strlen(pattern);
+    bool start = pn > 0 && pattern[0] == '^';
+    if (start) {
+        pattern++;
+        pn--;
+    }
+    bool end = pn > 0 && pattern[pn - 1] == '$';
+    if (end)
+        pn--;
+    return glob_n(pattern, pn, s, strlen(s), !start, !end);
+}
+
+static int match_str(const struct handle__supp *sp, const char *s)
+{
+    if (!s || !s[0])
+        return -1;
+    for (size_t i = 0; i < sp->n; i++)
+        if (handle__supp_glob(sp->pat[i].pattern, s))
+            return (int)i;
+    return -1;
+}
+
+int handle__supp_match(const struct handle__supp *sp, const struct handle__sym_frame *frames,
+                       size_t n)
+{
+    if (!sp)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct handle__sym_frame *f = &frames[i];
+        int r;
+        /* The module once per pc: inlined frames share it. */
+        if ((i == 0 || frames[i - 1].pc != f->pc || frames[i - 1].module != f->module) &&
+            (r = match_str(sp, f->module)) >= 0)
+            return r;
+        if ((r = match_str(sp, f->function)) >= 0 || (r = match_str(sp, f->file)) >= 0)
+            return r;
+    }
+    return -1;
+}
+
+/* ---- accessors ------------------------------------------------------------ */
+
+size_t handle__supp_count(const struct handle__supp *sp)
+{
+    return sp ? sp->n : 0;
+}
+
+const char *handle__supp_pattern(const struct handle__supp *sp, size_t i)
+{
+    return sp && i < sp->n ? sp->pat[i].pattern : NULL;
+}
+
+unsigned handle__supp_line(const struct handle__supp *sp, size_t i)
+{
+    return sp && i < sp->n ? sp->pat[i].line : 0;
+}
+
+uint64_t handle__supp_hits(const struct handle__supp *sp, size_t i)
+{
+    return sp && i < sp->n ? sp->pat[i].hits : 0;
+}
+
+void handle__supp_add_hits(struct handle__supp *sp, size_t i, uint64_t n)
+{
+    if (sp && i < sp->n)
+        sp->pat[i].hits += n;
+}
+
+void handle__supp_print_used(struct handle__sb *b, const struct handle__supp *sp)
+{
+    bool any = false;
+    for (size_t i = 0; sp && i < sp->n && !any; i++)
+        any = sp->pat[i].hits > 0;
+    if (!any)
+        return;
+    handle__sb_puts(b, "-----------------------------------------------------\n"
+                       "Suppressions used:\n"
+                       "  count template\n");
+    for (size_t i = 0; i < sp->n; i++)
+        if (sp->pat[i].hits > 0)
+            handle__sb_printf(b, "%7" PRIu64 " %s\n", sp->pat[i].hits, sp->pat[i].pattern);
+    handle__sb_puts(b, "-----------------------------------------------------\n");
+}
+
+void handle__supp_free(struct handle__supp *sp)
+{
+    if (!sp)
+        return;
+    for (size_t i = 0; i < sp->n; i++)
+        free(sp->pat[i].pattern);
+    free(sp->pat);
+    free(sp);
+}
+
+/* ---- parsing ---------------------------------------------------------------- */
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static struct handle__supp *parse_fail(struct handle__supp *sp, char *err, size_t errlen,
+                                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static struct handle__supp *parse_fail(struct handle__supp *sp, char *err, size_t errlen,
+                                       const char *fmt, ...)
+{
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    handle__supp_free(sp);
+    return NULL;
+}
+
+/* At most this much of an offending line is quoted in a message. */
+#define QUOTE_MAX 60
+
+struct handle__supp *handle__supp_parse(const char *text, const char *origin, char *err,
+                                        size_t errlen)
+{
+    if (!origin)
+        origin = "suppressions";
+    struct handle__supp *sp = calloc(1, sizeof *sp);
+    if (!sp)
+        return parse_fail(NULL, err, errlen, "out of memory");
+    unsigned lineno = 0;
+    for (const char *line = text ? text : ""; *line;) {
+        const char *eol = strchr(line, '\n');
+        if (!eol)
+            eol = line + strlen(line);
+        const char *next = *eol ? eol + 1 : eol;
+        lineno++;
+        const char *b = line, *e = eol;
+        while (b < e && is_space(*b))
+            b++;
+        while (e > b && is_space(e[-1]))
+            e--;
+        line = next;
+        if (b == e || *b == '#')
+            continue;
+        const char *colon = memchr(b, ':', (size_t)(e - b));
+        if (!colon) {
+            int q = e - b > QUOTE_MAX ? QUOTE_MAX : (int)(e - b);
+            return parse_fail(sp, err, errlen,
+                              "%s:%u: expected 'leak:PATTERN', got '%.*s'", origin, lineno, q, b);
+        }
+        size_t tl = (size_t)(colon - b);
+        if (tl != 4 || memcmp(b, "leak", 4) != 0) {
+            int q = tl > QUOTE_MAX ? QUOTE_MAX : (int)tl;
+            return parse_fail(sp, err, errlen,
+                              "%s:%u: unsupported suppression type '%.*s' (only 'leak' is "
+                              "supported)",
+                              origin, lineno, q, b);
+        }
+        const char *pb = colon + 1;
+        while (pb < e && is_space(*pb))
+            pb++;
+        if (sp->n == sp->cap) {
+            size_t ncap = sp->cap ? sp->cap * 2 : 8;
+            struct supp_pattern *np = realloc(sp->pat, ncap * sizeof *np);
+            if (!np)
+                return parse_fail(sp, err, errlen, "out of memory");
+            sp->pat = np;
+            sp->cap = ncap;
+        }
+        char *pat = malloc((size_t)(e - pb) + 1);
+        if (!pat)
+            return parse_fail(sp, err, errlen, "out of memory");
+        memcpy(pat, pb, (size_t)(e - pb));
+        pat[e - pb] = '\0';
+        sp->pat[sp->n++] = (struct supp_pattern){pat, lineno, 0};
+    }
+    return sp;
+}
+
+struct handle__supp *handle__supp_load(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return parse_fail(NULL, err, errlen, "%s: %s", path, strerror(errno));
+    struct stat st;
+    const char *bad = NULL;
+    if (fstat(fd, &st) != 0)
+        bad = strerror(errno);
+    else if (S_ISDIR(st.st_mode))
+        bad = strerror(EISDIR);
+    /* Pipes are fine: --suppressions <(generate) */
+    if (bad) {
+        close(fd);
+        return parse_fail(NULL, err, errlen, "%s: %s", path, bad);
+    }
+    /* Read to the end, whatever the size said (the file may change). */
+    size_t cap = (S_ISREG(st.st_mode) ? (size_t)st.st_size : 0) + 64, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            close(fd);
+            return parse_fail(NULL, err, errlen, "%s: out of memory", path);
+        }
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                free(buf);
+            buf = nb;
+            cap *= 2;
+            continue;
+        }
+        ssize_t r = read(fd, buf + len, cap - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return parse_fail(NULL, err, errlen, "%s: %s", path, strerror(e));
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    if (memchr(buf, '\0', len)) {
+        free(buf);
+        return parse_fail(NULL, err, errlen, "%s: not a text file (contains NUL bytes)", path);
+    }
+    struct handle__supp *sp = handle__supp_parse(buf, path, err, errlen);
+    free(buf);
+    return sp;
+}

@@ -1,0 +1,118 @@
+/*
+ * symbolize.h - turns return addresses recorded in a (possibly other,
+ * possibly finished) process into frames: function, source file:line, the
+ * chain of inlined calls, module+offset. Shared by the debug runtime's
+ * reports at panic/exit (in-process, libdw dlopen'ed) and by handle-report
+ * (offline, from a trace's module table), so both print the same frames.
+ *
+ * It works the way eu-stack does, with libdwfl: each ELF file is reported
+ * once with dwfl_report_elf, its separate debug file is found through
+ * .gnu_debuglink or /usr/lib/debug/.build-id; the function comes from the
+ * DWARF subprogram (else the ELF symbol table), the line from the line
+ * table, the inlined callers from dwarf_getscopes. Files are opened lazily,
+ * on the first address that needs them, and each ELF file is opened once
+ * however many modules (processes, load addresses) map it, because lookups
+ * are by ELF address (pc - bias), not by run-time address. Overlapping
+ * modules (a library dlclose'd and another mapped at its address) are
+ * fine: a pc is looked up in the module its stack recorded.
+ *
+ * A module whose file has a different build-id than recorded (rebuilt,
+ * upgraded) is "changed" and gives module+offset frames only: wrong lines
+ * are worse than none. Without libdw everything still works, with
+ * module+offset frames only.
+ *
+ * Not thread-safe: one symbolizer is used by one thread at a time (the
+ * caller serializes). It allocates with malloc and never prints.
+ */
+#ifndef HANDLE_REPORT_SYMBOLIZE_H
+#define HANDLE_REPORT_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef HANDLE__HIDDEN
+#define HANDLE__HIDDEN __attribute__((visibility("hidden")))
+#endif
+
+struct handle__sym_frame {
+    uintptr_t pc;            /* the address as captured (a return address) */
+    const char *function;    /* demangling not done; NULL if unknown */
+    const char *file;        /* source file, NULL if unknown */
+    int line, column;        /* 0 if unknown */
+    const char *module;      /* module path, never NULL ("" if unknown) */
+    uintptr_t module_offset; /* pc - module bias (pc itself without a module) */
+    bool inlined;            /* this frame was inlined into the next one */
+};
+
+/* Room for the frames of one pc that any real program needs; a longer
+ * inline chain is cut in the middle (see handle__sym_pc). */
+#define HANDLE__SYM_MAX_INLINE 32
+
+struct handle__symbolizer;
+
+/* Flags for handle__sym_new_ex. */
+#define HANDLE__SYM_NO_DW 1u /* never load libdw: module+offset frames only */
+
+/* A new symbolizer with no modules. Works without libdw (then frames are
+ * module+offset only; handle__sym_error says why). NULL only when out of
+ * memory. handle__sym_new() is handle__sym_new_ex(0). */
+HANDLE__HIDDEN struct handle__symbolizer *handle__sym_new(void);
+HANDLE__HIDDEN struct handle__symbolizer *handle__sym_new_ex(unsigned flags);
+
+/* Why this symbolizer has no libdw ("cannot load libdw.so.1: ..."), or
+ * NULL when it has it. Loads libdw if that has not been tried yet. */
+HANDLE__HIDDEN const char *handle__sym_error(struct handle__symbolizer *s);
+
+/* Where separate debug files are searched, in libdwfl's debuginfo_path
+ * syntax: ':'-separated directories; "" is the file's own directory, a
+ * relative entry is relative to it (".debug"), an absolute entry is a root
+ * searched by build-id (ROOT/.build-id/xx/rest.debug) and by path. A file
+ * that is gone is also looked for by build-id under the roots. NULL (the
+ * default): ":.debug:/usr/lib/debug". Copied; call it before the first
+ * handle__sym_pc. */
+HANDLE__HIDDEN void handle__sym_set_debuginfo_path(struct handle__symbolizer *s,
+                                                   const char *path);
+
+/* Registers a module as it was mapped in the traced process: id (the
+ * caller's, > 0, unique in this symbolizer: a second registration of an id
+ * is ignored), path (absolute; other names, "" or "[vdso]" give
+ * module+offset frames), build_id (lowercase hex, "" or NULL if unknown:
+ * then the file is trusted), bias (dl_iterate_phdr's dlpi_addr: pc - bias
+ * is the ELF address), [lo, hi) the mapped range (used only to find a
+ * module by address). Nothing is opened until a pc needs the module. The
+ * strings are copied. Out of memory: the module stays unknown. */
+HANDLE__HIDDEN void handle__sym_add_module(struct handle__symbolizer *s, uint32_t id,
+                                           const char *path, const char *build_id,
+                                           uintptr_t bias, uintptr_t lo, uintptr_t hi);
+
+/* True if the module's file exists but has another build-id than recorded
+ * (its frames are module+offset only). Opens the file if needed. False for
+ * an unknown id. */
+HANDLE__HIDDEN bool handle__sym_module_changed(struct handle__symbolizer *s, uint32_t id);
+
+/* Why the module gives no symbols, one line ("build-id mismatch: file has
+ * X, trace has Y", "file not found", ...), or NULL when it is symbolized
+ * (or the id is unknown). Opens the file if needed. The string lives until
+ * handle__sym_free. */
+HANDLE__HIDDEN const char *handle__sym_module_problem(struct handle__symbolizer *s,
+                                                      uint32_t id);
+
+/* Symbolizes one return address pc that lies in module id (0: the newest
+ * registered module whose [lo, hi) holds pc). Looks up pc - 1, so that the
+ * line is the call's line. Fills out[0..n): inlined frames first (the
+ * innermost, inlined = true), the containing real function last, all with
+ * the same pc, module and module_offset; returns n (>= 1 when max >= 1: a
+ * frame with only module+offset, or nothing known, still counts). A chain
+ * longer than max keeps its innermost max - 1 frames and the real
+ * function. Each distinct (ELF file, address) is symbolized once (cache).
+ * Returned strings live until handle__sym_free. */
+HANDLE__HIDDEN size_t handle__sym_pc(struct handle__symbolizer *s, uint32_t module_id,
+                                     uintptr_t pc, struct handle__sym_frame *out,
+                                     size_t max);
+
+/* Frees everything, including every string handle__sym_pc returned. NULL
+ * is a no-op. */
+HANDLE__HIDDEN void handle__sym_free(struct handle__symbolizer *s);
+
+#endif

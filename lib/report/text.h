@@ -1,0 +1,67 @@
+/*
+ * text.h - a growable string buffer, and the sanitizer-style frame lines
+ * and SUMMARY locations of SPEC section 4. The exit report of the debug
+ * runtime and handle-report's text output both print stacks through
+ * handle__sb_frames, so the two cannot drift apart.
+ *
+ * The buffer allocates with malloc (reports are printed at panic or exit,
+ * not from signal handlers; the async-signal-safe panic text of the core
+ * is lib/core/fmt.h). Running out of memory sets oom and drops later
+ * appends; the text so far stays valid and NUL-terminated.
+ */
+#ifndef HANDLE_REPORT_TEXT_H
+#define HANDLE_REPORT_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "symbolize.h"
+
+#ifndef HANDLE__HIDDEN
+#define HANDLE__HIDDEN __attribute__((visibility("hidden")))
+#endif
+
+/* Zero-initialise ({0}) for an empty buffer. p is NULL until the first
+ * append, then always NUL-terminated; len excludes the NUL. */
+struct handle__sb {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+HANDLE__HIDDEN void handle__sb_printf(struct handle__sb *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+HANDLE__HIDDEN void handle__sb_puts(struct handle__sb *b, const char *s);
+HANDLE__HIDDEN void handle__sb_mem(struct handle__sb *b, const char *s, size_t n);
+HANDLE__HIDDEN void handle__sb_putc(struct handle__sb *b, char c);
+/* The text so far; "" (never NULL) for an empty buffer. */
+HANDLE__HIDDEN const char *handle__sb_str(const struct handle__sb *b);
+/* Empties the buffer, keeping its memory (and clearing oom). */
+HANDLE__HIDDEN void handle__sb_reset(struct handle__sb *b);
+/* Frees the memory; the buffer is empty ({0}) again. */
+HANDLE__HIDDEN void handle__sb_free(struct handle__sb *b);
+
+/* Appends one line per frame, numbered from *num (incremented per line):
+ *   "    #N 0xPC in FUNCTION FILE:LINE"       function and line known
+ *   "    #N 0xPC in FUNCTION (MODULE+0xOFF)"  no line info
+ *   "    #N 0xPC (MODULE+0xOFF)"              no symbol
+ *   "    #N 0xPC FILE:LINE"                   a line but no function name
+ * "Line info" is a file and a line > 0. An unknown module ("") prints as
+ * "(<unknown module>)", as in LLVM's sanitizers. Inlined frames get their
+ * own lines with the same pc. No column (SPEC section 4). */
+HANDLE__HIDDEN void handle__sb_frames(struct handle__sb *b, const struct handle__sym_frame *f,
+                                      size_t n, unsigned *num);
+
+/* One frame's text after "#N 0xPC " (what handle__sb_frames prints after
+ * the pc, without the newline): "in FUNCTION FILE:LINE" etc. */
+HANDLE__HIDDEN void handle__sb_frame_text(struct handle__sb *b, const struct handle__sym_frame *f);
+
+/* The SUMMARY location of a stack: "FILE:LINE in FUNCTION" of the first
+ * frame with line info ("FILE:LINE" if it has no function name); without
+ * any, "(MODULE+0xOFF)" of the first frame, followed by " in FUNCTION" if
+ * that frame has a name (LLVM's summary does the same). n == 0 appends
+ * "(<unknown module>)". */
+HANDLE__HIDDEN void handle__sb_location(struct handle__sb *b, const struct handle__sym_frame *f,
+                                        size_t n);
+
+#endif

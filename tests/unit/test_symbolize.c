@@ -1,0 +1,575 @@
+/*
+ * test_symbolize.c - the libdw symbolizer of lib/report against the running
+ * test itself: return addresses captured at run time in a -g -O2 fixture
+ * (report_fixtures/inline_fixture.c, linked in, and a copy in a shared
+ * library whose DWARF was split into a separate .debug file), modules
+ * reported from dl_iterate_phdr as the debug runtime records them.
+ *
+ * Built twice: test_symbolize links handle_report (-ldw), and
+ * test_symbolize_dl links handle_report_dl (libdw dlopen'ed RTLD_LOCAL;
+ * TEST_DW_DLOPEN defined), with the same expectations.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "inline_fixture.h"
+#include "report/symbolize.h"
+#include "report/text.h"
+
+#ifndef FIXTURE_SO
+#error "FIXTURE_SO: the path of the shared fixture library"
+#endif
+
+/* ---- the process's modules, as the debug runtime records them ---------- */
+
+struct tmod {
+    uint32_t id;
+    char path[PATH_MAX];
+    char build_id[129];
+    uintptr_t bias, lo, hi;
+};
+
+static struct tmod mods[512];
+static size_t nmods;
+
+static void note_build_id(struct tmod *m, const char *p, size_t len)
+{
+    while (len >= sizeof(ElfW(Nhdr))) {
+        const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
+        size_t name_sz = (nh->n_namesz + 3) & ~(size_t)3;
+        size_t desc_sz = (nh->n_descsz + 3) & ~(size_t)3;
+        size_t total = sizeof *nh + name_sz + desc_sz;
+        if (total > len)
+            return;
+        const char *name = p + sizeof *nh;
+        const unsigned char *desc = (const unsigned char *)name + name_sz;
+        if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0 &&
+            nh->n_descsz * 2 < sizeof m->build_id) {
+            for (size_t i = 0; i < nh->n_descsz; i++)
+                sprintf(m->build_id + 2 * i, "%02x", desc[i]);
+            return;
+        }
+        p += total;
+        len -= total;
+    }
+}
+
+static int phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    (void)data;
+    if (nmods == sizeof mods / sizeof mods[0])
+        return 1;
+    struct tmod *m = &mods[nmods];
+    memset(m, 0, sizeof *m);
+    const char *name = info->dlpi_name;
+    if (nmods == 0 && (!name || !name[0])) {
+        ssize_t n = readlink("/proc/self/exe", m->path, sizeof m->path - 1);
+        if (n > 0)
+            m->path[n] = '\0';
+    } else if (name) {
+        snprintf(m->path, sizeof m->path, "%s", name);
+    }
+    m->bias = info->dlpi_addr;
+    m->lo = UINTPTR_MAX;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD) {
+            if (start < m->lo)
+                m->lo = start;
+            if (start + ph->p_memsz > m->hi)
+                m->hi = start + ph->p_memsz;
+        } else if (ph->p_type == PT_NOTE && !m->build_id[0]) {
+            note_build_id(m, (const char *)start, ph->p_memsz);
+        }
+    }
+    m->id = (uint32_t)nmods + 1;
+    nmods++;
+    return 0;
+}
+
+static const struct tmod *mod_of(uintptr_t pc)
+{
+    for (size_t i = 0; i < nmods; i++)
+        if (pc - 1 >= mods[i].lo && pc - 1 < mods[i].hi)
+            return &mods[i];
+    return NULL;
+}
+
+static struct handle__symbolizer *new_sym(void)
+{
+    struct handle__symbolizer *s = handle__sym_new();
+    assert_non_null(s);
+    for (size_t i = 0; i < nmods; i++)
+        handle__sym_add_module(s, mods[i].id, mods[i].path, mods[i].build_id, mods[i].bias,
+                               mods[i].lo, mods[i].hi);
+    return s;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+/* The shared fixture, and a directory that holds its separate debug file
+ * under .build-id/, as a debug package would install it. */
+static void *so_lib;
+static uintptr_t (*so_outer)(struct fx_lines *);
+static uintptr_t (*so_plain)(struct fx_lines *);
+static char dbg_root[512], dbg_dir[600], dbg_link[1024];
+
+static int group_setup(void **state)
+{
+    (void)state;
+    so_lib = dlopen(FIXTURE_SO, RTLD_NOW | RTLD_LOCAL);
+    if (!so_lib) {
+        fprintf(stderr, "dlopen %s: %s\n", FIXTURE_SO, dlerror());
+        return -1;
+    }
+    void *p = dlsym(so_lib, "fxso_outer");
+    memcpy(&so_outer, &p, sizeof p);
+    p = dlsym(so_lib, "fxso_plain");
+    memcpy(&so_plain, &p, sizeof p);
+    if (!so_outer || !so_plain)
+        return -1;
+    dl_iterate_phdr(phdr_cb, NULL);
+
+    const struct tmod *m = mod_of((uintptr_t)p + 1);
+    if (!m || strlen(m->build_id) < 3) {
+        fprintf(stderr, "no build-id in %s\n", FIXTURE_SO);
+        return -1;
+    }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dbg_root, sizeof dbg_root, "%s/handle-symtest.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dbg_root))
+        return -1;
+    char bid_dir[600];
+    snprintf(bid_dir, sizeof bid_dir, "%s/.build-id", dbg_root);
+    snprintf(dbg_dir, sizeof dbg_dir, "%s/.build-id/%.2s", dbg_root, m->build_id);
+    snprintf(dbg_link, sizeof dbg_link, "%s/%s.debug", dbg_dir, m->build_id + 2);
+    if (mkdir(bid_dir, 0700) != 0 || mkdir(dbg_dir, 0700) != 0 ||
+        symlink(FIXTURE_SO ".debug", dbg_link) != 0)
+        return -1;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (dbg_link[0])
+        unlink(dbg_link);
+    if (dbg_dir[0])
+        rmdir(dbg_dir);
+    if (dbg_root[0]) {
+        char bid_dir[600];
+        snprintf(bid_dir, sizeof bid_dir, "%s/.build-id", dbg_root);
+        rmdir(bid_dir);
+        rmdir(dbg_root);
+    }
+    if (so_lib)
+        dlclose(so_lib);
+    return 0;
+}
+
+static void assert_frame(const struct handle__sym_frame *f, uintptr_t pc, const char *function,
+                         const char *file_base, int line, bool inlined)
+{
+    const struct tmod *m = mod_of(pc);
+    assert_non_null(m);
+    assert_int_equal(f->pc, pc);
+    assert_non_null(f->module);
+    assert_string_equal(f->module, m->path);
+    assert_int_equal(f->module_offset, pc - m->bias);
+    if (!function) {
+        assert_null(f->function);
+    } else {
+        assert_non_null(f->function);
+        assert_string_equal(f->function, function);
+    }
+    if (!file_base) {
+        assert_null(f->file);
+        assert_int_equal(f->line, 0);
+    } else {
+        assert_non_null(f->file);
+        assert_string_equal(base_name(f->file), file_base);
+        assert_int_equal(f->line, line);
+    }
+    assert_int_equal(f->inlined, inlined);
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+/* The preloaded runtime must not load libdw until it symbolizes, and then
+ * only privately (RTLD_LOCAL): its symbols never reach the host's scope. */
+static void test_libdw_loaded_only_when_symbolizing_and_privately(void **state)
+{
+    (void)state;
+#ifdef TEST_DW_DLOPEN
+    assert_null(dlopen("libdw.so.1", RTLD_NOW | RTLD_NOLOAD));
+#endif
+    struct handle__symbolizer *s = new_sym();
+    struct fx_lines l;
+    uintptr_t pc = fx_plain(&l);
+#ifdef TEST_DW_DLOPEN
+    assert_null(dlopen("libdw.so.1", RTLD_NOW | RTLD_NOLOAD));
+#endif
+    struct handle__sym_frame f[8];
+    assert_int_equal(handle__sym_pc(s, 0, pc, f, 8), 1);
+    assert_null(handle__sym_error(s));
+    void *h = dlopen("libdw.so.1", RTLD_NOW | RTLD_NOLOAD);
+    assert_non_null(h);
+    dlclose(h);
+#ifdef TEST_DW_DLOPEN
+    assert_null(dlsym(RTLD_DEFAULT, "dwfl_begin"));
+#endif
+    handle__sym_free(s);
+}
+
+static void test_plain_function_gives_its_name_and_the_calls_line(void **state)
+{
+    (void)state;
+    struct handle__symbolizer *s = new_sym();
+    struct fx_lines l;
+    uintptr_t pc = fx_plain(&l);
+    struct handle__sym_frame f[8];
+    size_t n = handle__sym_pc(s, 0, pc, f, 8);
+    assert_int_equal(n, 1);
+    assert_frame(&f[0], pc, "fx_plain", "inline_fixture.c", l.capture, false);
+    /* By module id: the same answer. */
+    n = handle__sym_pc(s, mod_of(pc)->id, pc, f, 8);
+    assert_int_equal(n, 1);
+    assert_frame(&f[0], pc, "fx_plain", "inline_fixture.c", l.capture, false);
+    handle__sym_free(s);
+}
+
+static void test_inline_chain_innermost_first_real_function_last(void **state)
+{
+    (void)state;
+    struct handle__symbolizer *s = new_sym();
+    struct fx_lines l;
+    uintptr_t pc = fx_outer(&l);
+    struct handle__sym_frame f[8];
+    size_t n = handle__sym_pc(s, 0, pc, f, 8);
+    assert_int_equal(n, 3);
+    assert_frame(&f[0], pc, "inner_helper", "inline_fixture.c", l.capture, true);
+    assert_frame(&f[1], pc, "outer_helper", "inline_fixture.c", l.inner_call, true);
+    assert_frame(&f[2], pc, "fx_outer", "inline_fixture.c", l.outer_call, false);
+    handle__sym_free(s);
+}
+
+static void __attribute__((noinline)) capture_here(uintptr_t *pc, int *line)
+{
+    *pc = fx_capture(line, __LINE__);
+    __asm__ volatile("" ::: "memory");
+}
+
+static void test_code_of_the_test_itself(void **state)
+{
+    (void)state;
+    struct handle__symbolizer *s = new_sym();
+    uintptr_t pc;
+    int line;
+    capture_here(&pc, &line);
+    struct handle__sym_frame f[8];
+    size_t n = handle__sym_pc(s, 0, pc, f, 8);
+    assert_int_equal(n, 1);
+    assert_frame(&f[0], pc, "capture_here", "test_symbolize.c", line, false);
+    handle__sym_free(s);
+}
+
+static void test_cut_chain_keeps_innermost_and_real_function(void **state)
+{
+    (void)state;
+    struct handle__symbolizer *s = new_sym();
+    struct fx_lines l;
+    uintptr_t pc = fx_outer(&l);
+    struct handle__sym_frame f[2];
+    assert_int_equal(handle__sym_pc(s, 0, pc, f, 1), 1);
+    assert_frame(&f[0], pc, "fx_outer", "inline_fixture.c", l.outer_call, false);
+    assert_int_equal(handle__sym_pc(s, 0, pc, f, 2), 2);
+    assert_frame(&f[0], pc, "inner_helper", "inline_fixture.c", l.capture, true);
+    assert_frame(&f[1], pc, "fx_outer", "inline_fixture.c", l.outer_call, false);
+    assert_int_equal(handle__sym_pc(s, 0, pc, f, 0), 0);
+    handle__sym_free(s);
+}
+
+static void test_cached_answers_share_strings(void **state)
+{
+    (void)state;
+    struct handle__symbolizer *s = new_sym();
+    struct fx_lines l;
+    uintptr_t pc = fx_outer(&l);
+    struct handle__sym_frame a[8], b[8];
+    size_t na = handle__sym_pc(s, 0, pc, a, 8);
+    size_t nb = handle__sym_pc(s, 0, pc, b, 8);
+    assert_int_equal(na, 3);
+    assert_int_equal(nb, 3);
+    for (size_t i = 0; i < na; i++) {
+        assert_ptr_equal(a[i].function, b[i].function);
+        assert_ptr_equal(a[i].file, b[i].file);
+    }
+    /* The same file under another id and load address (another process
+     * of the same program): symbolized by ELF address, so from the same
+     * cache entry, with that module's pc and offset. */
+    const struct tmod *m = mod_of(pc);
+    uintptr_t shift = 0x10000000;
+    handle__sym_add_module(s, 1000, m->path, m->build_id, m->bias + shift, m->lo + shift,
+                           m->hi + shift);
+    nb = handle__sym_pc(s, 1000, pc + shift, b, 8);
+    assert_int_equal(nb, 3);
+    for (size_t i = 0; i < nb; i++) {
+        assert_ptr_equal(a[i].function, b[i].function);
+        assert_int_equal(b[i].pc, pc + shift);
+        assert_int_equal(b[i].module_offset, a[i].module_offset);
+    }
+    handle__sym_free(s);
+}
+
+static void test_changed_build_id_gives_module_offset_only(void **state)
+{
+    (void)state;
+    struct fx_lines l;
+    uintptr_t pc = fx_outer(&l);
+    const struct tmod *m = mod_of(pc);
+    struct handle__symbolizer *s = handle__sym_new();
+    assert_non_null(s);
+    handle__sym_add_module(s, 7, m->path, "00112233445566778899aabbccddeeff00112233", m->bias,
+                           m->lo, m->hi);
+    struct handle__sym_frame f[8];
+    assert_int_equal(handle__sym_pc(s, 7, pc, f, 8), 1);
+    assert_frame(&f[0], pc, NULL, NULL, 0, false);
+    assert_true(handle__sym_module_changed(s, 7));
+    const char *why = handle__sym_module_problem(s, 7);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "build-id mismatch"));
+    assert_non_null(strstr(why, m->build_id));
+    /* The right build-id (any case) is not a change. */
+    char upper[sizeof m->build_id];
+    for (size_t i = 0; i <= strlen(m->build_id); i++)
+        upper[i] = (char)(m->build_id[i] >= 'a' && m->build_id[i] <= 'f' ? m->build_id[i] - 32
+                                                                          : m->build_id[i]);
+    handle__sym_add_module(s, 8, m->path, upper, m->bias, m->lo, m->hi);
+    assert_false(handle__sym_module_changed(s, 8));
+    assert_null(handle__sym_module_problem(s, 8));
+    assert_int_equal(handle__sym_pc(s, 8, pc, f, 8), 3);
+    handle__sym_free(s);
+}
+
+static void test_missing_file_gives_module_offset_only(void **state)
+{
+    (void)state;
+    struct fx_lines l;
+    uintptr_t pc = fx_plain(&l);
+    const struct tmod *m = mod_of(pc);
+    struct handle__symbolizer *s = handle__sym_new();
+    assert_non_null(s);
+    handle__sym_add_module(s, 3, "/nonexistent/dir/libgone.so", "", m->bias, m->lo, m->hi);
+    handle__sym_add_module(s, 4, "[vdso]", NULL, m->bias, m->lo, m->hi);
+    struct handle__sym_frame f[8];
+    for (uint32_t id = 3; id <= 4; id++) {
+        assert_int_equal(handle__sym_pc(s, id, pc, f, 8), 1);
+        assert_null(f[0].function);
+        assert_null(f[0].file);
+        assert_int_equal(f[0].module_offset, pc - m->bias);
+        assert_false(handle__sym_module_changed(s, id));
+        assert_non_null(handle__sym_module_problem(s, id));
+    }
+    assert_string_equal(f[0].module, "[vdso]");
+    assert_non_null(strstr(handle__sym_module_problem(s, 3), "No such file"));
+    handle__sym_free(s);
+}
+
+static void test_unknown_pc_gives_an_empty_frame(void **state)
+{
+    (void)state;
+    struct handle__symbolizer *s = new_sym();
+    struct handle__sym_frame f[4];
+    static const uintptr_t pcs[] = {0, 1, 0x10, UINTPTR_MAX};
+    for (size_t i = 0; i < sizeof pcs / sizeof pcs[0]; i++) {
+        memset(f, 0xa5, sizeof f);
+        assert_int_equal(handle__sym_pc(s, 0, pcs[i], f, 4), 1);
+        assert_int_equal(f[0].pc, pcs[i]);
+        assert_null(f[0].function);
+        assert_null(f[0].file);
+        assert_int_equal(f[0].line, 0);
+        assert_int_equal(f[0].column, 0);
+        assert_string_equal(f[0].module, "");
+        assert_int_equal(f[0].module_offset, pcs[i]);
+        assert_false(f[0].inlined);
+    }
+    /* A module id nobody registered. */
+    struct fx_lines l;
+    uintptr_t pc = fx_plain(&l);
+    assert_int_equal(handle__sym_pc(s, 99999, pc, f, 4), 1);
+    assert_string_equal(f[0].module, "");
+    assert_null(f[0].function);
+    assert_false(handle__sym_module_changed(s, 99999));
+    assert_null(handle__sym_module_problem(s, 99999));
+    /* A pc in a module's range but outside its file's code. */
+    const struct tmod *m = mod_of(pc);
+    handle__sym_add_module(s, 5000, m->path, m->build_id, m->bias - 0x40000000,
+                           m->lo - 0x40000000, m->hi - 0x40000000);
+    assert_int_equal(handle__sym_pc(s, 5000, pc, f, 4), 1);
+    assert_null(f[0].function);
+    assert_int_equal(f[0].module_offset, pc - m->bias + 0x40000000);
+    handle__sym_free(s);
+}
+
+/* A pc whose registered range overlaps another (a library dlclose'd and
+ * another mapped at its address): by address, the newest wins; by id,
+ * each gets its own. */
+static void test_overlapping_modules(void **state)
+{
+    (void)state;
+    struct handle__symbolizer *s = new_sym();
+    struct fx_lines l;
+    uintptr_t pc = fx_plain(&l);
+    const struct tmod *m = mod_of(pc);
+    handle__sym_add_module(s, 6000, "/nonexistent/later.so", "", m->bias, m->lo, m->hi);
+    struct handle__sym_frame f[4];
+    assert_int_equal(handle__sym_pc(s, 0, pc, f, 4), 1);
+    assert_string_equal(f[0].module, "/nonexistent/later.so");
+    assert_int_equal(handle__sym_pc(s, m->id, pc, f, 4), 1);
+    assert_frame(&f[0], pc, "fx_plain", "inline_fixture.c", l.capture, false);
+    /* A second registration of an id is ignored. */
+    handle__sym_add_module(s, m->id, "/nonexistent/again.so", "", m->bias, m->lo, m->hi);
+    assert_int_equal(handle__sym_pc(s, m->id, pc, f, 4), 1);
+    assert_string_equal(f[0].module, m->path);
+    handle__sym_free(s);
+}
+
+static void test_without_libdw_frames_are_module_offset(void **state)
+{
+    (void)state;
+    struct handle__symbolizer *s = handle__sym_new_ex(HANDLE__SYM_NO_DW);
+    assert_non_null(s);
+    for (size_t i = 0; i < nmods; i++)
+        handle__sym_add_module(s, mods[i].id, mods[i].path, mods[i].build_id, mods[i].bias,
+                               mods[i].lo, mods[i].hi);
+    struct fx_lines l;
+    uintptr_t pc = fx_outer(&l);
+    struct handle__sym_frame f[8];
+    assert_int_equal(handle__sym_pc(s, 0, pc, f, 8), 1);
+    assert_frame(&f[0], pc, NULL, NULL, 0, false);
+    assert_non_null(handle__sym_error(s));
+    assert_false(handle__sym_module_changed(s, mod_of(pc)->id));
+    assert_non_null(handle__sym_module_problem(s, mod_of(pc)->id));
+    handle__sym_free(s);
+}
+
+/* A shared library stripped of its DWARF: its symbol table still names
+ * the functions; with the directory holding its debug file by build-id,
+ * lines and inline chains come back. */
+static void test_separate_debug_file_found_by_build_id(void **state)
+{
+    (void)state;
+    struct fx_lines l;
+    uintptr_t pc = so_outer(&l);
+    struct handle__sym_frame f[8];
+
+    struct handle__symbolizer *s = new_sym();
+    handle__sym_set_debuginfo_path(s, "/nonexistent-debug-root");
+    assert_int_equal(handle__sym_pc(s, 0, pc, f, 8), 1);
+    assert_frame(&f[0], pc, "fxso_outer", NULL, 0, false);
+    handle__sym_free(s);
+
+    s = new_sym();
+    handle__sym_set_debuginfo_path(s, dbg_root);
+    assert_int_equal(handle__sym_pc(s, 0, pc, f, 8), 3);
+    assert_frame(&f[0], pc, "inner_helper", "inline_fixture.c", l.capture, true);
+    assert_frame(&f[1], pc, "outer_helper", "inline_fixture.c", l.inner_call, true);
+    assert_frame(&f[2], pc, "fxso_outer", "inline_fixture.c", l.outer_call, false);
+    handle__sym_free(s);
+}
+
+/* Offline, the library may be gone: its debug file, found by build-id,
+ * is enough to symbolize. */
+static void test_gone_file_symbolized_from_debug_file(void **state)
+{
+    (void)state;
+    struct fx_lines l;
+    uintptr_t pc = so_plain(&l);
+    const struct tmod *m = mod_of(pc);
+    struct handle__symbolizer *s = handle__sym_new();
+    assert_non_null(s);
+    handle__sym_set_debuginfo_path(s, dbg_root);
+    handle__sym_add_module(s, 1, "/nonexistent/libhandle_symfx.so", m->build_id, m->bias, m->lo,
+                           m->hi);
+    struct handle__sym_frame f[8];
+    assert_int_equal(handle__sym_pc(s, 1, pc, f, 8), 1);
+    assert_string_equal(f[0].module, "/nonexistent/libhandle_symfx.so");
+    assert_non_null(f[0].function);
+    assert_string_equal(f[0].function, "fxso_plain");
+    assert_non_null(f[0].file);
+    assert_string_equal(base_name(f[0].file), "inline_fixture.c");
+    assert_int_equal(f[0].line, l.capture);
+    assert_null(handle__sym_module_problem(s, 1));
+    handle__sym_free(s);
+}
+
+/* What a report prints for a symbolized inline chain. */
+static void test_symbolized_frames_print_as_sanitizer_lines(void **state)
+{
+    (void)state;
+    struct handle__symbolizer *s = new_sym();
+    struct fx_lines l;
+    uintptr_t pc = fx_outer(&l);
+    struct handle__sym_frame f[8];
+    size_t n = handle__sym_pc(s, 0, pc, f, 8);
+    assert_int_equal(n, 3);
+    struct handle__sb b = {0};
+    unsigned num = 0;
+    handle__sb_frames(&b, f, n, &num);
+    assert_int_equal(num, 3);
+    char want[3 * PATH_MAX];
+    snprintf(want, sizeof want,
+             "    #0 0x%" PRIxPTR " in inner_helper %s:%d\n"
+             "    #1 0x%" PRIxPTR " in outer_helper %s:%d\n"
+             "    #2 0x%" PRIxPTR " in fx_outer %s:%d\n",
+             pc, f[0].file, l.capture, pc, f[1].file, l.inner_call, pc, f[2].file, l.outer_call);
+    assert_string_equal(handle__sb_str(&b), want);
+    handle__sb_reset(&b);
+    handle__sb_location(&b, f, n);
+    snprintf(want, sizeof want, "%s:%d in inner_helper", f[0].file, l.capture);
+    assert_string_equal(handle__sb_str(&b), want);
+    handle__sb_free(&b);
+    handle__sym_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        /* First: checks that nothing loaded libdw before it. */
+        cmocka_unit_test(test_libdw_loaded_only_when_symbolizing_and_privately),
+        cmocka_unit_test(test_plain_function_gives_its_name_and_the_calls_line),
+        cmocka_unit_test(test_inline_chain_innermost_first_real_function_last),
+        cmocka_unit_test(test_code_of_the_test_itself),
+        cmocka_unit_test(test_cut_chain_keeps_innermost_and_real_function),
+        cmocka_unit_test(test_cached_answers_share_strings),
+        cmocka_unit_test(test_changed_build_id_gives_module_offset_only),
+        cmocka_unit_test(test_missing_file_gives_module_offset_only),
+        cmocka_unit_test(test_unknown_pc_gives_an_empty_frame),
+        cmocka_unit_test(test_overlapping_modules),
+        cmocka_unit_test(test_without_libdw_frames_are_module_offset),
+        cmocka_unit_test(test_separate_debug_file_found_by_build_id),
+        cmocka_unit_test(test_gone_file_symbolized_from_debug_file),
+        cmocka_unit_test(test_symbolized_frames_print_as_sanitizer_lines),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
