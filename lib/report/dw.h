@@ -50,6 +50,7 @@
     X(dwfl_module_nextcu)         \
     X(dwfl_build_id_find_elf)     \
     X(dwfl_standard_find_debuginfo) \
+    X(dwfl_build_id_find_debuginfo) \
     X(dwarf_getscopes)            \
     X(dwarf_getscopes_die)        \
     X(dwarf_tag)                  \

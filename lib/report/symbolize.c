@@ -335,6 +335,28 @@ struct handle__symbolizer *handle__sym_new(void)
     return handle__sym_new_ex(0);
 }
 
+/* libdwfl's find_debuginfo without debuginfod: the local lookup by
+ * build-id (which validates the build-id), then, only when no debuginfod
+ * server is configured (so that nothing can reach the network), the
+ * standard search, which adds .gnu_debuglink. */
+static int find_debuginfo_local(Dwfl_Module *mod, void **userdata, const char *modname,
+                                Dwarf_Addr base, const char *file_name,
+                                const char *debuglink_file, GElf_Word debuglink_crc,
+                                char **debuginfo_file_name)
+{
+    const struct handle__dw *dw = handle__dw_get();
+    int fd = dw->dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+                                              debuglink_file, debuglink_crc,
+                                              debuginfo_file_name);
+    if (fd >= 0)
+        return fd;
+    const char *urls = getenv("DEBUGINFOD_URLS");
+    if (urls && urls[0])
+        return -1;
+    return dw->dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+                                            debuglink_file, debuglink_crc, debuginfo_file_name);
+}
+
 /* Loads libdw the first time a file is needed, not at creation: the
  * debug runtime makes a symbolizer only to print a report, and a report
  * whose stacks need no file never loads libdw. */
@@ -348,6 +370,8 @@ static const struct handle__dw *sym_dw(struct handle__symbolizer *s)
             s->dw = handle__dw_get();
             s->callbacks = s->dw->callbacks;
             s->callbacks.debuginfo_path = &s->debuginfo_path;
+            if (s->flags & HANDLE__SYM_NO_DEBUGINFOD)
+                s->callbacks.find_debuginfo = find_debuginfo_local;
         }
     }
     return s->dw;

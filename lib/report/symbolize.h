@@ -53,6 +53,12 @@ struct handle__symbolizer;
 
 /* Flags for handle__sym_new_ex. */
 #define HANDLE__SYM_NO_DW 1u /* never load libdw: module+offset frames only */
+/* Never ask a debuginfod server (DEBUGINFOD_URLS) for a debug file: for
+ * reports printed inside someone else's process at exit, which must not
+ * wait on the network. Debug files are then found locally by build-id,
+ * and by .gnu_debuglink only when DEBUGINFOD_URLS is unset (libdwfl's
+ * link search ends in a debuginfod query that cannot be turned off). */
+#define HANDLE__SYM_NO_DEBUGINFOD 2u
 
 /* A new symbolizer with no modules. Works without libdw (then frames are
  * module+offset only; handle__sym_error says why). NULL only when out of

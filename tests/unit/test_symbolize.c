@@ -17,6 +17,7 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <link.h>
@@ -523,6 +524,58 @@ static void test_gone_file_symbolized_from_debug_file(void **state)
     handle__sym_free(s);
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Inside someone else's process the report must not wait on a debuginfod
+ * server: with HANDLE__SYM_NO_DEBUGINFOD the client is never started (it
+ * would create its cache directory first thing). */
+static void test_no_debuginfod_query_when_asked(void **state)
+{
+    (void)state;
+    char cache[sizeof dbg_root + 16];
+    snprintf(cache, sizeof cache, "%s/dcache", dbg_root);
+    setenv("DEBUGINFOD_URLS", "http://127.0.0.1:9", 1);
+    setenv("DEBUGINFOD_CACHE_PATH", cache, 1);
+    setenv("DEBUGINFOD_TIMEOUT", "5", 1);
+    struct fx_lines l;
+    uintptr_t pc = so_outer(&l);
+    struct handle__sym_frame f[8];
+    struct stat st;
+
+    struct handle__symbolizer *s = handle__sym_new_ex(HANDLE__SYM_NO_DEBUGINFOD);
+    assert_non_null(s);
+    for (size_t i = 0; i < nmods; i++)
+        handle__sym_add_module(s, mods[i].id, mods[i].path, mods[i].build_id, mods[i].bias,
+                               mods[i].lo, mods[i].hi);
+    handle__sym_set_debuginfo_path(s, "/nonexistent-debug-root");
+    assert_int_equal(handle__sym_pc(s, 0, pc, f, 8), 1);
+    assert_frame(&f[0], pc, "fxso_outer", NULL, 0, false);
+    handle__sym_free(s);
+    assert_int_not_equal(stat(cache, &st), 0);
+
+    /* The control: without the flag, libdwfl does ask (when
+     * libdebuginfod is installed), so the check above means something. */
+    void *dbgd = dlopen("libdebuginfod.so.1", RTLD_LAZY | RTLD_LOCAL);
+    if (dbgd) {
+        s = new_sym();
+        handle__sym_set_debuginfo_path(s, "/nonexistent-debug-root");
+        assert_int_equal(handle__sym_pc(s, 0, pc, f, 8), 1);
+        handle__sym_free(s);
+        assert_int_equal(stat(cache, &st), 0);
+        dlclose(dbgd);
+    }
+    nftw(cache, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    unsetenv("DEBUGINFOD_URLS");
+    unsetenv("DEBUGINFOD_CACHE_PATH");
+    unsetenv("DEBUGINFOD_TIMEOUT");
+}
+
 /* What a report prints for a symbolized inline chain. */
 static void test_symbolized_frames_print_as_sanitizer_lines(void **state)
 {
@@ -569,6 +622,7 @@ int main(void)
         cmocka_unit_test(test_without_libdw_frames_are_module_offset),
         cmocka_unit_test(test_separate_debug_file_found_by_build_id),
         cmocka_unit_test(test_gone_file_symbolized_from_debug_file),
+        cmocka_unit_test(test_no_debuginfod_query_when_asked),
         cmocka_unit_test(test_symbolized_frames_print_as_sanitizer_lines),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
