@@ -686,9 +686,11 @@ static int cu_range_cmp(const void *a, const void *b)
 }
 
 /* The CU holding address a, and its bias. dwfl_module_addrdie finds CUs
- * through .debug_aranges only (libdw 0.188), which clang does not emit by
- * default (-gdwarf-aranges); then every CU's DW_AT_low_pc/high_pc/ranges
- * go into a sorted table, built once per file. CUs may nest their ranges
+ * through .debug_aranges only and takes a missing section for "no code"
+ * (libdw 0.188; sourceware bug 22288, also seen by dyninst PR 1581 with
+ * 0.189), and clang does not emit the section unless -gdwarf-aranges, so
+ * a clang-built program would get no lines at all. Then every CU's
+ * DW_AT_low_pc/high_pc/ranges go into a sorted table, built once per file. CUs may nest their ranges
  * in any order, so the search walks back from the last range starting at
  * or below a over the few that could still hold it. */
 static Dwarf_Die *cu_of(struct handle__symbolizer *s, struct sym_file *f, Dwarf_Addr a,

@@ -17,7 +17,7 @@ set_source_files_properties(${HANDLE_REPORT_FX}/inline_fixture.c
 
 # A shared copy of the fixture whose DWARF is moved into a separate
 # libhandle_symfx.so.debug (as a distribution's -dbg package would), so the
-# test can find it by build-id.
+# test can find it by build-id ...
 add_library(handle_symfx SHARED ${HANDLE_REPORT_FX}/inline_fixture.c)
 target_compile_definitions(handle_symfx PRIVATE FX_SHARED)
 target_link_options(handle_symfx PRIVATE -Wl,--build-id)
@@ -27,6 +27,9 @@ add_custom_command(TARGET handle_symfx POST_BUILD
   COMMAND ${CMAKE_OBJCOPY} --only-keep-debug $<TARGET_FILE:handle_symfx>
           $<TARGET_FILE:handle_symfx>.debug
   COMMAND ${CMAKE_OBJCOPY} --strip-debug $<TARGET_FILE:handle_symfx>
+  # ... and a copy without .debug_aranges, as clang makes them by default.
+  COMMAND ${CMAKE_OBJCOPY} --remove-section=.debug_aranges $<TARGET_FILE:handle_symfx>.debug
+          $<TARGET_FILE:handle_symfx>.noaranges.debug
   VERBATIM)
 
 foreach(variant IN ITEMS "" "_dl")

@@ -128,12 +128,52 @@ static const char *base_name(const char *path)
     return b ? b + 1 : path;
 }
 
-/* The shared fixture, and a directory that holds its separate debug file
- * under .build-id/, as a debug package would install it. */
+/* The shared fixture, and two directories that hold its separate debug
+ * file under .build-id/, as a debug package would install it: as objcopy
+ * made it, and without .debug_aranges (as clang makes it), which libdw
+ * cannot map addresses to CUs with. */
 static void *so_lib;
 static uintptr_t (*so_outer)(struct fx_lines *);
 static uintptr_t (*so_plain)(struct fx_lines *);
-static char dbg_root[512], dbg_dir[600], dbg_link[1024];
+
+struct debug_root {
+    const char *target;
+    char root[512], dir[600], link[1024];
+};
+static struct debug_root roots[2] = {
+    {.target = FIXTURE_SO ".debug"},
+    {.target = FIXTURE_SO ".noaranges.debug"},
+};
+#define dbg_root (roots[0].root)
+
+static int make_root(struct debug_root *r, const char *build_id)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(r->root, sizeof r->root, "%s/handle-symtest.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(r->root))
+        return -1;
+    char bid_dir[600];
+    snprintf(bid_dir, sizeof bid_dir, "%s/.build-id", r->root);
+    snprintf(r->dir, sizeof r->dir, "%s/.build-id/%.2s", r->root, build_id);
+    snprintf(r->link, sizeof r->link, "%s/%s.debug", r->dir, build_id + 2);
+    if (mkdir(bid_dir, 0700) != 0 || mkdir(r->dir, 0700) != 0 || symlink(r->target, r->link) != 0)
+        return -1;
+    return 0;
+}
+
+static void remove_root(struct debug_root *r)
+{
+    if (r->link[0])
+        unlink(r->link);
+    if (r->dir[0])
+        rmdir(r->dir);
+    if (r->root[0]) {
+        char bid_dir[600];
+        snprintf(bid_dir, sizeof bid_dir, "%s/.build-id", r->root);
+        rmdir(bid_dir);
+        rmdir(r->root);
+    }
+}
 
 static int group_setup(void **state)
 {
@@ -156,33 +196,17 @@ static int group_setup(void **state)
         fprintf(stderr, "no build-id in %s\n", FIXTURE_SO);
         return -1;
     }
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dbg_root, sizeof dbg_root, "%s/handle-symtest.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dbg_root))
-        return -1;
-    char bid_dir[600];
-    snprintf(bid_dir, sizeof bid_dir, "%s/.build-id", dbg_root);
-    snprintf(dbg_dir, sizeof dbg_dir, "%s/.build-id/%.2s", dbg_root, m->build_id);
-    snprintf(dbg_link, sizeof dbg_link, "%s/%s.debug", dbg_dir, m->build_id + 2);
-    if (mkdir(bid_dir, 0700) != 0 || mkdir(dbg_dir, 0700) != 0 ||
-        symlink(FIXTURE_SO ".debug", dbg_link) != 0)
-        return -1;
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
+        if (make_root(&roots[i], m->build_id) != 0)
+            return -1;
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    if (dbg_link[0])
-        unlink(dbg_link);
-    if (dbg_dir[0])
-        rmdir(dbg_dir);
-    if (dbg_root[0]) {
-        char bid_dir[600];
-        snprintf(bid_dir, sizeof bid_dir, "%s/.build-id", dbg_root);
-        rmdir(bid_dir);
-        rmdir(dbg_root);
-    }
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
+        remove_root(&roots[i]);
     if (so_lib)
         dlclose(so_lib);
     return 0;
@@ -490,13 +514,20 @@ static void test_separate_debug_file_found_by_build_id(void **state)
     assert_frame(&f[0], pc, "fxso_outer", NULL, 0, false);
     handle__sym_free(s);
 
-    s = new_sym();
-    handle__sym_set_debuginfo_path(s, dbg_root);
-    assert_int_equal(handle__sym_pc(s, 0, pc, f, 8), 3);
-    assert_frame(&f[0], pc, "inner_helper", "inline_fixture.c", l.capture, true);
-    assert_frame(&f[1], pc, "outer_helper", "inline_fixture.c", l.inner_call, true);
-    assert_frame(&f[2], pc, "fxso_outer", "inline_fixture.c", l.outer_call, false);
-    handle__sym_free(s);
+    /* With and without .debug_aranges. */
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
+        s = new_sym();
+        handle__sym_set_debuginfo_path(s, roots[i].root);
+        assert_int_equal(handle__sym_pc(s, 0, pc, f, 8), 3);
+        assert_frame(&f[0], pc, "inner_helper", "inline_fixture.c", l.capture, true);
+        assert_frame(&f[1], pc, "outer_helper", "inline_fixture.c", l.inner_call, true);
+        assert_frame(&f[2], pc, "fxso_outer", "inline_fixture.c", l.outer_call, false);
+        struct fx_lines lp;
+        uintptr_t plain = so_plain(&lp);
+        assert_int_equal(handle__sym_pc(s, 0, plain, f, 8), 1);
+        assert_frame(&f[0], plain, "fxso_plain", "inline_fixture.c", lp.capture, false);
+        handle__sym_free(s);
+    }
 }
 
 /* Offline, the library may be gone: its debug file, found by build-id,
