@@ -27,7 +27,7 @@
 static struct handle__symbolizer *symbolizer(void)
 {
     handle__modules_refresh();
-    struct handle__symbolizer *s = handle__sym_new();
+    struct handle__symbolizer *s = handle__sym_new_ex(HANDLE__SYM_NO_DEBUGINFOD);
     if (s == NULL)
         return NULL;
     uint32_t n = handle__module_count();

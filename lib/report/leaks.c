@@ -121,22 +121,12 @@ void handle__leaks_text(struct handle__sb *b, long pid, const struct handle__lea
     if (printed < nsites)
         handle__sb_printf(b, "\nOmitting %llu more leak site(s).\n",
                           (unsigned long long)(nsites - printed));
-    if (supp) {
-        bool any = false;
-        for (size_t i = 0; i < handle__supp_count(supp); i++) {
-            uint64_t hits = handle__supp_hits(supp, i);
-            if (hits == 0)
-                continue;
-            if (!any)
-                handle__sb_printf(b, "\n-----------------------------------------------------\n"
-                                     "Suppressions used:\n  count template\n");
-            any = true;
-            handle__sb_printf(b, "%7llu %s\n", (unsigned long long)hits,
-                              handle__supp_pattern(supp, i));
+    for (size_t i = 0; supp && i < handle__supp_count(supp); i++)
+        if (handle__supp_hits(supp, i) > 0) {
+            handle__sb_printf(b, "\n");
+            handle__supp_print_used(b, supp);
+            break;
         }
-        if (any)
-            handle__sb_printf(b, "-----------------------------------------------------\n");
-    }
     handle__sb_printf(b, "\nSUMMARY: HandleSanitizer: %llu handle(s) leaked in %llu site(s).\n",
                       (unsigned long long)total, (unsigned long long)nsites);
 }

@@ -37,7 +37,11 @@ __attribute__((destructor)) static void cleanup_dtor(void)
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
-    handle_t a = open_session(0), b = open_session(1);
+    handle_t s[2];
+    volatile int n = 2; /* a real loop: one call site, one creation stack */
+    for (int i = 0; i < n; i++)
+        s[i] = open_session(i);
+    handle_t a = s[0], b = s[1];
     handle_t c = open_plain();
     in_atexit = handle_new(&objs[2]);
     in_dtor = handle_new(&objs[3]);
