@@ -37,15 +37,28 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *arena;
 static size_t arena_left;
 
+/* Four independent lanes, so the multiplies of neighbouring frames
+ * overlap instead of forming one long dependency chain (this hash is on
+ * the path of every handle_new and handle_delete). */
 static uint32_t hash_pcs(const uintptr_t *pcs, uint32_t depth)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ depth;
-    for (uint32_t i = 0; i < depth; i++) {
-        h ^= (uint64_t)pcs[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+    const uint64_t m = 0xff51afd7ed558ccdull;
+    uint64_t a = 0x9e3779b97f4a7c15ull ^ depth, b = 0xc2b2ae3d27d4eb4full,
+             c = 0x165667b19e3779f9ull, d = 0x27d4eb2f165667c5ull;
+    uint32_t i = 0;
+    for (; i + 4 <= depth; i += 4) {
+        a = (a ^ (uint64_t)pcs[i]) * m;
+        b = (b ^ (uint64_t)pcs[i + 1]) * m;
+        c = (c ^ (uint64_t)pcs[i + 2]) * m;
+        d = (d ^ (uint64_t)pcs[i + 3]) * m;
     }
-    return (uint32_t)h ^ (uint32_t)(h >> 32);
+    for (; i < depth; i++)
+        a = (a ^ (uint64_t)pcs[i]) * 0xc4ceb9fe1a85ec53ull;
+    uint64_t x = a ^ (b >> 17) ^ (c << 13) ^ (d >> 29) ^ d;
+    x ^= x >> 33;
+    x *= m;
+    x ^= x >> 33;
+    return (uint32_t)x;
 }
 
 static struct entry *entry_of(uint32_t id)
