@@ -276,6 +276,17 @@ C
   [ "$rc" != 0 ] || fail "exit status 0"
   hasnt "libhandle-debug"
   ;;
+demo_eventloop)
+  LD_PRELOAD="$DEBUG_LIB" "$DEMO" >out 2>err; rc=$?
+  expect_rc 23
+  has 'served 12 requests, rejected 6, 6 handle\(s\) still live' out
+  has '^Leak of 6 handle\(s\) tagged "struct conn" created from:'
+  has "in accept_conn .*eventloop.c"
+  has "^SUMMARY: HandleSanitizer: 6 handle\(s\) leaked in 1 site\(s\)\.$"
+  hasnt "struct timer"
+  "$DEMO" >out 2>err; rc=$?; expect_rc 0   # the release build says nothing
+  [ ! -s err ] || fail "release build printed something"
+  ;;
 *) fail "unknown case";;
 esac
 echo "PASS [$case_name]"
