@@ -276,6 +276,31 @@ C
   [ "$rc" != 0 ] || fail "exit status 0"
   hasnt "libhandle-debug"
   ;;
+exit_while_threads_run)
+  for i in 1 2 3; do
+    timeout 60 env LD_PRELOAD="$DEBUG_LIB" "$PROGS/exit_threads" >out 2>err; rc=$?
+    [ "$rc" = 124 ] && fail "deadlock at exit (run $i)"
+    expect_rc 23   # the signal handle is leaked on purpose
+    has 'signals=1 bad=0' out
+    has 'tagged "signal"'
+    t=$(one_trace)
+    [ "$(sql "$t" "pragma integrity_check")" = ok ] || fail "integrity"
+    [ -n "$(sql "$t" "select value from meta where key='ended_at'")" ] || fail "no ended_at"
+    rm -f handle-trace.*
+  done
+  ;;
+max_frames)
+  HANDLE_OPTIONS=max_frames=2 run leak; expect_rc 23
+  has "^    #1 0x"; hasnt "^    #2 0x"
+  has "in open_session .*leak.c:$L_SESSION"
+  ;;
+fast_unwind)
+  HANDLE_OPTIONS=fast_unwind=1 run leak; expect_rc 23
+  has "^    #0 0x[0-9a-f]+ in open_session .*leak.c:$L_SESSION"
+  has "in main .*leak.c"
+  HANDLE_OPTIONS=fast_unwind=1 run misuse double-delete; expect_rc 134
+  has "in drop_conn .*misuse.c:$L_DELETE"; has "in make_conn .*misuse.c:$L_CREATE"
+  ;;
 demo_eventloop)
   LD_PRELOAD="$DEBUG_LIB" "$DEMO" >out 2>err; rc=$?
   expect_rc 23
