@@ -1,0 +1,212 @@
+/*
+ * report_text.c - handle-report's text output: a header per trace (its
+ * program, pid, times, exit status; whether it exited cleanly), notes on
+ * modules without symbols, then the leak report printed by
+ * handle__leaks_text - the exit report's own code, so the two texts cannot
+ * drift - then the recorded errors and, with --stats, the lifetime table.
+ * Formatting only; the model is built by report_model.c.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "report_model.h"
+
+void handle__rm_duration(struct handle__sb *b, uint64_t ns)
+{
+    if (ns < 1000)
+        handle__sb_printf(b, "%" PRIu64 " ns", ns);
+    else if (ns < 1000000)
+        handle__sb_printf(b, "%.1f us", (double)ns / 1e3);
+    else if (ns < 1000000000)
+        handle__sb_printf(b, "%.2f ms", (double)ns / 1e6);
+    else
+        handle__sb_printf(b, "%.3f s", (double)ns / 1e9);
+}
+
+static void utc(struct handle__sb *b, int64_t unix_ns)
+{
+    time_t s = (time_t)(unix_ns / 1000000000);
+    struct tm tm;
+    char buf[64];
+    if (gmtime_r(&s, &tm) && strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm))
+        handle__sb_puts(b, buf);
+    else
+        handle__sb_printf(b, "%" PRId64 " ns after the epoch", unix_ns);
+}
+
+/* "Trace PATH: EXE (pid N), started T, ran D, exit status S" and, for a
+ * process without a clean exit, the line that says so. */
+static void trace_header(struct handle__sb *b, const struct handle__rm_trace *t)
+{
+    const struct handle__tr_meta *mt = &t->meta;
+    handle__sb_printf(b, "Trace %s: %s", t->path, mt->exe[0] ? mt->exe : "(unknown program)");
+    if (mt->has_pid)
+        handle__sb_printf(b, " (pid %" PRId64 ")", mt->pid);
+    if (mt->has_started) {
+        handle__sb_puts(b, ", started ");
+        utc(b, mt->started_at);
+    }
+    if (mt->has_ended && mt->has_started && mt->ended_at >= mt->started_at)
+        handle__sb_printf(b, ", ran %.3f s", (double)(mt->ended_at - mt->started_at) / 1e9);
+    if (mt->has_ended && mt->has_exit)
+        handle__sb_printf(b, ", exit status %" PRId64, mt->exit_status);
+    handle__sb_putc(b, '\n');
+    if (!mt->has_ended)
+        handle__sb_puts(b, "The process did not exit cleanly (crashed or killed): listing the "
+                           "handles live at the last commit.\n");
+}
+
+static void thread_name(char *buf, size_t len, int64_t t)
+{
+    if (t < 0)
+        snprintf(buf, len, "T?");
+    else
+        snprintf(buf, len, "T%" PRId64, t);
+}
+
+static void frames(struct handle__sb *b, const struct handle__rm_frames *f)
+{
+    unsigned num = 0;
+    if (f->n == 0)
+        handle__sb_puts(b, "    <empty stack>\n");
+    else
+        handle__sb_frames(b, f->f, f->n, &num);
+}
+
+/* An error without a stored message, printed from its stacks in the
+ * layout of SPEC section 4. */
+static void error_rendition(struct handle__sb *b, const struct handle__rm_error *e, long pid)
+{
+    char th[32], th2[32];
+    thread_name(th, sizeof th, e->thread);
+    handle__sb_puts(b, "=================================================================\n");
+    handle__sb_printf(b, "==%ld==ERROR: HandleSanitizer: %s on handle 0x%" PRIx64 " in thread %s\n",
+                      pid, e->kind, e->handle, th);
+    frames(b, &e->stack);
+    if (e->has_deleted) {
+        thread_name(th2, sizeof th2, e->deleted_thread);
+        handle__sb_printf(b, "\nhandle 0x%" PRIx64, e->handle);
+        if (e->tag)
+            handle__sb_printf(b, " (tag \"%s\")", e->tag);
+        handle__sb_printf(b, " was deleted by thread %s here:\n", th2);
+        frames(b, &e->deleted);
+    }
+    if (e->has_created) {
+        thread_name(th2, sizeof th2, e->created_thread);
+        handle__sb_printf(b, "\n%s by thread %s here:\n",
+                          e->has_deleted ? "previously created" : "created", th2);
+        frames(b, &e->created);
+    }
+    handle__sb_printf(b, "\nSUMMARY: HandleSanitizer: %s ", e->kind);
+    handle__sb_location(b, e->stack.f, e->stack.n);
+    handle__sb_putc(b, '\n');
+}
+
+static void errors(struct handle__sb *b, const struct handle__rm *m)
+{
+    if (m->nerrors == 0)
+        return;
+    handle__sb_printf(b, "\n%zu error(s) recorded:\n", m->nerrors);
+    for (size_t i = 0; i < m->nerrors; i++) {
+        const struct handle__rm_error *e = &m->errors[i];
+        const struct handle__rm_trace *t = &m->traces[e->trace];
+        handle__sb_putc(b, '\n');
+        if (m->ntraces > 1)
+            handle__sb_printf(b, "In %s (pid %" PRId64 "):\n", t->path, t->meta.pid);
+        if (e->message[0]) {
+            handle__sb_puts(b, e->message);
+            if (e->message[strlen(e->message) - 1] != '\n')
+                handle__sb_putc(b, '\n');
+        } else {
+            error_rendition(b, e, t->meta.has_pid ? (long)t->meta.pid : 0);
+        }
+    }
+}
+
+static void stats(struct handle__sb *b, const struct handle__rm *m)
+{
+    uint64_t created = 0, deleted = 0, live = 0;
+    for (size_t i = 0; i < m->nstats; i++) {
+        created += m->stats[i].created;
+        deleted += m->stats[i].deleted;
+        live += m->stats[i].live;
+    }
+    handle__sb_printf(b,
+                      "\nHandle lifetimes by creation site: %zu site(s), %" PRIu64
+                      " handle(s) created, %" PRIu64 " deleted, %" PRIu64 " live\n",
+                      m->nstats, created, deleted, live);
+    for (size_t i = 0; i < m->nstats; i++) {
+        const struct handle__rm_stat *s = &m->stats[i];
+        handle__sb_printf(b, "\nSite %zu", i + 1);
+        if (s->tag)
+            handle__sb_printf(b, " tagged \"%s\"", s->tag);
+        if (m->ntraces > 1)
+            handle__sb_printf(b, " in %u process(es)", s->processes);
+        handle__sb_printf(b,
+                          ": %" PRIu64 " created, %" PRIu64 " deleted, %" PRIu64
+                          " live; at most %" PRIu64 " live at once\n",
+                          s->created, s->deleted, s->live, s->peak);
+        if (s->deleted) {
+            handle__sb_puts(b, "  lifetime p50 ");
+            handle__rm_duration(b, s->p50);
+            handle__sb_puts(b, ", p99 ");
+            handle__rm_duration(b, s->p99);
+            handle__sb_puts(b, ", max ");
+            handle__rm_duration(b, s->max);
+            handle__sb_putc(b, '\n');
+        } else {
+            handle__sb_puts(b, "  lifetime: none deleted\n");
+        }
+        frames(b, &s->frames);
+    }
+}
+
+void handle__rm_text(struct handle__sb *b, const struct handle__rm *m, bool want_stats)
+{
+    if (m->ntraces == 1) {
+        trace_header(b, &m->traces[0]);
+    } else {
+        size_t unclean = 0, leaking = 0, erring = 0;
+        for (size_t i = 0; i < m->ntraces; i++) {
+            unclean += !m->traces[i].meta.has_ended;
+            leaking += m->traces[i].leaked != 0;
+            erring += m->traces[i].errors != 0;
+        }
+        handle__sb_printf(b,
+                          "Merged report of %zu traces: %zu with leaks, %zu with errors, %zu "
+                          "that did not exit cleanly\n",
+                          m->ntraces, leaking, erring, unclean);
+        for (size_t i = 0; i < m->ntraces; i++) {
+            const struct handle__rm_trace *t = &m->traces[i];
+            if (t->leaked || t->errors || !t->meta.has_ended)
+                trace_header(b, t);
+        }
+    }
+    for (size_t i = 0; i < m->nnotes; i++) {
+        if (m->notes[i].path[0])
+            handle__sb_printf(b, "Note: no symbols for %s (%s): its frames show module+offset.\n",
+                              m->notes[i].path, m->notes[i].reason);
+        else
+            handle__sb_printf(b, "Note: no symbols (%s): frames show module+offset.\n",
+                              m->notes[i].reason);
+    }
+    handle__sb_putc(b, '\n');
+    uint64_t nsites = 0;
+    if (handle__rm_leaked(m, &nsites)) {
+        handle__leaks_text(b, handle__rm_pid(m), m->sites, m->nsites, 0, m->supp);
+    } else {
+        handle__sb_puts(b, "No handle leaks found.\n");
+        if (m->supp)
+            handle__supp_print_used(b, m->supp);
+    }
+    if (m->nbaselines)
+        handle__sb_printf(b,
+                          "Baseline: %" PRIu64 " leak site(s) with %" PRIu64
+                          " handle(s) are also in the baseline and not listed.\n",
+                          m->baseline_sites, m->baseline_handles);
+    errors(b, m);
+    if (want_stats)
+        stats(b, m);
+}

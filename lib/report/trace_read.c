@@ -1,0 +1,1031 @@
+/*
+ * trace_read.c - reads a trace database for handle-report (see
+ * trace_read.h for the contract). Validation happens in two steps: a look
+ * at the file itself (exists, readable, regular, SQLite magic, not
+ * truncated) before SQLite sees it, so that the common bad inputs get a
+ * precise reason; then the meta table and the preparation of every
+ * statement this file runs, so that a database of another kind or a
+ * missing column is refused before anything is reported.
+ *
+ * Values are read leniently (an integer column may hold text such as
+ * "0x7f00..."), because users query and sometimes copy traces with other
+ * tools; ids outside 1..2^32-1 count as "none". This file does not
+ * symbolize, group across traces or print.
+ */
+#include "trace_read.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum {
+    ST_LEAKS,
+    ST_ERRORS,
+    ST_MODULES,
+    ST_STACK,
+    ST_LIFE,
+    ST_THREADS,
+    ST_COUNT
+};
+
+/* Every statement this file runs, prepared at open so that a trace that
+ * lacks a table or a column is refused up front. */
+static const char *const sql_text[ST_COUNT] = {
+    [ST_LEAKS] = "SELECT created_stack, tag, count(*), min(created_ns) FROM leaks "
+                 "GROUP BY created_stack, tag",
+    [ST_ERRORS] = "SELECT kind, handle, at_ns, thread, stack, message, tag, created_thread, "
+                  "created_stack, deleted_thread, deleted_stack FROM errors ORDER BY at_ns",
+    [ST_MODULES] = "SELECT id, path, build_id, bias, lo, hi FROM modules ORDER BY id",
+    [ST_STACK] = "SELECT depth, pc, module FROM stacks WHERE id = ?1 ORDER BY depth",
+    [ST_LIFE] = "SELECT created_stack, tag, created_ns, deleted_ns FROM handles",
+    [ST_THREADS] = "SELECT id, tid, name, first_ns FROM threads LIMIT 0",
+};
+
+struct stack_ent {
+    uint32_t id;
+    uint32_t depth;
+    size_t off; /* into pcs/mods */
+};
+
+struct handle__tr {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    char *tmpdir;      /* a private copy lives here (read-only directory) */
+    struct handle__tr_meta meta;
+
+    /* Strings owned by the trace (meta, modules, errors). */
+    char **strs;
+    size_t nstrs, capstrs;
+
+    /* Tags interned by content: names[id - 1]; hash slots hold ids. */
+    char **tags;
+    size_t ntags, captags;
+    uint32_t *tag_slot;
+    size_t tag_cap; /* power of two */
+
+    struct handle__tr_module *mods;
+    size_t nmods;
+    struct handle__tr_group *groups;
+    size_t ngroups;
+    struct handle__tr_error *errs;
+    size_t nerrs;
+
+    /* Loaded stacks: entries, an id index, and the frames. */
+    struct stack_ent *sents;
+    size_t nsents, capsents;
+    uint32_t *sslot; /* index + 1 into sents */
+    size_t scap;     /* power of two or 0 */
+    uintptr_t *pcs;
+    uint32_t *smods;
+    size_t nframes, cap_pcs, cap_smods;
+    int stack_indexed; /* -1 unknown, 0 scan, 1 indexed */
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void setf(char *err, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void setf(char *err, size_t len, const char *fmt, ...)
+{
+    if (len == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+/* Makes room for need elements of size elem; false when out of memory. */
+static bool grow(void *pp, size_t *cap, size_t need, size_t elem)
+{
+    void **p = pp;
+    if (need <= *cap)
+        return true;
+    size_t ncap = *cap ? *cap : 16;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / elem)
+            return false;
+        ncap *= 2;
+    }
+    void *np = realloc(*p, ncap * elem);
+    if (np == NULL)
+        return false;
+    *p = np;
+    *cap = ncap;
+    return true;
+}
+
+/* A copy of s (n bytes) owned by t; NULL when out of memory. */
+static const char *own(struct handle__tr *t, const char *s, size_t n)
+{
+    if (!grow(&t->strs, &t->capstrs, t->nstrs + 1, sizeof *t->strs))
+        return NULL;
+    char *c = malloc(n + 1);
+    if (c == NULL)
+        return NULL;
+    memcpy(c, s, n);
+    c[n] = '\0';
+    t->strs[t->nstrs++] = c;
+    return c;
+}
+
+/* Column i as text owned by t ("" for NULL; a blob is hex-encoded). */
+static const char *col_str(struct handle__tr *t, sqlite3_stmt *s, int i, bool null_is_null)
+{
+    int type = sqlite3_column_type(s, i);
+    if (type == SQLITE_NULL)
+        return null_is_null ? NULL : "";
+    if (type == SQLITE_BLOB) {
+        const unsigned char *b = sqlite3_column_blob(s, i);
+        int n = sqlite3_column_bytes(s, i);
+        char *hex = malloc((size_t)n * 2 + 1);
+        if (hex == NULL)
+            return "";
+        for (int k = 0; k < n; k++)
+            snprintf(hex + 2 * k, 3, "%02x", b[k]);
+        hex[2 * n] = '\0';
+        const char *r = own(t, hex, (size_t)n * 2);
+        free(hex);
+        return r ? r : "";
+    }
+    const char *v = (const char *)sqlite3_column_text(s, i);
+    const char *r = v ? own(t, v, (size_t)sqlite3_column_bytes(s, i)) : NULL;
+    return r ? r : "";
+}
+
+/* Column i as a signed integer; false for NULL or text that is no number.
+ * Text may be decimal or 0x hex (copied traces, hand-made fixtures). */
+static bool col_i64(sqlite3_stmt *s, int i, int64_t *out)
+{
+    switch (sqlite3_column_type(s, i)) {
+    case SQLITE_INTEGER:
+        *out = sqlite3_column_int64(s, i);
+        return true;
+    case SQLITE_FLOAT: {
+        double d = sqlite3_column_double(s, i);
+        if (!(d > -9.2e18 && d < 9.2e18))
+            return false;
+        *out = (int64_t)d;
+        return true;
+    }
+    case SQLITE_TEXT: {
+        const char *v = (const char *)sqlite3_column_text(s, i);
+        if (v == NULL || *v == '\0')
+            return false;
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(v, &end, 0);
+        if (*v == '-') {
+            long long l = strtoll(v, &end, 0);
+            if (errno || *end)
+                return false;
+            *out = l;
+            return true;
+        }
+        if (errno || *end)
+            return false;
+        *out = (int64_t)u;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+static uint64_t col_u64(sqlite3_stmt *s, int i)
+{
+    int64_t v;
+    return col_i64(s, i, &v) ? (uint64_t)v : 0;
+}
+
+/* An id column: 1..UINT32_MAX, else 0 (none). */
+static uint32_t col_id(sqlite3_stmt *s, int i)
+{
+    int64_t v;
+    if (!col_i64(s, i, &v) || v <= 0 || v > (int64_t)UINT32_MAX)
+        return 0;
+    return (uint32_t)v;
+}
+
+/* A thread column: >= 0, else -1 (unknown). */
+static int64_t col_thread(sqlite3_stmt *s, int i)
+{
+    int64_t v;
+    if (!col_i64(s, i, &v) || v < 0 || v > (int64_t)UINT32_MAX)
+        return -1;
+    return v;
+}
+
+/* The reason for an SQLite failure rc, in words a user acts on. */
+static void db_reason(sqlite3 *db, int rc, char *err, size_t len)
+{
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_NOTADB:
+        setf(err, len, "not an SQLite database");
+        break;
+    case SQLITE_CORRUPT:
+        setf(err, len, "corrupt or truncated database (%s)", msg);
+        break;
+    case SQLITE_IOERR:
+        setf(err, len, "read error (%s)", msg);
+        break;
+    case SQLITE_NOMEM:
+        setf(err, len, "out of memory");
+        break;
+    case SQLITE_CANTOPEN:
+        setf(err, len, "cannot open the database (%s)", msg);
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        setf(err, len, "the database is locked (%s)", msg);
+        break;
+    case SQLITE_ERROR:
+        if (strncmp(msg, "no such table", 13) == 0 || strncmp(msg, "no such column", 14) == 0)
+            setf(err, len, "not a handle trace (%s)", msg);
+        else
+            setf(err, len, "%s", msg);
+        break;
+    default:
+        setf(err, len, "%s", msg);
+        break;
+    }
+}
+
+/* ---- tags ---------------------------------------------------------------- */
+
+static uint64_t str_hash(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+/* The id of tag text s (n bytes), interning it; 0 for NULL or when out of
+ * memory (then the tag reads as untagged: a report loses a tag, not a
+ * handle). */
+static uint32_t tag_id(struct handle__tr *t, const char *s, size_t n)
+{
+    if (s == NULL)
+        return 0;
+    uint64_t h = str_hash(s, n);
+    if (t->tag_cap) {
+        size_t mask = t->tag_cap - 1;
+        for (size_t i = h & mask;; i = (i + 1) & mask) {
+            uint32_t id = t->tag_slot[i];
+            if (id == 0)
+                break;
+            const char *c = t->tags[id - 1];
+            if (strncmp(c, s, n) == 0 && c[n] == '\0')
+                return id;
+        }
+    }
+    if ((t->ntags + 1) * 2 > t->tag_cap) {
+        size_t ncap = t->tag_cap ? t->tag_cap * 2 : 64;
+        uint32_t *ns = calloc(ncap, sizeof *ns);
+        if (ns == NULL)
+            return 0;
+        for (size_t k = 0; k < t->ntags; k++) {
+            const char *c = t->tags[k];
+            size_t i = str_hash(c, strlen(c)) & (ncap - 1);
+            while (ns[i])
+                i = (i + 1) & (ncap - 1);
+            ns[i] = (uint32_t)(k + 1);
+        }
+        free(t->tag_slot);
+        t->tag_slot = ns;
+        t->tag_cap = ncap;
+    }
+    if (!grow(&t->tags, &t->captags, t->ntags + 1, sizeof *t->tags))
+        return 0;
+    char *c = malloc(n + 1);
+    if (c == NULL)
+        return 0;
+    memcpy(c, s, n);
+    c[n] = '\0';
+    t->tags[t->ntags++] = c;
+    size_t mask = t->tag_cap - 1;
+    size_t i = h & mask;
+    while (t->tag_slot[i])
+        i = (i + 1) & mask;
+    t->tag_slot[i] = (uint32_t)t->ntags;
+    return (uint32_t)t->ntags;
+}
+
+static uint32_t col_tag(struct handle__tr *t, sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return 0;
+    const char *v = (const char *)sqlite3_column_text(s, i);
+    return v ? tag_id(t, v, (size_t)sqlite3_column_bytes(s, i)) : 0;
+}
+
+const char *handle__tr_tag(const struct handle__tr *t, uint32_t tag)
+{
+    if (tag == 0 || tag > t->ntags)
+        return NULL;
+    return t->tags[tag - 1];
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+static bool exists_nonempty(const char *path, const char *suffix)
+{
+    char p[PATH_MAX + 16];
+    if ((size_t)snprintf(p, sizeof p, "%s%s", path, suffix) >= sizeof p)
+        return false;
+    struct stat sb;
+    return stat(p, &sb) == 0 && sb.st_size > 0;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The checks SQLite would make vaguely or not at all: the file exists, is
+ * a readable regular file, starts with the SQLite magic, and (when no -wal
+ * file extends it) is as long as its header says. *wal: a non-empty -wal
+ * file is beside it; *sidecar_free: neither -wal nor -journal, so the main
+ * file is all there is. */
+static bool precheck(const char *path, bool *wal, bool *sidecar_free, char *err, size_t len)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        setf(err, len, "%s", errno == ENOENT ? "no such file" : strerror(errno));
+        return false;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        setf(err, len, "is a directory, not a trace");
+        return false;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        setf(err, len, "not a regular file");
+        return false;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        setf(err, len, "cannot read: %s", strerror(errno));
+        return false;
+    }
+    unsigned char h[100];
+    size_t got = 0;
+    while (got < sizeof h) {
+        ssize_t r = read(fd, h + got, sizeof h - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r < 0) {
+                int e = errno;
+                close(fd);
+                setf(err, len, "cannot read: %s", strerror(e));
+                return false;
+            }
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    static const char magic[16] = "SQLite format 3";
+    if (got == 0) {
+        setf(err, len, "empty file");
+        return false;
+    }
+    if (memcmp(h, magic, got < 16 ? got : 16) != 0) {
+        setf(err, len, "not an SQLite database");
+        return false;
+    }
+    if (got < sizeof h) {
+        setf(err, len, "truncated SQLite database (%zu bytes, shorter than its header)", got);
+        return false;
+    }
+    uint32_t page = (uint32_t)h[16] << 8 | h[17];
+    if (page == 1)
+        page = 65536;
+    if (page < 512 || (page & (page - 1)) != 0) {
+        setf(err, len, "corrupt SQLite header (page size %u)", page);
+        return false;
+    }
+    *wal = exists_nonempty(path, "-wal");
+    *sidecar_free = !*wal && !exists_nonempty(path, "-journal");
+    /* The in-header page count is valid when the change counter matches
+     * version-valid-for (SQLite's file format, section 1.3.7). With a -wal
+     * file the main file may be mid-checkpoint, and shorter. */
+    uint32_t pages = be32(h + 28);
+    if (!*wal && pages != 0 && memcmp(h + 24, h + 92, 4) == 0) {
+        uint64_t want = (uint64_t)pages * page;
+        if ((uint64_t)sb.st_size < want) {
+            setf(err, len, "truncated SQLite database (%lld of %llu bytes)",
+                 (long long)sb.st_size, (unsigned long long)want);
+            return false;
+        }
+    }
+    if (!*wal && sb.st_size % page != 0) {
+        setf(err, len, "truncated SQLite database (%lld bytes, not a whole number of %u-byte pages)",
+             (long long)sb.st_size, page);
+        return false;
+    }
+    return true;
+}
+
+/* path as an SQLite URI ("file:" + percent-encoded path + query). */
+static char *uri_of(const char *path, const char *query)
+{
+    size_t n = strlen(path);
+    char *u = malloc(16 + 3 * n + strlen(query) + 1);
+    if (u == NULL)
+        return NULL;
+    char *o = u;
+    o += sprintf(o, "%s", path[0] == '/' ? "file://" : "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/._-~", *p))
+            *o++ = (char)*p;
+        else
+            o += sprintf(o, "%%%02X", *p);
+    }
+    strcpy(o, query);
+    return u;
+}
+
+/* Copies src to dst (a new file, mode 0600). */
+static bool copy_file(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return false;
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0) {
+        close(in);
+        return false;
+    }
+    char buf[1 << 16];
+    bool ok = true;
+    for (;;) {
+        ssize_t r = read(in, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            ok = false;
+            break;
+        }
+        if (r == 0)
+            break;
+        for (ssize_t w = 0; w < r;) {
+            ssize_t k = write(out, buf + w, (size_t)(r - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                ok = false;
+                break;
+            }
+            w += k;
+        }
+        if (!ok)
+            break;
+    }
+    close(in);
+    if (close(out) != 0)
+        ok = false;
+    return ok;
+}
+
+static void remove_tmpdir(struct handle__tr *t)
+{
+    if (t->tmpdir == NULL)
+        return;
+    static const char *const names[] = {"trace.db", "trace.db-wal", "trace.db-shm"};
+    char p[PATH_MAX];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int n = snprintf(p, sizeof p, "%s/%s", t->tmpdir, names[i]);
+        if (n > 0 && (size_t)n < sizeof p)
+            unlink(p);
+    }
+    rmdir(t->tmpdir);
+    free(t->tmpdir);
+    t->tmpdir = NULL;
+}
+
+static void close_db(struct handle__tr *t)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        sqlite3_finalize(t->st[i]);
+        t->st[i] = NULL;
+    }
+    if (t->db)
+        sqlite3_close_v2(t->db);
+    t->db = NULL;
+}
+
+static bool open_uri(struct handle__tr *t, const char *path, const char *query, char *err,
+                     size_t len)
+{
+    char *uri = uri_of(path, query);
+    if (uri == NULL) {
+        setf(err, len, "out of memory");
+        return false;
+    }
+    int rc = sqlite3_open_v2(uri, &t->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    free(uri);
+    if (rc != SQLITE_OK) {
+        db_reason(t->db, rc, err, len);
+        close_db(t);
+        return false;
+    }
+    sqlite3_extended_result_codes(t->db, 1);
+    sqlite3_busy_timeout(t->db, 2000); /* a writer still running may hold a lock briefly */
+    return true;
+}
+
+/* Reads meta and prepares every statement. Returns the SQLite code of a
+ * failure (reason in err), SQLITE_OK on success, or -1 for a database
+ * that is readable but not a trace this reader takes. */
+static int validate(struct handle__tr *t, char *err, size_t len)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(t->db, "SELECT key, value FROM meta", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        if ((rc & 0xff) == SQLITE_ERROR && strstr(sqlite3_errmsg(t->db), "no such table")) {
+            setf(err, len, "an SQLite database but not a handle trace (no meta table)");
+            return -1;
+        }
+        db_reason(t->db, rc, err, len);
+        return rc;
+    }
+    const char *format = NULL, *version = NULL;
+    t->meta.exe = t->meta.cmdline = "";
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(s, 0);
+        if (k == NULL)
+            continue;
+        int64_t v;
+        if (strcmp(k, "format") == 0)
+            format = col_str(t, s, 1, false);
+        else if (strcmp(k, "version") == 0)
+            version = col_str(t, s, 1, false);
+        else if (strcmp(k, "pid") == 0)
+            t->meta.has_pid = col_i64(s, 1, &t->meta.pid);
+        else if (strcmp(k, "exe") == 0)
+            t->meta.exe = col_str(t, s, 1, false);
+        else if (strcmp(k, "cmdline") == 0)
+            t->meta.cmdline = col_str(t, s, 1, false);
+        else if (strcmp(k, "started_at") == 0)
+            t->meta.has_started = col_i64(s, 1, &t->meta.started_at);
+        else if (strcmp(k, "ended_at") == 0)
+            t->meta.has_ended = col_i64(s, 1, &t->meta.ended_at);
+        else if (strcmp(k, "exit_status") == 0 && col_i64(s, 1, &v)) {
+            t->meta.has_exit = true;
+            t->meta.exit_status = v;
+        }
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        db_reason(t->db, rc, err, len);
+        return rc;
+    }
+    if (format == NULL) {
+        setf(err, len, "an SQLite database but not a handle trace (meta has no format)");
+        return -1;
+    }
+    if (strcmp(format, "handle-trace") != 0) {
+        setf(err, len, "an SQLite database but not a handle trace (meta format is '%.64s')",
+             format);
+        return -1;
+    }
+    char *end = NULL;
+    long long ver = version && *version ? strtoll(version, &end, 10) : 0;
+    if (version == NULL || *version == '\0' || *end != '\0' || ver < 1) {
+        setf(err, len, "bad trace: meta version '%.32s' is not a format version",
+             version ? version : "");
+        return -1;
+    }
+    if (ver > HANDLE__TRACE_VERSION) {
+        setf(err, len,
+             "trace format version %lld is newer than this handle-report reads (%d); use a "
+             "newer handle-report",
+             ver, HANDLE__TRACE_VERSION);
+        return -1;
+    }
+    t->meta.version = ver;
+    for (int i = 0; i < ST_COUNT; i++) {
+        rc = sqlite3_prepare_v2(t->db, sql_text[i], -1, &t->st[i], NULL);
+        if (rc != SQLITE_OK) {
+            db_reason(t->db, rc, err, len);
+            return rc;
+        }
+    }
+    return SQLITE_OK;
+}
+
+/* A private copy of path and its -wal in a new temporary directory, for a
+ * trace whose WAL cannot be read in place (read-only directory, no -shm).
+ * Returns the copy's path (in t->tmpdir) or NULL. */
+static const char *make_copy(struct handle__tr *t, const char *path, char *buf, size_t len)
+{
+    const char *tmp = getenv("TMPDIR");
+    char tmpl[PATH_MAX];
+    int n = snprintf(tmpl, sizeof tmpl, "%s/handle-report.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (n < 0 || (size_t)n >= sizeof tmpl || mkdtemp(tmpl) == NULL)
+        return NULL;
+    t->tmpdir = strdup(tmpl);
+    if (t->tmpdir == NULL) {
+        rmdir(tmpl);
+        return NULL;
+    }
+    char src[PATH_MAX + 8], dst[PATH_MAX + 16];
+    int n1 = snprintf(buf, len, "%s/trace.db", t->tmpdir);
+    int n2 = snprintf(src, sizeof src, "%s-wal", path);
+    int n3 = snprintf(dst, sizeof dst, "%s-wal", buf);
+    if (n1 < 0 || (size_t)n1 >= len || n2 < 0 || (size_t)n2 >= sizeof src || n3 < 0 ||
+        (size_t)n3 >= sizeof dst || !copy_file(path, buf) || !copy_file(src, dst)) {
+        remove_tmpdir(t);
+        return NULL;
+    }
+    return buf;
+}
+
+struct handle__tr *handle__tr_open(const char *path, char *err, size_t errlen)
+{
+    bool wal = false, sidecar_free = false;
+    if (!precheck(path, &wal, &sidecar_free, err, errlen))
+        return NULL;
+    struct handle__tr *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        setf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->stack_indexed = -1;
+    /* Nothing beside the main file: it holds every committed transaction,
+     * and immutable=1 reads it without creating -shm/-wal files (and in a
+     * read-only directory). A running writer in WAL mode always has its
+     * -wal file, so this never skips a live writer's data. */
+    int rc = -2;
+    if (sidecar_free) {
+        if (!open_uri(t, path, "?immutable=1", err, errlen))
+            goto fail;
+        rc = validate(t, err, errlen);
+    } else {
+        if (!open_uri(t, path, "?mode=ro", err, errlen))
+            goto fail;
+        rc = validate(t, err, errlen);
+        int base = rc & 0xff;
+        if (rc > 0 && wal && (base == SQLITE_CANTOPEN || base == SQLITE_READONLY)) {
+            /* The WAL needs a -shm file that cannot be made here. */
+            close_db(t);
+            char copy[PATH_MAX + 16];
+            const char *c = make_copy(t, path, copy, sizeof copy);
+            if (c == NULL) {
+                setf(err, errlen, "cannot read its -wal file in place (read-only directory?) "
+                                  "nor copy it to a temporary directory");
+                goto fail;
+            }
+            if (!open_uri(t, c, "?mode=ro", err, errlen))
+                goto fail;
+            rc = validate(t, err, errlen);
+        }
+    }
+    if (rc != SQLITE_OK)
+        goto fail;
+    return t;
+fail:
+    handle__tr_close(t);
+    return NULL;
+}
+
+void handle__tr_close(struct handle__tr *t)
+{
+    if (t == NULL)
+        return;
+    close_db(t);
+    remove_tmpdir(t);
+    for (size_t i = 0; i < t->nstrs; i++)
+        free(t->strs[i]);
+    free(t->strs);
+    for (size_t i = 0; i < t->ntags; i++)
+        free(t->tags[i]);
+    free(t->tags);
+    free(t->tag_slot);
+    free(t->mods);
+    free(t->groups);
+    free(t->errs);
+    free(t->sents);
+    free(t->sslot);
+    free(t->pcs);
+    free(t->smods);
+    free(t);
+}
+
+const struct handle__tr_meta *handle__tr_meta(const struct handle__tr *t)
+{
+    return &t->meta;
+}
+
+/* ---- tables -------------------------------------------------------------- */
+
+/* Steps s to the end; the common tail of the readers. */
+static bool finish(struct handle__tr *t, sqlite3_stmt *s, int rc, char *err, size_t len)
+{
+    if (rc != SQLITE_DONE) {
+        db_reason(t->db, rc, err, len);
+        sqlite3_reset(s);
+        return false;
+    }
+    sqlite3_reset(s);
+    return true;
+}
+
+bool handle__tr_modules(struct handle__tr *t, const struct handle__tr_module **out, size_t *n,
+                        char *err, size_t errlen)
+{
+    sqlite3_stmt *s = t->st[ST_MODULES];
+    size_t cap = 0;
+    t->nmods = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        uint32_t id = col_id(s, 0);
+        if (id == 0)
+            continue;
+        if (!grow(&t->mods, &cap, t->nmods + 1, sizeof *t->mods)) {
+            sqlite3_reset(s);
+            setf(err, errlen, "out of memory");
+            return false;
+        }
+        struct handle__tr_module *m = &t->mods[t->nmods++];
+        m->id = id;
+        m->path = col_str(t, s, 1, false);
+        m->build_id = col_str(t, s, 2, false);
+        m->bias = col_u64(s, 3);
+        m->lo = col_u64(s, 4);
+        m->hi = col_u64(s, 5);
+    }
+    if (!finish(t, s, rc, err, errlen))
+        return false;
+    *out = t->mods;
+    *n = t->nmods;
+    return true;
+}
+
+bool handle__tr_leak_groups(struct handle__tr *t, const struct handle__tr_group **out, size_t *n,
+                            char *err, size_t errlen)
+{
+    sqlite3_stmt *s = t->st[ST_LEAKS];
+    size_t cap = 0;
+    free(t->groups);
+    t->groups = NULL;
+    t->ngroups = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!grow(&t->groups, &cap, t->ngroups + 1, sizeof *t->groups)) {
+            sqlite3_reset(s);
+            setf(err, errlen, "out of memory");
+            return false;
+        }
+        struct handle__tr_group *g = &t->groups[t->ngroups++];
+        g->stack = col_id(s, 0);
+        g->tag = col_tag(t, s, 1);
+        int64_t c = 0, f = 0;
+        col_i64(s, 2, &c);
+        g->count = c > 0 ? (uint64_t)c : 0;
+        g->first_ns = col_i64(s, 3, &f) ? f : 0;
+    }
+    if (!finish(t, s, rc, err, errlen))
+        return false;
+    *out = t->groups;
+    *n = t->ngroups;
+    return true;
+}
+
+bool handle__tr_errors(struct handle__tr *t, const struct handle__tr_error **out, size_t *n,
+                       char *err, size_t errlen)
+{
+    sqlite3_stmt *s = t->st[ST_ERRORS];
+    size_t cap = 0;
+    free(t->errs);
+    t->errs = NULL;
+    t->nerrs = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (!grow(&t->errs, &cap, t->nerrs + 1, sizeof *t->errs)) {
+            sqlite3_reset(s);
+            setf(err, errlen, "out of memory");
+            return false;
+        }
+        struct handle__tr_error *e = &t->errs[t->nerrs++];
+        e->kind = col_str(t, s, 0, false);
+        if (e->kind[0] == '\0')
+            e->kind = "unknown";
+        e->handle = col_u64(s, 1);
+        e->at_ns = 0;
+        col_i64(s, 2, &e->at_ns);
+        e->thread = col_thread(s, 3);
+        e->stack = col_id(s, 4);
+        e->message = col_str(t, s, 5, false);
+        e->tag = col_str(t, s, 6, true);
+        e->created_thread = col_thread(s, 7);
+        e->created_stack = col_id(s, 8);
+        e->deleted_thread = col_thread(s, 9);
+        e->deleted_stack = col_id(s, 10);
+    }
+    if (!finish(t, s, rc, err, errlen))
+        return false;
+    *out = t->errs;
+    *n = t->nerrs;
+    return true;
+}
+
+bool handle__tr_lifetimes(struct handle__tr *t,
+                          bool (*fn)(void *ctx, const struct handle__tr_life *l), void *ctx,
+                          char *err, size_t errlen)
+{
+    sqlite3_stmt *s = t->st[ST_LIFE];
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct handle__tr_life l;
+        l.stack = col_id(s, 0);
+        l.tag = col_tag(t, s, 1);
+        l.created_ns = 0;
+        col_i64(s, 2, &l.created_ns);
+        l.deleted = col_i64(s, 3, &l.deleted_ns);
+        if (!fn(ctx, &l)) {
+            sqlite3_reset(s);
+            return false;
+        }
+    }
+    return finish(t, s, rc, err, errlen);
+}
+
+/* ---- stacks -------------------------------------------------------------- */
+
+static uint64_t id_hash(uint32_t id)
+{
+    uint64_t x = id * 0x9e3779b97f4a7c15ULL;
+    return x ^ (x >> 32);
+}
+
+static struct stack_ent *stack_find(const struct handle__tr *t, uint32_t id)
+{
+    if (t->scap == 0)
+        return NULL;
+    size_t mask = t->scap - 1;
+    for (size_t i = id_hash(id) & mask;; i = (i + 1) & mask) {
+        uint32_t v = t->sslot[i];
+        if (v == 0)
+            return NULL;
+        if (t->sents[v - 1].id == id)
+            return &t->sents[v - 1];
+    }
+}
+
+/* Adds an (empty) entry for id; false when out of memory. */
+static bool stack_add(struct handle__tr *t, uint32_t id)
+{
+    if ((t->nsents + 1) * 2 > t->scap) {
+        size_t ncap = t->scap ? t->scap * 2 : 256;
+        uint32_t *ns = calloc(ncap, sizeof *ns);
+        if (ns == NULL)
+            return false;
+        for (size_t k = 0; k < t->nsents; k++) {
+            size_t i = id_hash(t->sents[k].id) & (ncap - 1);
+            while (ns[i])
+                i = (i + 1) & (ncap - 1);
+            ns[i] = (uint32_t)(k + 1);
+        }
+        free(t->sslot);
+        t->sslot = ns;
+        t->scap = ncap;
+    }
+    if (!grow(&t->sents, &t->capsents, t->nsents + 1, sizeof *t->sents))
+        return false;
+    t->sents[t->nsents] = (struct stack_ent){.id = id, .off = t->nframes};
+    size_t mask = t->scap - 1;
+    size_t i = id_hash(id) & mask;
+    while (t->sslot[i])
+        i = (i + 1) & mask;
+    t->sslot[i] = (uint32_t)++t->nsents;
+    return true;
+}
+
+static bool frame_add(struct handle__tr *t, struct stack_ent *e, sqlite3_stmt *s, int col)
+{
+    if (!grow(&t->pcs, &t->cap_pcs, t->nframes + 1, sizeof *t->pcs) ||
+        !grow(&t->smods, &t->cap_smods, t->nframes + 1, sizeof *t->smods))
+        return false;
+    t->pcs[t->nframes] = (uintptr_t)col_u64(s, col);
+    t->smods[t->nframes] = col_id(s, col + 1);
+    t->nframes++;
+    e->depth++;
+    return true;
+}
+
+/* Whether "stacks WHERE id = ?" is an index lookup (EXPLAIN QUERY PLAN
+ * says SEARCH) rather than a scan of the whole table. */
+static bool stacks_indexed(struct handle__tr *t)
+{
+    sqlite3_stmt *s = NULL;
+    char q[256];
+    snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", sql_text[ST_STACK]);
+    if (sqlite3_prepare_v2(t->db, q, -1, &s, NULL) != SQLITE_OK)
+        return true;
+    bool indexed = true;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *d = (const char *)sqlite3_column_text(s, 3);
+        if (d && strncmp(d, "SCAN", 4) == 0 && strstr(d, "stacks"))
+            indexed = false;
+    }
+    sqlite3_finalize(s);
+    return indexed;
+}
+
+bool handle__tr_load_stacks(struct handle__tr *t, const uint32_t *ids, size_t n, char *err,
+                            size_t errlen)
+{
+    if (t->stack_indexed < 0)
+        t->stack_indexed = stacks_indexed(t);
+    /* The ids not loaded yet get empty entries, filled below. */
+    size_t first_new = t->nsents;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] == 0 || stack_find(t, ids[i]))
+            continue;
+        if (!stack_add(t, ids[i])) {
+            setf(err, errlen, "out of memory");
+            return false;
+        }
+    }
+    if (t->nsents == first_new)
+        return true;
+    int rc = SQLITE_DONE;
+    if (t->stack_indexed) {
+        sqlite3_stmt *s = t->st[ST_STACK];
+        for (size_t k = first_new; k < t->nsents; k++) {
+            struct stack_ent *e = &t->sents[k];
+            e->off = t->nframes;
+            sqlite3_bind_int64(s, 1, e->id);
+            while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                if (!frame_add(t, e, s, 1)) {
+                    sqlite3_reset(s);
+                    setf(err, errlen, "out of memory");
+                    return false;
+                }
+            }
+            if (!finish(t, s, rc, err, errlen))
+                return false;
+        }
+        return true;
+    }
+    /* No index on id: one ordered pass, keeping the wanted stacks. */
+    sqlite3_stmt *s = NULL;
+    rc = sqlite3_prepare_v2(t->db, "SELECT id, depth, pc, module FROM stacks ORDER BY id, depth",
+                            -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        db_reason(t->db, rc, err, errlen);
+        return false;
+    }
+    struct stack_ent *cur = NULL;
+    uint32_t cur_id = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        uint32_t id = col_id(s, 0);
+        if (id != cur_id) {
+            cur_id = id;
+            cur = stack_find(t, id);
+            if (cur && (size_t)(cur - t->sents) < first_new)
+                cur = NULL; /* loaded before */
+            if (cur)
+                cur->off = t->nframes;
+        }
+        if (cur && !frame_add(t, cur, s, 2)) {
+            sqlite3_finalize(s);
+            setf(err, errlen, "out of memory");
+            return false;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        db_reason(t->db, rc, err, errlen);
+        sqlite3_finalize(s);
+        return false;
+    }
+    sqlite3_finalize(s);
+    return true;
+}
+
+bool handle__tr_stack(const struct handle__tr *t, uint32_t id, struct handle__tr_stack *out)
+{
+    const struct stack_ent *e = id ? stack_find(t, id) : NULL;
+    if (e == NULL || e->depth == 0) {
+        *out = (struct handle__tr_stack){0};
+        return false;
+    }
+    out->depth = e->depth;
+    out->pcs = t->pcs + e->off;
+    out->modules = t->smods + e->off;
+    return true;
+}

@@ -1,0 +1,143 @@
+/*
+ * trace_read.h - reads one trace of SPEC section 5 (an SQLite database
+ * written by libhandle-debug.so) for handle-report: validation, meta, the
+ * module table, the leak groups, stacks, recorded errors and the lifetimes
+ * of every handle.
+ *
+ * It reads only the stable names of the schema (meta, handles, leaks,
+ * errors, stacks, modules, threads) with prepared statements, never the
+ * writer's internal tables, and opens the database read-only:
+ *  - a WAL-mode trace with no -wal file beside it is complete in the main
+ *    file and is opened with immutable=1, so that reading leaves no -shm
+ *    or -wal file behind and works in a read-only directory;
+ *  - a trace with a -wal file (a killed process, or one still running) is
+ *    opened read-only through the WAL; if that needs a -shm file that
+ *    cannot be created (read-only directory), the database and its -wal are
+ *    copied into a private temporary directory and read from there.
+ * Every failure is a one-line reason ("not an SQLite database", "trace
+ * format version 2 is newer than this handle-report reads (1)", ...); the
+ * caller prefixes it with the file name. Nothing here prints or exits.
+ *
+ * Not thread-safe: one thread uses one trace. Strings returned live until
+ * handle__tr_close.
+ */
+#ifndef HANDLE_REPORT_TRACE_READ_H
+#define HANDLE_REPORT_TRACE_READ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef HANDLE__HIDDEN
+#define HANDLE__HIDDEN __attribute__((visibility("hidden")))
+#endif
+
+/* The trace format version this reader understands (meta version). */
+#define HANDLE__TRACE_VERSION 1
+
+struct handle__tr;
+
+/* meta: absent keys leave has_* false (and strings ""). */
+struct handle__tr_meta {
+    int64_t version;
+    bool has_pid, has_started, has_ended, has_exit;
+    int64_t pid;
+    int64_t started_at;  /* Unix ns */
+    int64_t ended_at;    /* Unix ns; absent: no clean exit */
+    int64_t exit_status;
+    const char *exe;     /* never NULL */
+    const char *cmdline; /* never NULL */
+};
+
+struct handle__tr_module {
+    uint32_t id;          /* > 0 */
+    const char *path;     /* never NULL */
+    const char *build_id; /* lowercase hex or "", never NULL */
+    uint64_t bias, lo, hi;
+};
+
+/* Live handles that share a creation stack and a tag. */
+struct handle__tr_group {
+    uint32_t stack;       /* stack id, 0: none recorded */
+    uint32_t tag;         /* handle__tr_tag id, 0: untagged */
+    uint64_t count;
+    int64_t first_ns;     /* creation time of the first, ns since start */
+};
+
+struct handle__tr_error {
+    const char *kind;     /* never NULL */
+    uint64_t handle;
+    int64_t at_ns;
+    int64_t thread;       /* -1: unknown */
+    uint32_t stack;       /* 0: none */
+    const char *message;  /* the diagnostic as printed; "" if none */
+    const char *tag;      /* NULL: untagged or unknown */
+    int64_t created_thread, deleted_thread; /* -1: unknown */
+    uint32_t created_stack, deleted_stack;  /* 0: none */
+};
+
+struct handle__tr_stack {
+    uint32_t depth;
+    const uintptr_t *pcs;     /* frame #0 first */
+    const uint32_t *modules;  /* the trace's module ids, 0: unknown */
+};
+
+/* One row of handles for handle__tr_lifetimes. */
+struct handle__tr_life {
+    uint32_t stack, tag;      /* as in handle__tr_group */
+    int64_t created_ns;
+    bool deleted;
+    int64_t deleted_ns;       /* only when deleted */
+};
+
+/* Opens and validates the trace at path: a readable regular file, an
+ * SQLite database that is not truncated, meta format 'handle-trace' with a
+ * version this reader knows, and every table and column read here. NULL
+ * with a one-line reason in err (without the path) on failure. */
+HANDLE__HIDDEN struct handle__tr *handle__tr_open(const char *path, char *err, size_t errlen);
+
+/* Closes the database and removes a temporary copy, if one was made. NULL
+ * is a no-op. */
+HANDLE__HIDDEN void handle__tr_close(struct handle__tr *t);
+
+/* The meta table, read by handle__tr_open. */
+HANDLE__HIDDEN const struct handle__tr_meta *handle__tr_meta(const struct handle__tr *t);
+
+/* The text of a tag id returned by the group and lifetime readers; NULL
+ * for 0 or an unknown id. */
+HANDLE__HIDDEN const char *handle__tr_tag(const struct handle__tr *t, uint32_t tag);
+
+/* The module table, ordered by id, in *out (owned by t, valid until
+ * close); rows with an id outside 1..2^32-1 are skipped. False with a
+ * reason in err on a read error. */
+HANDLE__HIDDEN bool handle__tr_modules(struct handle__tr *t, const struct handle__tr_module **out,
+                                       size_t *n, char *err, size_t errlen);
+
+/* The live handles (view leaks) grouped by creation stack and tag, in
+ * *out (owned by t, valid until close or the next call). */
+HANDLE__HIDDEN bool handle__tr_leak_groups(struct handle__tr *t, const struct handle__tr_group **out,
+                                           size_t *n, char *err, size_t errlen);
+
+/* Loads the stacks with these ids (duplicates and 0 allowed) so that
+ * handle__tr_stack finds them: one indexed lookup per id, or one pass over
+ * the stacks table when it has no index on id. */
+HANDLE__HIDDEN bool handle__tr_load_stacks(struct handle__tr *t, const uint32_t *ids, size_t n,
+                                           char *err, size_t errlen);
+
+/* A loaded stack; depth 0 (and false) for 0, an unknown or an unloaded id.
+ * The arrays live until the next handle__tr_load_stacks or close. */
+HANDLE__HIDDEN bool handle__tr_stack(const struct handle__tr *t, uint32_t id,
+                                     struct handle__tr_stack *out);
+
+/* The errors table ordered by time, in *out (owned by t). */
+HANDLE__HIDDEN bool handle__tr_errors(struct handle__tr *t, const struct handle__tr_error **out,
+                                      size_t *n, char *err, size_t errlen);
+
+/* Calls fn for every row of handles (every lifetime, live or completed),
+ * in no particular order; fn returns false to stop (then this returns
+ * false with err untouched). */
+HANDLE__HIDDEN bool handle__tr_lifetimes(struct handle__tr *t,
+                                         bool (*fn)(void *ctx, const struct handle__tr_life *l),
+                                         void *ctx, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,273 @@
+/*
+ * handle-report - reads the traces that libhandle-debug.so writes (SPEC
+ * section 5) and reports, after the fact, what the exit report reported
+ * and more (SPEC section 6):
+ *
+ *     handle-report [--format text|json|sarif] [--stats] [--suppressions FILE]
+ *                   [--baseline OLD] [--output FILE] [--debuginfo-path PATH] TRACE.db...
+ *
+ * Leak sites in the exit report's own text (lib/report/leaks.c prints
+ * both), recorded errors, the trace's program, pid and times; symbolized
+ * offline from the trace's module table. Several traces (one per process
+ * of a test suite) give one merged report. Exit status: 0 nothing found,
+ * 1 leaks or errors found, 2 bad usage or a file that is missing,
+ * unreadable or not a handle trace (one line on stderr naming the file and
+ * why). This file is the command line only: reading and merging are
+ * lib/report/report_model.c, the formats report_text.c and report_json.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/report_model.h"
+#include "report/suppress.h"
+#include "report/symbolize.h"
+#include "report/text.h"
+
+#ifndef HANDLE_VERSION
+#define HANDLE_VERSION "?"
+#endif
+
+enum { EXIT_CLEAN = 0, EXIT_FOUND = 1, EXIT_BAD = 2 };
+
+/* The output formats; a later one (html, folded) is added here with its
+ * writer. */
+enum format { FMT_TEXT, FMT_JSON, FMT_SARIF };
+static const struct {
+    const char *name;
+    int format; /* -1: planned, not available yet */
+} formats[] = {
+    {"text", FMT_TEXT}, {"json", FMT_JSON}, {"sarif", FMT_SARIF}, {"html", -1}, {"folded", -1},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: handle-report [OPTIONS] TRACE.db...\n"
+            "Reports the leaked handles and the recorded errors of traces written by\n"
+            "libhandle-debug.so, symbolized offline; several traces give one merged report.\n"
+            "\n"
+            "  -f, --format FORMAT      text (the exit report's format; default), json, sarif\n"
+            "      --stats              per creation site: handles created, deleted and live,\n"
+            "                           lifetime p50/p99/max, the most live at once\n"
+            "  -s, --suppressions FILE  leave out leaks matched by FILE (leak:PATTERN lines, as\n"
+            "                           HANDLE_OPTIONS=suppressions)\n"
+            "  -b, --baseline OLD       report only leak sites that OLD does not have; OLD is a\n"
+            "                           trace or a report of --format json (repeatable)\n"
+            "  -o, --output FILE        write the report to FILE instead of stdout\n"
+            "      --debuginfo-path P   where separate debug files are looked for, libdwfl's\n"
+            "                           syntax (default \":.debug:/usr/lib/debug\")\n"
+            "  -h, --help               this text\n"
+            "  -V, --version            the version\n"
+            "\n"
+            "Exit status: 0 nothing found, 1 leaks or errors found, 2 bad usage or a file\n"
+            "that is missing, unreadable or not a handle trace.\n");
+}
+
+/* Prints "handle-report: MSG" on stderr. */
+static void complain(const char *what, const char *why)
+{
+    if (what)
+        fprintf(stderr, "handle-report: %s: %s\n", what, why);
+    else
+        fprintf(stderr, "handle-report: %s\n", why);
+}
+
+/* Bad usage: one line, like every other failure. */
+static int bad_usage(const char *why)
+{
+    fprintf(stderr, "handle-report: %s (see handle-report --help)\n", why);
+    return EXIT_BAD;
+}
+
+/* Writes the report to path (NULL: stdout); false with a complaint. */
+static bool write_out(const char *path, const struct handle__sb *b)
+{
+    FILE *f = stdout;
+    if (path) {
+        f = fopen(path, "w");
+        if (f == NULL) {
+            complain(path, strerror(errno));
+            return false;
+        }
+    }
+    bool ok = b->len == 0 || fwrite(b->p, 1, b->len, f) == b->len;
+    ok = fflush(f) == 0 && ok;
+    int e = errno;
+    if (path)
+        ok = fclose(f) == 0 && ok;
+    if (!ok)
+        complain(path ? path : "stdout", strerror(e));
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"stats", no_argument, NULL, 'S'},
+        {"suppressions", required_argument, NULL, 's'},
+        {"baseline", required_argument, NULL, 'b'},
+        {"output", required_argument, NULL, 'o'},
+        {"debuginfo-path", required_argument, NULL, 'D'},
+        {"all", no_argument, NULL, 'A'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int format = FMT_TEXT;
+    bool stats = false, all = false;
+    const char *supp_path = NULL, *out_path = NULL, *debuginfo_path = NULL;
+    const char **baselines = calloc((size_t)argc + 1, sizeof *baselines);
+    size_t nbaselines = 0;
+    if (baselines == NULL) {
+        complain(NULL, "out of memory");
+        return EXIT_BAD;
+    }
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":f:s:b:o:hV", opts, NULL)) != -1) {
+        char msg[256];
+        switch (c) {
+        case 'f': {
+            format = -2;
+            for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+                if (strcmp(optarg, formats[i].name) == 0)
+                    format = formats[i].format;
+            if (format == -1) {
+                snprintf(msg, sizeof msg, "--format %s is not available in this version", optarg);
+                free(baselines);
+                return bad_usage(msg);
+            }
+            if (format == -2) {
+                snprintf(msg, sizeof msg, "unknown format '%s' (text, json or sarif)", optarg);
+                free(baselines);
+                return bad_usage(msg);
+            }
+            break;
+        }
+        case 'S':
+            stats = true;
+            break;
+        case 's':
+            supp_path = optarg;
+            break;
+        case 'b':
+            baselines[nbaselines++] = optarg;
+            break;
+        case 'o':
+            out_path = optarg;
+            break;
+        case 'D':
+            debuginfo_path = optarg;
+            break;
+        case 'A':
+            all = true;
+            break;
+        case 'h':
+            usage(stdout);
+            free(baselines);
+            return EXIT_CLEAN;
+        case 'V':
+            printf("handle-report %s\n", HANDLE_VERSION);
+            free(baselines);
+            return EXIT_CLEAN;
+        case ':':
+            snprintf(msg, sizeof msg, "option '%s' needs an argument", argv[optind - 1]);
+            free(baselines);
+            return bad_usage(msg);
+        default:
+            if (optopt)
+                snprintf(msg, sizeof msg, "unknown option '-%c'", optopt);
+            else
+                snprintf(msg, sizeof msg, "unknown option '%s'", argv[optind - 1]);
+            free(baselines);
+            return bad_usage(msg);
+        }
+    }
+    if (all) {
+        free(baselines);
+        return bad_usage("--all applies to --format folded, which is not available in this "
+                         "version");
+    }
+    if (optind >= argc) {
+        free(baselines);
+        return bad_usage("no trace given");
+    }
+
+    int status = EXIT_BAD;
+    char err[1024];
+    struct handle__supp *supp = NULL;
+    struct handle__symbolizer *sym = NULL;
+    struct handle__rm *m = NULL;
+    struct handle__sb out = {0};
+    if (supp_path) {
+        supp = handle__supp_load(supp_path, err, sizeof err);
+        if (supp == NULL) {
+            /* handle__supp_load names the file itself. */
+            complain(NULL, err);
+            goto done;
+        }
+    }
+    sym = handle__sym_new();
+    if (sym && debuginfo_path)
+        handle__sym_set_debuginfo_path(sym, debuginfo_path);
+    m = sym ? handle__rm_new(sym, supp, stats) : NULL;
+    if (m == NULL) {
+        complain(NULL, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nbaselines; i++) {
+        if (!handle__rm_add_baseline(m, baselines[i], err, sizeof err)) {
+            complain(baselines[i], err);
+            goto done;
+        }
+    }
+    /* Every bad trace gets its line; then no report: a partial one would
+     * pass for complete. */
+    bool bad = false;
+    for (int i = optind; i < argc; i++) {
+        if (!handle__rm_add_trace(m, argv[i], err, sizeof err)) {
+            complain(argv[i], err);
+            bad = true;
+        }
+    }
+    if (bad)
+        goto done;
+    if (!handle__rm_finish(m)) {
+        complain(NULL, "out of memory");
+        goto done;
+    }
+    bool ok = true;
+    switch (format) {
+    case FMT_JSON:
+        ok = handle__rm_json(&out, m, stats, err, sizeof err);
+        break;
+    case FMT_SARIF:
+        ok = handle__rm_sarif(&out, m, HANDLE_VERSION, err, sizeof err);
+        break;
+    default:
+        handle__rm_text(&out, m, stats);
+        if (out.oom) {
+            ok = false;
+            snprintf(err, sizeof err, "out of memory");
+        }
+        break;
+    }
+    if (!ok) {
+        complain(NULL, err);
+        goto done;
+    }
+    if (!write_out(out_path, &out))
+        goto done;
+    status = handle__rm_leaked(m, NULL) || m->nerrors ? EXIT_FOUND : EXIT_CLEAN;
+done:
+    handle__sb_free(&out);
+    handle__rm_free(m);
+    handle__sym_free(sym);
+    handle__supp_free(supp);
+    free(baselines);
+    return status;
+}
