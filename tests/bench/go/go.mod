@@ -1,0 +1,3 @@
+module handlebench
+
+go 1.19
