@@ -353,7 +353,7 @@ void handle__rm_key(struct handle__sb *b, const char *tag, const struct handle__
         if (f[i].function || f[i].file) {
             handle__sb_puts(b, f[i].function ? f[i].function : "");
             handle__sb_putc(b, '\x1f');
-            handle__sb_puts(b, f[i].file ? f[i].file : "");
+            handle__sb_puts(b, f[i].file ? base_name(f[i].file) : "");
         } else {
             handle__sb_putc(b, '\x1d');
             handle__sb_puts(b, base_name(f[i].module));

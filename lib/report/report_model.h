@@ -10,7 +10,8 @@
  * text. Across traces a site is known by its key: its tag and, for every
  * frame, the function and source file (the module's name when both are
  * unknown) - never an address, a line or a stack id, so a rebuilt program
- * still matches (SPEC section 6). Two sites of one process with the same
+ * still matches (SPEC section 6); source files by their name, so that a
+ * checkout elsewhere matches too. Two sites of one process with the same
  * key (two calls in one function) are told apart by their order in the
  * code (module offsets), so merging traces of one build never fuses them.
  * A baseline matches by the key alone: a site is dropped when the baseline
@@ -165,9 +166,10 @@ HANDLE__HIDDEN long handle__rm_pid(const struct handle__rm *m);
 HANDLE__HIDDEN void handle__rm_free(struct handle__rm *m);
 
 /* Appends the key of a site (its tag and each frame's function and source
- * file, or the module's file name when neither is known): what sites
- * match by across traces and against a baseline. Text with control
- * characters as separators; not for display. */
+ * file name, or the module's file name when neither is known): what sites
+ * match by across traces and against a baseline. File names without their
+ * directories, so that a checkout in another place (CI workspaces) still
+ * matches. Text with control characters as separators; not for display. */
 HANDLE__HIDDEN void handle__rm_key(struct handle__sb *b, const char *tag,
                                    const struct handle__sym_frame *f, size_t n);
 

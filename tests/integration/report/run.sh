@@ -1,0 +1,498 @@
+#!/usr/bin/env bash
+# run.sh CASE - one test of handle-report, run by ctest in a private temp
+# dir. Traces come from $GEN (gen_trace: the stable schema, real stacks of
+# its own functions) or, for the real_* cases, from programs run under
+# LD_PRELOAD=$DEBUG_LIB. JSON and SARIF are checked with SQLite's JSON
+# functions through the sqlite3 shell (a real parser; no python or jq
+# needed). Golden text outputs are compared with addresses, pids, times and
+# paths masked; UPDATE_GOLDEN=1 rewrites them. Exit 0 = pass, 77 = skipped.
+set -u
+case_name=$1
+work=$(mktemp -d)
+trap 'chmod -R u+rwX "$work" 2>/dev/null; rm -rf "$work"' EXIT
+cd "$work" || exit 1
+R=$HANDLE_REPORT
+GEN_SRC=$SRC/gen_trace.c
+
+fail() {
+    echo "FAIL [$case_name]: $*" >&2
+    for f in out err; do [ -f $f ] && { echo "--- $f:" >&2; head -c 6000 $f >&2; }; done
+    exit 1
+}
+skip() { echo "SKIP [$case_name]: $*"; exit 77; }
+# rep ARGS...: runs handle-report; stdout->out, stderr->err, status->rc.
+rep() { "$R" "$@" >out 2>err; rc=$?; }
+expect_rc() { [ "$rc" = "$1" ] || fail "exit status $rc, expected $1"; }
+has() { grep -qE -- "$1" "${2:-out}" || fail "missing /$1/ in ${2:-out}"; }
+hasnt() { ! grep -qE -- "$1" "${2:-out}" || fail "unexpected /$1/ in ${2:-out}"; }
+gen() { "$GEN" "$@" || fail "gen_trace $* failed"; }
+line_of() { grep -n "$1" "${2:-$GEN_SRC}" | head -1 | cut -d: -f1; }
+# sql FILE QUERY: QUERY with j bound to the JSON text of FILE.
+sql() { sqlite3 :memory: "WITH d(j) AS (SELECT CAST(readfile('$1') AS TEXT)) $2"; }
+# check FILE QUERY: the query (over d(j)) must give 1.
+check() { local v; v=$(sql "$1" "$2" 2>&1); [ "$v" = 1 ] || fail "check failed ($v): $2"; }
+# stderr must be exactly one line naming $1.
+one_line_naming() {
+    [ "$(wc -l <err)" = 1 ] || fail "expected one line on stderr"
+    grep -qF -- "$1" err || fail "stderr does not name $1"
+    [ ! -s out ] || fail "a report on stdout despite the error"
+}
+mask() {
+    sed -E -e "s#$(dirname "$GEN")/##g" -e "s#$SRC/##g" \
+        -e 's/0x[0-9a-f]+/0xADDR/g' -e 's/==[0-9]+==/==PID==/g' -e 's/\(pid [0-9]+\)/(pid PID)/g' \
+        -e 's/started [0-9-]+ [0-9:]+ UTC/started TIME/' -e 's/ran [0-9.]+ s/ran T s/' \
+        -e 's/[0-9a-f]{40}/BUILDID/g'
+}
+golden() {
+    mask <out >got
+    if [ -n "${UPDATE_GOLDEN:-}" ]; then
+        cp got "$SRC/golden/$1.txt"
+        return
+    fi
+    diff -u "$SRC/golden/$1.txt" got >&2 || fail "output differs from golden/$1.txt"
+}
+
+L_SESSION=$(line_of LINE_SESSION); L_PLAIN=$(line_of LINE_PLAIN)
+L_POOL_GET=$(line_of LINE_POOL_GET); L_POOLED=$(line_of LINE_POOLED)
+L_TWICE_A=$(line_of LINE_TWICE_A); L_TWICE_B=$(line_of LINE_TWICE_B)
+L_DROP=$(line_of LINE_DROP); L_APP_SESSION=$(line_of LINE_APP_SESSION)
+
+case $case_name in
+
+# ---- text --------------------------------------------------------------
+text_golden)
+    gen basic t.db; rep t.db; expect_rc 1
+    has '^Trace t.db: /usr/bin/app \(pid 4242\), started 2025-11-25 03:00:00 UTC, ran 1.500 s, exit status 23$'
+    has "^    #0 0x[0-9a-f]+ in open_session .*gen_trace.c:$L_SESSION$"
+    has "^    #1 0x[0-9a-f]+ in run_app .*gen_trace.c:$L_APP_SESSION$"
+    has '^SUMMARY: HandleSanitizer: 5 handle\(s\) leaked in 3 site\(s\).$'
+    has '^2 error\(s\) recorded:$'
+    has 'double-delete \(recorded message\)' # the stored message, verbatim
+    has "^SUMMARY: HandleSanitizer: use-after-delete .*gen_trace.c:$L_DROP in drop_conn$" # re-rendered
+    golden text_basic
+    ;;
+unclean_golden)
+    gen unclean t.db; rep t.db; expect_rc 1
+    has '^The process did not exit cleanly \(crashed or killed\): listing the handles live at the last commit.$'
+    hasnt 'exit status'
+    golden text_unclean
+    ;;
+changed_module_golden)
+    gen changed t.db; rep t.db; expect_rc 1
+    has "^Note: no symbols for $GEN \(build-id mismatch: .*\): its frames show module\+offset.$"
+    hasnt ' in open_session'
+    has "^    #0 0x[0-9a-f]+ \($GEN\+0x[0-9a-f]+\)$"
+    golden text_changed
+    ;;
+inline_frames)
+    gen basic t.db; rep t.db; expect_rc 1
+    a=$(grep -E " in pool_get .*gen_trace.c:$L_POOL_GET$" out) || fail "no inlined pool_get frame"
+    b=$(grep -E " in open_pooled .*gen_trace.c:$L_POOLED$" out) || fail "no open_pooled frame"
+    [ "$(echo "$a" | awk '{print $1, $2}')" = "#0 $(echo "$b" | awk '{print $2}')" ] ||
+        fail "inlined frame and its caller differ: [$a] [$b]"
+    echo "$b" | grep -q '^    #1 ' || fail "the caller of the inlined frame is not #1"
+    ;;
+twosame_distinct)
+    # Two calls in one function are two sites, in one trace and merged.
+    gen twosame t.db; rep t.db; expect_rc 1
+    has '3 handle\(s\) leaked in 2 site\(s\)'
+    has "in open_twice .*gen_trace.c:$L_TWICE_A$"; has "in open_twice .*gen_trace.c:$L_TWICE_B$"
+    cp t.db u.db; rep t.db u.db; expect_rc 1
+    has '6 handle\(s\) leaked in 2 site\(s\)'
+    has '^Leak of 4 handle\(s\) tagged "twice" in 2 processes \(e.g. t.db\) created from:$'
+    has '^Leak of 2 handle\(s\) tagged "twice" in 2 processes \(e.g. t.db\) created from:$'
+    ;;
+nostackindex)
+    # A stacks table without an index on id is read in one pass.
+    gen basic a.db; gen nostackindex b.db
+    rep a.db; mask <out | sed 's/a\.db/X.db/' >a.txt
+    rep b.db; expect_rc 1; mask <out | sed 's/b\.db/X.db/' >b.txt
+    diff -u a.txt b.txt >&2 || fail "a stacks table without index reads differently"
+    ;;
+
+# ---- JSON --------------------------------------------------------------
+json_shape)
+    gen basic t.db; rep -f json t.db; expect_rc 1; mv out t.json
+    check t.json "SELECT json_valid(j) FROM d"
+    check t.json "SELECT json_type(j,'\$.trace')='object' AND json_type(j,'\$.leaks')='array'
+                  AND json_type(j,'\$.errors')='array' AND json_type(j,'\$.summary')='object' FROM d"
+    check t.json "SELECT json_extract(j,'\$.summary.leaked_handles')=5 AND json_extract(j,'\$.summary.leak_sites')=3
+                  AND json_extract(j,'\$.summary.errors')=2 FROM d"
+    check t.json "SELECT json_extract(j,'\$.trace.pid')=4242 AND json_extract(j,'\$.trace.exit_status')=23
+                  AND json_extract(j,'\$.trace.clean_exit')=1 FROM d"
+    # every leak: count (integer), tag (text or null), stack (array)
+    check t.json "SELECT count(*)=3 AND sum(json_type(l.value,'\$.count')='integer'
+                  AND json_type(l.value,'\$.tag') IN ('text','null') AND json_type(l.value,'\$.stack')='array')=3
+                  FROM d, json_each(j,'\$.leaks') l"
+    # every frame of every stack: pc "0x..", function/file text|null, line integer|null, module text
+    check t.json "SELECT count(*)>0 AND sum(NOT (json_type(f.value,'\$.pc')='text' AND json_extract(f.value,'\$.pc') LIKE '0x%'
+                  AND json_type(f.value,'\$.function') IN ('text','null') AND json_type(f.value,'\$.file') IN ('text','null')
+                  AND json_type(f.value,'\$.line') IN ('integer','null') AND json_type(f.value,'\$.module')='text'))=0
+                  FROM d, json_tree(j) s, json_each(s.value) f
+                  WHERE s.key IN ('stack','created_stack','deleted_stack') AND s.type='array'"
+    check t.json "SELECT json_extract(j,'\$.leaks[0].tag')='session' AND json_extract(j,'\$.leaks[0].count')=3
+                  AND json_extract(j,'\$.leaks[0].stack[0].function')='open_session'
+                  AND json_extract(j,'\$.leaks[0].stack[0].line')=$L_SESSION
+                  AND json_extract(j,'\$.leaks[1].tag') IS NULL AND json_type(j,'\$.leaks[1].tag')='null' FROM d"
+    check t.json "SELECT json_extract(j,'\$.errors[0].kind')='double-delete' AND json_extract(j,'\$.errors[0].handle')='0x100000001'
+                  AND json_extract(j,'\$.errors[0].thread')='T1'
+                  AND json_extract(j,'\$.errors[0].created_stack[0].function')='open_session'
+                  AND json_extract(j,'\$.errors[0].deleted_stack[0].function')='drop_conn'
+                  AND json_extract(j,'\$.errors[0].stack[0].function')='drop_conn' FROM d"
+    # a clean trace: empty arrays, zero summary, and null created/deleted stacks where absent
+    gen clean c.db; rep -f json c.db; expect_rc 0; mv out c.json
+    check c.json "SELECT json_valid(j) AND json_array_length(j,'\$.leaks')=0 AND json_array_length(j,'\$.errors')=0
+                  AND json_extract(j,'\$.summary.leaked_handles')=0 FROM d"
+    ;;
+json_escaping)
+    gen weird t.db; rep -f json t.db; expect_rc 1; mv out t.json
+    check t.json "SELECT json_valid(j) FROM d"
+    check t.json "SELECT json_extract(j,'\$.leaks[0].tag') = 'q\"b\\n' || char(10) || char(9) || char(1) || 'é' || char(65533) FROM d"
+    check t.json "SELECT json_extract(j,'\$.trace.exe') = '/usr/bin/we\"ird app' FROM d"
+    rep -f sarif t.db; expect_rc 1; mv out t.sarif
+    check t.sarif "SELECT json_valid(j) FROM d"
+    ;;
+
+# ---- SARIF -------------------------------------------------------------
+sarif_required)
+    # The properties SARIF 2.1.0 requires (sarifLog: version, runs; run:
+    # tool.driver.name; result: message.text; physicalLocation: an
+    # artifactLocation or an address; region.startLine >= 1; stack: frames),
+    # plus what the SPEC asks for.
+    gen basic t.db; rep -f sarif t.db; expect_rc 1; mv out t.sarif
+    check t.sarif "SELECT json_valid(j) FROM d"
+    check t.sarif "SELECT json_extract(j,'\$.version')='2.1.0' AND json_type(j,'\$.runs')='array'
+                   AND json_array_length(j,'\$.runs')=1 AND json_type(j,'\$.runs[0].tool.driver.name')='text' FROM d"
+    check t.sarif "SELECT json_extract(j,'\$.\"\$schema\"') LIKE '%sarif-2.1.0%' FROM d"
+    check t.sarif "SELECT count(*)=5 AND sum(json_type(r.value,'\$.message.text')='text')=5
+                   AND sum(json_type(r.value,'\$.ruleId')='text')=5
+                   AND sum(json_extract(r.value,'\$.level') IN ('none','note','warning','error'))=5
+                   FROM d, json_each(j,'\$.runs[0].results') r"
+    check t.sarif "SELECT count(*)=0 FROM d, json_tree(j) t WHERE t.key='physicalLocation'
+                   AND json_type(t.value,'\$.artifactLocation') IS NULL AND json_type(t.value,'\$.address') IS NULL"
+    check t.sarif "SELECT count(*)>0 AND sum(json_type(t.value,'\$.startLine')='integer' AND json_extract(t.value,'\$.startLine')>=1)=count(*)
+                   FROM d, json_tree(j) t WHERE t.key='region'"
+    check t.sarif "SELECT count(*)>0 AND sum(json_type(t.value,'\$.uri')='text')=count(*) FROM d, json_tree(j) t WHERE t.key='artifactLocation'"
+    check t.sarif "SELECT count(*)>0 AND sum(json_type(s.value,'\$.frames')='array')=count(*)
+                   FROM d, json_each(j,'\$.runs[0].results') r, json_each(r.value,'\$.stacks') s"
+    # rule ids are unique; every ruleIndex points at the rule of its ruleId
+    check t.sarif "SELECT count(*)=count(DISTINCT json_extract(x.value,'\$.id')) FROM d, json_each(j,'\$.runs[0].tool.driver.rules') x"
+    check t.sarif "SELECT count(*)=0 FROM d, json_each(j,'\$.runs[0].results') r
+                   WHERE json_type(r.value,'\$.ruleIndex') IS NOT NULL AND json_extract(r.value,'\$.ruleId') <>
+                   json_extract(j,'\$.runs[0].tool.driver.rules[' || json_extract(r.value,'\$.ruleIndex') || '].id')"
+    check t.sarif "SELECT count(*)=1 FROM d, json_each(j,'\$.runs[0].tool.driver.rules') x WHERE json_extract(x.value,'\$.id')='handle-leak'"
+    ;;
+sarif_locations)
+    gen basic t.db; rep -f sarif t.db; expect_rc 1; mv out t.sarif
+    # one result per leak site (rule handle-leak), located at its first
+    # frame with a source line; one per error, rule = its kind
+    check t.sarif "SELECT count(*)=3 FROM d, json_each(j,'\$.runs[0].results') r WHERE json_extract(r.value,'\$.ruleId')='handle-leak'"
+    check t.sarif "SELECT json_extract(j,'\$.runs[0].results[0].locations[0].physicalLocation.region.startLine')=$L_SESSION
+                   AND json_extract(j,'\$.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri') LIKE 'file:///%/gen_trace.c'
+                   AND json_extract(j,'\$.runs[0].results[0].locations[0].logicalLocations[0].name')='open_session' FROM d"
+    check t.sarif "SELECT group_concat(json_extract(r.value,'\$.ruleId'))='double-delete,use-after-delete'
+                   FROM d, json_each(j,'\$.runs[0].results') r WHERE json_extract(r.value,'\$.ruleId')<>'handle-leak'"
+    check t.sarif "SELECT count(*)=3 AND count(DISTINCT json_extract(r.value,'\$.partialFingerprints.\"handleSite/v1\"'))=3
+                   FROM d, json_each(j,'\$.runs[0].results') r WHERE json_extract(r.value,'\$.ruleId')='handle-leak'"
+    # without a source line: the module and the address
+    gen changed c.db; rep -f sarif c.db; expect_rc 1; mv out c.sarif
+    check c.sarif "SELECT json_type(j,'\$.runs[0].results[0].locations[0].physicalLocation.address.relativeAddress')='integer'
+                   AND json_extract(j,'\$.runs[0].results[0].locations[0].physicalLocation.region') IS NULL FROM d"
+    ;;
+
+# ---- suppressions and baselines ------------------------------------------
+suppressions)
+    gen basic t.db
+    printf '# comment\nleak:open_plain\n\n  leak:^pool_get$\n' >s.supp
+    rep --suppressions s.supp t.db; expect_rc 1
+    has '3 handle\(s\) leaked in 1 site\(s\)'; hasnt ' in open_plain'
+    has '^Suppressions used:$'; has '^      1 open_plain$'; has '^      1 \^pool_get\$$'
+    # a module match (the executable's name) and a source file glob
+    echo 'leak:gen_trace' >m.supp; gen twosame u.db; rep -s m.supp u.db; expect_rc 0
+    has '^No handle leaks found.$'; has '^      3 gen_trace$'
+    echo 'leak:*/gen_trace.c$' >f.supp; rep -s f.supp u.db; expect_rc 0
+    # JSON and SARIF leave suppressed sites out too
+    rep -f json -s s.supp t.db; expect_rc 1; mv out t.json
+    check t.json "SELECT json_array_length(j,'\$.leaks')=1 AND json_extract(j,'\$.summary.leaked_handles')=3 FROM d"
+    ;;
+suppressions_bad)
+    gen basic t.db
+    printf 'leak:ok\nrace:foo\n' >bad.supp; rep -s bad.supp t.db; expect_rc 2
+    [ "$(wc -l <err)" = 1 ] || fail "one line"; has 'bad.supp:2' err
+    rep -s nonexistent.supp t.db; expect_rc 2; has 'nonexistent.supp' err
+    ;;
+baseline_trace)
+    gen basic old.db; mkdir s; gen suite s 4
+    rep --baseline old.db s/*.db; expect_rc 0
+    has '^No handle leaks found.$'; has '^Baseline: 3 leak site\(s\) with 7 handle\(s\) are also in the baseline and not listed.$'
+    gen twosame other.db; rep -b other.db old.db; expect_rc 1
+    has '^SUMMARY: HandleSanitizer: 5 handle\(s\) leaked in 3 site\(s\).$'
+    # only the new site is listed
+    gen twosame new.db; rep -b old.db new.db; expect_rc 1; has 'open_twice'; hasnt 'open_session'
+    ;;
+baseline_json)
+    gen basic old.db; rep -f json old.db; mv out old.json
+    mkdir s; gen suite s 3; rep -b old.json s/*.db; expect_rc 0; has '^No handle leaks found.$'
+    gen twosame n.db; rep -b old.json n.db; expect_rc 1; has '2 site\(s\)'
+    echo '{"leaks": 5}' >bad.json; rep -b bad.json n.db; expect_rc 2; one_line_naming bad.json
+    echo '{not json' >bad2.json; rep -b bad2.json n.db; expect_rc 2; one_line_naming bad2.json
+    ;;
+baseline_changed_program)
+    # A rebuilt program (lines and addresses moved) still matches its
+    # baseline: sites match by tag and function/file, never by address.
+    [ -n "${CC:-}" ] || CC=cc
+    command -v "$CC" >/dev/null || skip "no C compiler"
+    # Both builds compile the same path, as a rebuild in a checkout does;
+    # the second one has moved every line and address.
+    mkdir src; cp "$GEN_SRC" src/gen_trace.c
+    (cd src && "$CC" -O0 -g -D_GNU_SOURCE gen_trace.c -o ../gen1 -lsqlite3) || skip "cannot build gen_trace with $CC"
+    { printf '/* moved */\n\n\n\nstatic int pad(int x) { return x * 3 + 1; }\n'; cat "$GEN_SRC"; } >src/gen_trace.c
+    (cd src && "$CC" -O0 -g -D_GNU_SOURCE gen_trace.c -o ../gen2 -lsqlite3) || skip "cannot build gen_trace with $CC"
+    # and a checkout elsewhere: the source file is matched by its name
+    mkdir -p other/place; cp src/gen_trace.c other/place/
+    (cd other/place && "$CC" -O0 -g -D_GNU_SOURCE gen_trace.c -o ../../gen3 -lsqlite3) || skip "cannot build"
+    ./gen1 basic old.db; ./gen2 basic new.db; ./gen3 basic new3.db
+    rep new.db; has "in open_session .*gen_trace.c:$((L_SESSION + 5))$" # it did move
+    rep -b old.db new.db; expect_rc 1 # the errors are still reported
+    has '^No handle leaks found.$'; has '^Baseline: 3 leak site'
+    rep -b old.db new3.db; expect_rc 1; has '^No handle leaks found.$'
+    rep -f json old.db; mv out old.json
+    rm -f gen1 # the old build is gone: a JSON baseline still works
+    rep -b old.json new.db; expect_rc 1; has '^No handle leaks found.$'
+    ;;
+
+# ---- several traces ----------------------------------------------------
+merge_golden)
+    mkdir s; gen suite s 5; rep s/*.db; expect_rc 1
+    has '^Merged report of 5 traces: 5 with leaks, 0 with errors, 0 that did not exit cleanly$'
+    has '^Leak of 5 handle\(s\) tagged "session" in 5 processes \(e.g. s/t.10000.db\) created from:$'
+    has '^Leak of 2 handle\(s\) in 2 processes'
+    has '^Leak of 1 handle\(s\) tagged "pool" in 1 process \(s/t.10000.db\) created from:$'
+    golden text_merged
+    rep -f json s/*.db; mv out m.json
+    check m.json "SELECT json_extract(j,'\$.trace.processes')=5 AND json_array_length(j,'\$.trace.traces')=5
+                  AND json_extract(j,'\$.leaks[0].processes')=5 AND json_extract(j,'\$.leaks[0].example')='s/t.10000.db' FROM d"
+    ;;
+merge_1000)
+    mkdir s; t0=$(date +%s%N); gen suite s 1000; t1=$(date +%s%N)
+    rep s/*.db; t2=$(date +%s%N); expect_rc 1
+    has '^Leak of 1000 handle\(s\) tagged "session" in 1000 processes'
+    has '^Leak of 334 handle\(s\) in 334 processes'
+    ms=$(( (t2 - t1) / 1000000 ))
+    echo "1000 traces generated in $(( (t1 - t0) / 1000000 )) ms, merged in $ms ms"
+    limit=20000; [ -n "${SANITIZED:-}" ] && limit=120000
+    [ "$ms" -le "$limit" ] || fail "merging 1000 traces took $ms ms (limit $limit)"
+    rep --stats -f json s/*.db; expect_rc 1; mv out m.json
+    check m.json "SELECT json_extract(j,'\$.stats[0].created')=21000 AND json_extract(j,'\$.stats[0].processes')=1000 FROM d"
+    ;;
+
+# ---- statistics --------------------------------------------------------
+stats_values)
+    gen basic t.db; rep --stats t.db; expect_rc 1
+    has '^Handle lifetimes by creation site: 3 site\(s\), 10 handle\(s\) created, 5 deleted, 5 live$'
+    has '^Site 1 tagged "session": 8 created, 5 deleted, 3 live; at most 5 live at once$'
+    has '^  lifetime p50 3.00 ms, p99 5.00 ms, max 5.00 ms$'
+    has '^Site 2: 1 created, 0 deleted, 1 live; at most 1 live at once$'
+    has '^  lifetime: none deleted$'
+    has '^SUMMARY: HandleSanitizer: 5 handle\(s\) leaked in 3 site\(s\).$' # the leak report is still there
+    gen clean c.db; rep --stats c.db; expect_rc 0
+    has '^Site 1: 4 created, 4 deleted, 0 live; at most 1 live at once$'
+    mkdir s; gen suite s 3; rep --stats s/*.db; expect_rc 1
+    has '^Site 1 tagged "session" in 3 process\(es\): 63 created, 60 deleted, 3 live; at most 1 live at once$'
+    has '^  lifetime p50 500 ns, p99 500 ns, max 500 ns$'
+    ;;
+stats_json)
+    gen basic t.db; rep --stats -f json t.db; expect_rc 1; mv out t.json
+    check t.json "SELECT json_valid(j) AND json_array_length(j,'\$.stats')=3 FROM d"
+    check t.json "SELECT json_extract(j,'\$.stats[0].created')=8 AND json_extract(j,'\$.stats[0].deleted')=5
+                  AND json_extract(j,'\$.stats[0].live')=3 AND json_extract(j,'\$.stats[0].peak_live')=5
+                  AND json_extract(j,'\$.stats[0].lifetime_ns.p50')=3000000 AND json_extract(j,'\$.stats[0].lifetime_ns.p99')=5000000
+                  AND json_extract(j,'\$.stats[0].lifetime_ns.max')=5000000
+                  AND json_type(j,'\$.stats[1].lifetime_ns')='null' FROM d"
+    rep -f json t.db; mv out n.json
+    check n.json "SELECT json_type(j,'\$.stats') IS NULL FROM d"
+    ;;
+
+# ---- exit status, bad input, usage ---------------------------------------
+exit_status)
+    gen clean c.db; rep c.db; expect_rc 0; has '^No handle leaks found.$'
+    cp c.db c2.db; rep c.db c2.db; expect_rc 0
+    gen twosame l.db; rep l.db; expect_rc 1 # leaks only
+    gen basic e.db; printf 'leak:gen_trace\n' >all.supp; rep -s all.supp e.db; expect_rc 1 # errors only
+    has '^No handle leaks found.$'; has '^2 error\(s\) recorded:$'
+    for f in json sarif; do rep -f $f c.db; expect_rc 0; rep -f $f l.db; expect_rc 1; done
+    rep --stats c.db; expect_rc 0
+    ;;
+bad_inputs)
+    gen basic good.db
+    : >empty.db
+    head -c 5000 /dev/urandom >random.db
+    head -c 3000 good.db >trunc-mid.db
+    head -c 8192 good.db >trunc-page.db
+    head -c 40 good.db >trunc-header.db
+    echo 'just text' >text.db
+    sqlite3 other.db 'CREATE TABLE foo(a); INSERT INTO foo VALUES (1);'
+    gen newer newer.db; gen noformat noformat.db; gen notable notable.db
+    mkdir dir.db
+    for f in missing.db empty.db random.db trunc-mid.db trunc-page.db trunc-header.db text.db other.db \
+             newer.db noformat.db notable.db dir.db; do
+        for fmt in text json sarif; do
+            rep -f $fmt $f; expect_rc 2; one_line_naming "$f"
+        done
+    done
+    rep missing.db; has 'missing.db: no such file' err
+    rep empty.db; has 'empty.db: empty file' err
+    rep random.db; has 'random.db: not an SQLite database' err
+    rep trunc-mid.db; has 'trunc-mid.db: truncated' err
+    rep other.db; has 'other.db: .*not a handle trace' err
+    rep newer.db; has 'newer.db: trace format version 2 is newer' err
+    # a bad trace among good ones: its line, and no (partial) report
+    rep good.db random.db; expect_rc 2; one_line_naming random.db
+    rep -b random.db good.db; expect_rc 2; one_line_naming random.db
+    if [ "$(id -u)" != 0 ]; then
+        cp good.db noperm.db; chmod 000 noperm.db
+        rep noperm.db; expect_rc 2; one_line_naming noperm.db; has 'Permission denied' err
+    fi
+    ;;
+usage)
+    rep; expect_rc 2; [ "$(wc -l <err)" = 1 ] || fail "one line"; has 'no trace given' err
+    rep --frobnicate x.db; expect_rc 2; has "unknown option '--frobnicate'" err
+    rep -f xml x.db; expect_rc 2; has "unknown format 'xml'" err
+    rep -f html x.db; expect_rc 2; has 'not available' err
+    rep --all x.db; expect_rc 2
+    rep -f; expect_rc 2; has 'needs an argument' err
+    rep --help; expect_rc 0; has '^usage: handle-report'; has '  -s, --suppressions FILE'
+    rep --version; expect_rc 0; has '^handle-report [0-9]+\.[0-9]+\.[0-9]+$'
+    ;;
+corrupt_never_crashes)
+    # Damaged traces: every result is a report (0/1) or one line (2), never
+    # a crash. Deterministic damage at many offsets, header included.
+    gen basic good.db; size=$(stat -c %s good.db)
+    for off in 0 16 18 24 28 40 52 60 92 96 100 101 104 200 1000 2000 4096 4100 4200 5000 \
+               8192 8200 9000 12288 12300 16384 16400 20480 20500 24576 24600 28672 \
+               30000 32768 33000 36864 37000 40000; do
+        [ "$off" -lt "$size" ] || continue
+        for pat in '\xff\xff\xff\xff\xff\xff\xff\xff' '\x00\x00\x00\x00' '\x0d\x00\x00\x00\x08\x0f\xff'; do
+            cp good.db x.db
+            printf "$pat" | dd of=x.db bs=1 seek="$off" conv=notrunc status=none
+            rep x.db; [ "$rc" -le 2 ] || fail "exit status $rc (a crash?) with damage at $off"
+            if [ "$rc" = 2 ]; then [ "$(wc -l <err)" = 1 ] || fail "not one line at $off"; fi
+            rep --stats -f json x.db; [ "$rc" -le 2 ] || fail "exit status $rc with --stats, damage at $off"
+        done
+    done
+    ;;
+
+# ---- files -------------------------------------------------------------
+wal_killed)
+    gen killed k.db
+    [ -s k.db-wal ] || fail "gen_trace killed left no -wal"
+    sum=$(cat k.db k.db-wal | md5sum)
+    rep k.db; expect_rc 1
+    has '^The process did not exit cleanly'; has '2 handle\(s\) leaked in 1 site\(s\)'
+    [ "$(cat k.db k.db-wal | md5sum)" = "$sum" ] || fail "reading changed the trace"
+    ;;
+no_litter)
+    gen basic t.db; rep t.db; expect_rc 1
+    [ "$(ls | sort | tr '\n' ' ')" = "err out t.db " ] || fail "files left behind: $(ls)"
+    ;;
+readonly_dir)
+    [ "$(id -u)" = 0 ] || skip "needs root to run as another user"
+    command -v setpriv >/dev/null || skip "no setpriv"
+    gen killed k.db; gen basic b.db
+    mkdir ro; cp k.db k.db-wal b.db ro/; chmod 644 ro/*; chmod 755 ro "$work"
+    as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+    TMPDIR=/tmp as_nobody "$R" ro/k.db >out 2>err; rc=$?; expect_rc 1
+    has 'did not exit cleanly'; has '2 handle\(s\) leaked'
+    as_nobody "$R" ro/b.db >out 2>err; rc=$?; expect_rc 1; has '5 handle\(s\) leaked in 3 site'
+    [ "$(ls ro | sort | tr '\n' ' ')" = "b.db k.db k.db-wal " ] || fail "files appeared: $(ls ro)"
+    ;;
+output_file)
+    gen basic t.db; rep -f json -o r.json t.db; expect_rc 1
+    [ ! -s out ] || fail "stdout not empty"; check r.json "SELECT json_valid(j) FROM d"
+    rep -o /nonexistent-dir/r.txt t.db; expect_rc 2; one_line_naming /nonexistent-dir/r.txt
+    ;;
+debuginfo_path)
+    # Separate debug files by build-id: a stripped program whose DWARF is in
+    # ROOT/.build-id/xx/rest.debug.
+    command -v objcopy >/dev/null && command -v strip >/dev/null || skip "no binutils"
+    cp "$GEN" app; objcopy --only-keep-debug app app.debug; strip --strip-all app
+    ./app basic t.db || fail "stripped gen_trace failed"
+    id=$(sqlite3 t.db "SELECT build_id FROM modules WHERE id = 1")
+    [ ${#id} -gt 2 ] || fail "no build-id in the trace"
+    mkdir -p "dbg/.build-id/${id:0:2}"; mv app.debug "dbg/.build-id/${id:0:2}/${id:2}.debug"
+    rep --debuginfo-path /nonexistent t.db; expect_rc 1; hasnt ' in open_session'
+    rep --debuginfo-path "$work/dbg" t.db; expect_rc 1
+    has "^    #0 0x[0-9a-f]+ in open_session .*gen_trace.c:$L_SESSION$"
+    ;;
+
+# ---- real traces (libhandle-debug.so) --------------------------------------
+real_leak_same_as_exit_report)
+    LD_PRELOAD="$DEBUG_LIB" "$LEAK" >pout 2>perr; prc=$?
+    [ "$prc" = 23 ] || fail "leak exited $prc"
+    t=$(ls handle-trace.*.db) || fail "no trace"
+    rep "$t"; expect_rc 1
+    # The leak report, from its ERROR line to its SUMMARY line, is the same text.
+    sed -n '/detected handle leaks/,/^SUMMARY/p' perr >exit.txt
+    sed -n '/detected handle leaks/,/^SUMMARY/p' out >report.txt
+    [ -s exit.txt ] || fail "no exit report"
+    diff -u exit.txt report.txt >&2 || fail "handle-report and the exit report differ"
+    has "^Trace $t: $LEAK \(pid [0-9]+\), started .* UTC, ran [0-9.]+ s, exit status 23$"
+    ;;
+real_misuse)
+    LD_PRELOAD="$DEBUG_LIB" "$MISUSE" double-delete-thread >pout 2>perr
+    t=$(ls handle-trace.*.db) || fail "no trace"
+    rep "$t"; expect_rc 1
+    has 'did not exit cleanly'; has '^1 error\(s\) recorded:$'
+    has 'ERROR: HandleSanitizer: double-delete on handle 0x[0-9a-f]+ in thread T0'
+    has ' in drop_conn .*misuse.c:'; has ' in make_conn .*misuse.c:'; has ' in deleter_thread .*misuse.c:'
+    rep -f json "$t"; mv out t.json
+    check t.json "SELECT json_extract(j,'\$.errors[0].kind')='double-delete' AND json_extract(j,'\$.errors[0].thread')='T0'
+                  AND json_extract(j,'\$.errors[0].stack[0].function')='drop_conn'
+                  AND json_extract(j,'\$.errors[0].created_stack[0].function')='make_conn'
+                  AND json_extract(j,'\$.errors[0].deleted_stack[1].function')='deleter_thread'
+                  AND json_extract(j,'\$.trace.clean_exit')=0 FROM d"
+    rep -f sarif "$t"; mv out t.sarif
+    check t.sarif "SELECT json_extract(j,'\$.runs[0].results[0].ruleId')='double-delete'
+                   AND json_extract(j,'\$.runs[0].results[0].locations[0].logicalLocations[0].name')='drop_conn' FROM d"
+    ;;
+real_killed)
+    LD_PRELOAD="$DEBUG_LIB" "$BUSY" >pout 2>perr &
+    pid=$!
+    for i in $(seq 100); do grep -q phase1 pout 2>/dev/null && break; sleep 0.05; done
+    sleep 1.2; kill -9 $pid; wait $pid 2>/dev/null
+    t=handle-trace.$pid.db; [ -f "$t" ] || fail "no trace"
+    rep "$t"; expect_rc 1
+    has 'did not exit cleanly'
+    n=$(sed -nE 's/^SUMMARY: HandleSanitizer: ([0-9]+) handle.*/\1/p' out)
+    [ -n "$n" ] && [ "$n" -ge 100 ] || fail "only '$n' live handles listed"
+    rep --stats "$t"; expect_rc 1
+    c=$(sed -nE 's/^Handle lifetimes by creation site: .* ([0-9]+) handle\(s\) created.*/\1/p' out)
+    [ -n "$c" ] && [ "$c" -ge 50100 ] || fail "only '$c' lifetimes"
+    ;;
+real_suite)
+    for a in x x x clean clean; do
+        HANDLE_OPTIONS="trace=$work/t.%p.db" LD_PRELOAD="$DEBUG_LIB" "$LEAK" $a >/dev/null 2>&1
+    done
+    [ "$(ls t.*.db | wc -l)" = 5 ] || fail "expected 5 traces: $(ls)"
+    rep t.*.db; expect_rc 1
+    has '^Merged report of 5 traces: 3 with leaks, 0 with errors, 0 that did not exit cleanly$'
+    has '^Leak of 6 handle\(s\) tagged "session" in 3 processes \(e.g. .*t\.[0-9]+\.db\) created from:$'
+    has '^SUMMARY: HandleSanitizer: 9 handle\(s\) leaked in 2 site\(s\).$'
+    ;;
+real_sites_stats)
+    LD_PRELOAD="$DEBUG_LIB" "$SITES" 20000 2000 100 >/dev/null 2>perr
+    t=$(ls handle-trace.*.db) || fail "no trace"
+    rep "$t"; expect_rc 1
+    has '^SUMMARY: HandleSanitizer: 2000 handle\(s\) leaked in 100 site\(s\).$'
+    has ' in c9 .*sites.c:'; has ' in b9 .*sites.c:'; has ' in a0 .*sites.c:'
+    rep --stats -f json "$t"; mv out t.json
+    check t.json "SELECT json_array_length(j,'\$.stats')=100 AND json_extract(j,'\$.summary.leak_sites')=100 FROM d"
+    check t.json "SELECT sum(json_extract(s.value,'\$.created'))=20000 AND sum(json_extract(s.value,'\$.live'))=2000
+                  AND min(json_extract(s.value,'\$.created'))=200 FROM d, json_each(j,'\$.stats') s"
+    ;;
+*)
+    echo "run.sh: unknown case $case_name" >&2
+    exit 2
+    ;;
+esac
+exit 0
