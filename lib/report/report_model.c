@@ -42,6 +42,13 @@ static void setf(char *err, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
+/* memcpy that accepts NULL pointers for an empty copy (memcpy does not). */
+static void copy(void *dst, const void *src, size_t n)
+{
+    if (n)
+        memcpy(dst, src, n);
+}
+
 static bool grow(void *pp, size_t *cap, size_t need, size_t elem)
 {
     void **p = pp;
@@ -521,8 +528,8 @@ static bool merge_sites(struct tctx *c, struct handle__leak_site *s, size_t n)
             ok = false;
             break;
         }
-        memcpy(pcs, r->pcs, r->depth * sizeof *pcs);
-        memcpy(mods, r->modules, r->depth * sizeof *mods);
+        copy(pcs, r->pcs, r->depth * sizeof *pcs);
+        copy(mods, r->modules, r->depth * sizeof *mods);
         memcpy(base, kb.p + k[i].off, k[i].len);
         base[k[i].len] = '\0';
         const char *ib = intern(m, base);
@@ -695,8 +702,11 @@ static int u64_cmp(const void *a, const void *b)
  * order, a deletion first when both happen in the same nanosecond. */
 static uint64_t peak_live(struct sgrp *g)
 {
-    qsort(g->c, g->created, sizeof *g->c, i64_cmp);
-    qsort(g->d, g->deleted, sizeof *g->d, i64_cmp);
+    /* qsort's base must not be NULL, even for no elements. */
+    if (g->created > 1)
+        qsort(g->c, g->created, sizeof *g->c, i64_cmp);
+    if (g->deleted > 1)
+        qsort(g->d, g->deleted, sizeof *g->d, i64_cmp);
     uint64_t live = 0, peak = 0;
     size_t i = 0, j = 0;
     while (i < g->created) {
@@ -783,7 +793,7 @@ static bool add_stats(struct tctx *c, char *err, size_t errlen)
                     ok = false;
                     break;
                 }
-                memcpy(st->frames.f, r->frames, r->nframes * sizeof *r->frames);
+                copy(st->frames.f, r->frames, r->nframes * sizeof *r->frames);
                 st->frames.n = r->nframes;
             }
             st->created += sg->created;
@@ -798,7 +808,7 @@ static bool add_stats(struct tctx *c, char *err, size_t errlen)
                 ok = false;
                 break;
             }
-            memcpy(st->life + st->nlife, sg->life, sg->nlife * sizeof *sg->life);
+            copy(st->life + st->nlife, sg->life, sg->nlife * sizeof *sg->life);
             st->nlife += sg->nlife;
         }
         if (!ok)
@@ -1214,7 +1224,7 @@ bool handle__rm_finish(struct handle__rm *m)
             m->sites[i].example = NULL;
         }
     }
-    bool ok = handle__leaks_resolve(m->sym, NULL, m->sites, m->nsites);
+    bool ok = m->nsites == 0 || handle__leaks_resolve(m->sym, NULL, m->sites, m->nsites);
     for (size_t i = 0; i < m->nstats; i++) {
         struct handle__rm_stat *st = &m->stats[i];
         if (st->nlife) {
