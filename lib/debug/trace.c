@@ -168,6 +168,7 @@ static void futex_wake(_Atomic uint32_t *addr, int n)
     errno = saved;
 }
 
+/* A spin-wait hint to the CPU. */
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -251,6 +252,9 @@ static void wait_committed(uint64_t pos)
     }
 }
 
+/* The public calls below are documented in trace.h. Producers touch only
+ * the ring and the shared state above; they never block but on a full ring
+ * or in sync/error, and keep errno. */
 void handle__trace_new(handle_t h, uint32_t tag, uint64_t created_ns, uint32_t created_thread,
                        uint32_t created_stack)
 {
@@ -261,6 +265,8 @@ void handle__trace_new(handle_t h, uint32_t tag, uint64_t created_ns, uint32_t c
     enqueue(&ev, NULL);
 }
 
+/* See trace.h; the DELETE event carries the creation too, so the writer
+ * never needs the NEW event to write a completed lifetime. */
 void handle__trace_delete(handle_t h, uint32_t tag, uint64_t created_ns, uint32_t created_thread,
                           uint32_t created_stack, uint64_t deleted_ns, uint32_t deleted_thread,
                           uint32_t deleted_stack)
@@ -274,6 +280,8 @@ void handle__trace_delete(handle_t h, uint32_t tag, uint64_t created_ns, uint32_
     enqueue(&ev, NULL);
 }
 
+/* See trace.h. The strings are copied (the caller may longjmp away after
+ * the bounded wait); without memory for the copy, the kind alone is kept. */
 void handle__trace_error(const struct handle__trace_error *e)
 {
     if (!atomic_load(&g.accepting))
@@ -310,6 +318,7 @@ void handle__trace_error(const struct handle__trace_error *e)
     errno = saved;
 }
 
+/* See trace.h: a SYNC event makes the writer commit at once. */
 void handle__trace_sync(void)
 {
     int saved = errno;
@@ -322,6 +331,7 @@ void handle__trace_sync(void)
     errno = saved;
 }
 
+/* See trace.h: true between a successful open and close (or forget). */
 bool handle__trace_is_open(void)
 {
     return atomic_load(&g.accepting);
@@ -498,6 +508,7 @@ static void db_enter(void)
     pthread_mutex_lock(&g.dblock);
 }
 
+/* Leaves a section entered with db_enter(). */
 static void db_leave(void)
 {
     pthread_mutex_unlock(&g.dblock);
@@ -512,12 +523,15 @@ static void fork_prepare(void)
     pthread_mutex_lock(&g.dblock);
 }
 
+/* Lets the writer go on after fork() in the parent. */
 static void fork_parent(void)
 {
     pthread_mutex_unlock(&g.dblock);
     atomic_store(&g.fork_waiting, 0);
 }
 
+/* In the child: a fresh dblock; the parent's trace is forgotten unless init
+ * already did so (it calls handle__trace_forget() from its own handler). */
 static void fork_child(void)
 {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
@@ -555,6 +569,7 @@ static void warn_line(const char *path, const char *reason)
     handle__fmt_flush(&f, 2);
 }
 
+/* Frees the writer's sets, bitmaps and chunk (not its configuration). */
 static void free_state(struct writer *w)
 {
     free(w->pkey);
@@ -668,6 +683,7 @@ static inline bool bits_first(struct bits *b, uint32_t id)
     return bits_first_slow(b, id);
 }
 
+/* Whether id is marked. */
 static inline bool bits_has(const struct bits *b, uint32_t id)
 {
     return id / 64 < b->nwords && (b->w[id / 64] >> (id % 64) & 1);
@@ -786,11 +802,13 @@ static inline bool need_stack(struct writer *w, uint32_t id)
     return id == 0 || bits_has(&w->stacks, id) || need_stack_slow(w, id);
 }
 
+/* Thread 0 is T0, a real thread: no "none" shortcut. */
 static inline bool need_thread(struct writer *w, uint32_t id)
 {
     return bits_has(&w->threads, id) || need_thread_slow(w, id);
 }
 
+/* Tag 0 is "untagged": nothing to write. */
 static inline bool need_tag(struct writer *w, uint32_t id)
 {
     return id == 0 || bits_has(&w->tags, id) || need_tag_slow(w, id);
@@ -824,6 +842,8 @@ static bool update_modules(struct writer *w)
 
 /* ---- the writer: handle sets ----------------------------------------- */
 
+/* The home slot of handle h in a table of 2^bits slots (Fibonacci hashing:
+ * handles differ mostly in low index bits and high generation bits). */
 static inline uint64_t hash_slot(uint64_t h, unsigned bits)
 {
     return (h * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - bits);
@@ -989,6 +1009,7 @@ static inline char *put_u64(char *p, uint64_t v)
     return p + (e - q);
 }
 
+/* Writes signed v in decimal at p; returns the end. */
 static inline char *put_i64(char *p, int64_t v)
 {
     if (v < 0) {
@@ -1105,6 +1126,7 @@ static bool chunk_add(struct writer *w, const struct trace_ev *ev)
 
 /* ---- the writer: events ---------------------------------------------- */
 
+/* Defined below; on_new() commits early when the pending map cannot grow. */
 static bool commit(struct writer *w);
 
 /* A NEW event: remembered until it is deleted or the batch is committed. */
@@ -1293,6 +1315,8 @@ static bool exec_init(struct writer *w, const char *sql)
     return false;
 }
 
+/* Sets meta key to text value (NULL: SQL NULL) in the open transaction;
+ * false on an SQLite error, reported by the caller. */
 static bool meta_text(struct writer *w, const char *key, const char *value)
 {
     sqlite3_stmt *st = w->st[ST_META];
@@ -1304,6 +1328,7 @@ static bool meta_text(struct writer *w, const char *key, const char *value)
     return sqlite3_step(st) == SQLITE_DONE && sqlite3_reset(st) == SQLITE_OK;
 }
 
+/* Sets meta key to an integer, as meta_text(). */
 static bool meta_int(struct writer *w, const char *key, int64_t value)
 {
     sqlite3_stmt *st = w->st[ST_META];
@@ -1434,6 +1459,13 @@ static void discard(const struct trace_ev *buf, size_t n)
             free((void *)(uintptr_t)buf[i].t0);
 }
 
+/* The writer thread: sets up the database (reporting to the opener), then
+ * drains the ring in sections of at most SECTION_MAX events under dblock,
+ * commits when the batch is due (period_ns after its first event) or an
+ * event asks for it (SYNC, ERROR), sleeps on g.wake when the ring is
+ * empty, and finishes at the CLOSE event. Once set up it never returns
+ * before CLOSE: after a failure it keeps draining so that no producer waits
+ * forever. If set-up fails it returns at once (the opener joins it). */
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
@@ -1503,13 +1535,16 @@ static void *writer_main(void *arg)
 
 /* ---- open, close, fork ----------------------------------------------- */
 
-/* Writes "what: strerror(err)" into err. */
+/* Writes "what: strerror(e)" into err, or only strerror(e) when what is
+ * NULL (the caller already says "cannot create trace PATH"). */
 static void set_err(char *err, size_t errlen, const char *what, int e)
 {
     char tmp[128];
     const char *s = strerror_r(e, tmp, sizeof tmp);
-    if (err && errlen)
+    if (what)
         snprintf(err, errlen, "%s: %s", what, s);
+    else
+        snprintf(err, errlen, "%s", s);
 }
 
 /* Creates path as a new, empty regular file of mode 0600: a regular file
@@ -1533,7 +1568,7 @@ static bool create_file(const char *path, char *err, size_t errlen)
             return false;
         }
     } else if (errno != ENOENT) {
-        set_err(err, errlen, "cannot create", errno);
+        set_err(err, errlen, NULL, errno);
         return false;
     }
     size_t len = strlen(path);
@@ -1548,7 +1583,7 @@ static bool create_file(const char *path, char *err, size_t errlen)
     }
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        set_err(err, errlen, "cannot create", errno);
+        set_err(err, errlen, NULL, errno);
         return false;
     }
     if (fchmod(fd, 0600) != 0) { /* the umask may have taken bits away */
@@ -1577,6 +1612,7 @@ static void remove_files(const char *path)
     }
 }
 
+/* Frees the writer's configuration copies and the writer itself. */
 static void writer_free(struct writer *w)
 {
     if (!w)
@@ -1598,6 +1634,9 @@ static void ring_reset(void)
     atomic_store(&g.space_waiters, 0);
 }
 
+/* See trace.h. The file is created here (so that its errors are the
+ * caller's to print); the writer creates the schema while we wait. A second
+ * open while a trace is open returns true and changes nothing. */
 bool handle__trace_open(const struct handle__trace_config *cfg, char *err, size_t errlen)
 {
     char dummy[8];
@@ -1674,6 +1713,8 @@ out:
     return ok;
 }
 
+/* See trace.h. Only the process that opened the trace closes it (a fork
+ * child that was not told to forget must not join a thread it lacks). */
 void handle__trace_close(int exit_status, uint64_t ended_at)
 {
     int saved = errno;
@@ -1705,6 +1746,7 @@ void handle__trace_close(int exit_status, uint64_t ended_at)
     errno = saved;
 }
 
+/* See trace.h. */
 void handle__trace_forget(void)
 {
     /* The only thread of a fork child: the writer, its connection and any
