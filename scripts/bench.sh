@@ -227,7 +227,10 @@ run_life() {
     case $subj in
     none-handle) cmd=("$BB/bench_life_handle" "$@") ;;
     none-malloc) cmd=("$BB/bench_life_malloc" "$@") ;;
-    debug) cmd=(env "LD_PRELOAD=$DEBUG_SO" "$BB/bench_life_handle" "$@") ;;
+    debug)
+        cmd=(env "LD_PRELOAD=$DEBUG_SO" ${LIFE_OPTS:+"HANDLE_OPTIONS=$LIFE_OPTS"}
+            "$BB/bench_life_handle" "$@")
+        ;;
     heaptrack) cmd=(heaptrack -o "$dir/ht" "$BB/bench_life_malloc" "$@") ;;
     heapcheck)
         cmd=(env "LD_PRELOAD=$TCMALLOC" HEAPCHECK=normal "HEAP_CHECK_DUMP_DIRECTORY=$dir"
@@ -455,6 +458,406 @@ section_debug() {
     done
     echo "(thread_first: the thread's first lifetime (debug, heaptrack) or unw_backtrace (unw_bt,"
     echo " libunwind alone); thread_steady: the mean of its next 100; extra: first - steady)"
+}
+
+# ---- sections anchors_* (--anchors) -----------------------------------
+
+# anchors_runs: runs per figure in the anchors sections.
+anchors_runs() { if [ -n "$RUNS" ]; then echo "$RUNS"; elif [ "$QUICK" = 1 ]; then echo 3; else echo 5; fi; }
+
+# 1. The release build against Go 1.19's runtime/cgo.Handle: the Go
+# benchmarks of tests/bench/go (standard library, cgo, no network) and
+# their C twin bench_vs_go, run alternately; ratios Go/C run by run.
+section_anchors_go() {
+    need_debs golang-go
+    build_targets bench_vs_go
+    local sec=anchors-go runs ms gdir
+    runs=$(anchors_runs)
+    ms=300
+    [ "$QUICK" = 1 ] && ms=100
+    gdir=$BUILD_DIR/go
+    mkdir -p "$gdir"
+    (cd "$ROOT/tests/bench/go" && CGO_ENABLED=1 GOPROXY=off GOFLAGS=-mod=mod GOWORK=off \
+        GOCACHE="$gdir/cache" GOPATH="$gdir/path" go test -c -o "$gdir/handlebench.test" .) \
+        >"$gdir/build.log" 2>&1 || {
+        cat "$gdir/build.log" >&2
+        echo "bench.sh: building the Go benchmark failed" >&2
+        exit 1
+    }
+    echo
+    echo "== anchors-go: libhandle.so vs Go $(go env GOVERSION) runtime/cgo.Handle =="
+    echo "anchors-go: median of $runs runs, each ~${ms} ms per loop; Go: -test.benchtime ${ms}ms -test.cpu 2"
+    local r m
+    for ((r = 0; r < runs; r++)); do
+        "$BUILD_DIR/tests/bench/bench_vs_go" --ms "$ms" >"$gdir/c.out"
+        "$gdir/handlebench.test" -test.run '^$' -test.bench . -test.benchtime "${ms}ms" \
+            -test.cpu 2 >"$gdir/go.out"
+        awk -v s="$sec" -v r="$r" 'NF == 2 { printf "%s %s c %s %s ns\n", s, $1, r, $2 }' \
+            "$gdir/c.out" >>"$RESULTS"
+        awk -v s="$sec" -v r="$r" '/ns\/op/ {
+            n = $1; sub(/^Benchmark/, "", n); sub(/-[0-9]+$/, "", n);
+            m = n;
+            if (n == "Value") m = "value"; else if (n == "NewDelete") m = "new_delete";
+            else if (n == "NewValueDelete") m = "nvd_1";
+            else if (n == "NewValueDeleteParallel") m = "nvd_2";
+            printf "%s %s go %s %s ns\n", s, m, r, $3 }' "$gdir/go.out" >>"$RESULTS"
+    done
+    for m in value new_delete nvd_1 nvd_2; do
+        ratio_runs "$sec" "$m" go c
+    done
+    echo
+    row "metric (ns per op)" unit libhandle "Go cgo" "Go/lib" target verdict
+    local label t x
+    for m in value new_delete nvd_1 nvd_2; do
+        case $m in
+        value) label="Value, 64 live handles in turn"; t=6.5 ;;
+        new_delete) label="New+Delete"; t=30 ;;
+        nvd_1) label="New+Value+Delete, 1 thread/goroutine"; t=- ;;
+        nvd_2) label="New+Value+Delete, 2 threads/goroutines"; t=100 ;;
+        esac
+        x=$(med $sec $m ratio_go_c)
+        if [ "$t" = - ]; then
+            row "$label" ns "$(fmt "$(med $sec $m c)" 2)" "$(fmt "$(med $sec $m go)" 1)" "$(fmt "$x" 1)"
+        else
+            row "$label" ns "$(fmt "$(med $sec $m c)" 2)" "$(fmt "$(med $sec $m go)" 1)" \
+                "$(fmt "$x" 1)" ">= $t" "$(verdict "$x" ">=" "$t")"
+        fi
+    done
+    echo "(Go/lib: Go's time over libhandle's, run by run; how many times faster libhandle is)"
+}
+
+# 2. The debug build against heaptrack, gperftools' heap checker and
+# valgrind memcheck: per event (a handle lifetime, or a malloc+free pair
+# from the twin) wall, CPU of all the tool's processes, trace bytes; then
+# what each reports for 3 deliberate leaks.
+section_anchors_tools() {
+    need_debs heaptrack google-perftools valgrind sqlite3
+    life_build
+    TCMALLOC=$(ls /usr/lib/*/libtcmalloc.so.4 2>/dev/null | head -1)
+    [ -n "$TCMALLOC" ] || { echo "bench.sh: libtcmalloc.so.4 not found" >&2; exit 1; }
+    local sec=anchors-tools runs n_fast n_slow
+    runs=$(anchors_runs)
+    if [ "$QUICK" = 1 ]; then n_fast=200000 n_slow=20000; else n_fast=1000000 n_slow=100000; fi
+    WORK=$BUILD_DIR/work-anchors-tools
+    mkdir -p "$WORK"
+    echo
+    echo "== anchors-tools: libhandle-debug.so vs heaptrack, gperftools heap checker, valgrind memcheck =="
+    echo "anchors-tools: median of $runs runs; $n_fast events (debug, heaptrack) or $n_slow (heapcheck,"
+    echo "memcheck) per run from a 20-frame stack; per event = (whole(N) - whole(1)) / (N - 1)"
+    local r subj n order
+    for ((r = 0; r < runs; r++)); do
+        order=(debug heaptrack heapcheck memcheck)
+        ((r % 2)) && order=(memcheck heapcheck heaptrack debug)
+        for subj in "${order[@]}"; do
+            n=$n_fast
+            case $subj in heapcheck | memcheck) n=$n_slow ;; esac
+            measure_pair "$sec" "$r" "$subj" "$n"
+        done
+    done
+    local m
+    for subj in heaptrack heapcheck memcheck; do
+        for m in wall cpu; do ratio_runs "$sec" "$m" "$subj" debug; done
+    done
+    echo
+    row "per event" unit debug heaptrack heapcheck memcheck
+    for m in wall cpu trace startup_wall maxrss; do
+        local u=ns d=1
+        case $m in trace) u=bytes d=2 ;; startup_wall) u=ms ;; maxrss) u=KiB d=0 ;; esac
+        row "$m" "$u" "$(fmt "$(med $sec $m debug)" $d)" "$(fmt "$(med $sec $m heaptrack)" $d)" \
+            "$(fmt "$(med $sec $m heapcheck)" $d)" "$(fmt "$(med $sec $m memcheck)" $d)"
+    done
+    echo "(trace: heaptrack's zstd-compressed file; heapcheck and memcheck write no trace of"
+    echo " lifetimes. startup_wall: the 1-event run, start-up and exit alone)"
+    echo
+    row "tool's cost / debug build's, run by run" unit heaptrack heapcheck memcheck target verdict
+    local hw hc
+    hw=$(med $sec wall ratio_heaptrack_debug)
+    row "wall per event" x "$(fmt "$hw" 2)" "$(fmt "$(med $sec wall ratio_heapcheck_debug)" 1)" \
+        "$(fmt "$(med $sec wall ratio_memcheck_debug)" 1)"
+    hc=$(med $sec cpu ratio_heaptrack_debug)
+    row "CPU per event" x "$(fmt "$hc" 2)" "$(fmt "$(med $sec cpu ratio_heapcheck_debug)" 1)" \
+        "$(fmt "$(med $sec cpu ratio_memcheck_debug)" 1)"
+    row "target: heaptrack/debug >= 1 (wall)" "" "" "" "" ">= 1" "$(verdict "$hw" ">=" 1)"
+    row "target: heaptrack/debug >= 1 (CPU)" "" "" "" "" ">= 1" "$(verdict "$hc" ">=" 1)"
+    local gw gc
+    gw=$(med $sec wall ratio_heapcheck_debug)
+    gc=$(med $sec cpu ratio_heapcheck_debug)
+    row "target: heapcheck/debug >= 20 (wall)" "" "" "" "" ">= 20" "$(verdict "$gw" ">=" 20)"
+    row "target: heapcheck/debug >= 20 (CPU)" "" "" "" "" ">= 20" "$(verdict "$gc" ">=" 20)"
+
+    # 3 deliberate leaks: 1000 lifetimes, then 3 made from the same
+    # 20-frame stack and lost.
+    echo
+    echo "3 deliberate leaks (-n 1000 -l 3); full reports in $WORK/leaks-*.txt:"
+    run_life debug "$WORK/leak-debug" -n 1000 -l 3
+    cp "$WORK/leak-debug/err" "$WORK/leaks-debug.txt"
+    run_life heaptrack "$WORK/leak-heaptrack" -n 1000 -l 3
+    heaptrack_print --print-leaks 1 --print-peaks 0 --print-allocators 0 --print-temporary 0 \
+        "$WORK"/leak-heaptrack/ht.* >"$WORK/leaks-heaptrack.txt" 2>&1 || true
+    run_life heapcheck "$WORK/leak-heapcheck" -n 1000 -l 3
+    cp "$WORK/leak-heapcheck/err" "$WORK/leaks-heapcheck.txt"
+    run_life memcheck "$WORK/leak-memcheck" -n 1000 -l 3
+    cp "$WORK/leak-memcheck/valgrind.log" "$WORK/leaks-memcheck.txt"
+    echo "  debug:     exit $(field "$WORK/leak-debug" 5); $(grep -m1 'SUMMARY' "$WORK/leaks-debug.txt")"
+    echo "             $(grep -m1 '#0 ' "$WORK/leaks-debug.txt" | sed 's/^ *//')"
+    echo "  heaptrack: exit $(field "$WORK/leak-heaptrack" 5); $(grep -m1 'leaked over 3 calls' "$WORK/leaks-heaptrack.txt"); $(grep -m1 '^total memory leaked' "$WORK/leaks-heaptrack.txt")"
+    echo "  heapcheck: exit $(field "$WORK/leak-heapcheck" 5); $(grep -m1 'Leak check _main_' "$WORK/leaks-heapcheck.txt")"
+    echo "             $(grep -m1 -A1 'Leak of' "$WORK/leaks-heapcheck.txt" | tail -1 | sed 's/^[[:space:]]*//')"
+    echo "  memcheck:  exit $(field "$WORK/leak-memcheck" 5); $(grep -m1 'definitely lost:' "$WORK/leaks-memcheck.txt" | sed 's/^==[0-9]*== *//')"
+    echo "             $(grep -m1 'by 0x.*leaf\|at 0x.*leaf' "$WORK/leaks-memcheck.txt" | sed 's/^==[0-9]*== *//')"
+}
+
+# 3. Report time: handle-report on a 1M-lifetime trace against
+# heaptrack_print on a heaptrack trace of 1M malloc+free pairs (3 leaked
+# in each), both from the 20-frame stack.
+section_anchors_report() {
+    need_debs heaptrack hyperfine
+    life_build
+    local sec=anchors-report runs n rep
+    runs=$(anchors_runs)
+    n=1000000
+    [ "$QUICK" = 1 ] && n=200000
+    WORK=$BUILD_DIR/work-anchors-report
+    mkdir -p "$WORK"
+    echo
+    echo "== anchors-report: handle-report vs heaptrack_print, traces of $n events (3 leaked) =="
+    rep=
+    if [ -f "$ROOT/tools/handle-report.c" ]; then
+        cmake --build "$BUILD_DIR" --parallel --target handle-report >"$BUILD_DIR/build.log" 2>&1 &&
+            rep=$BUILD_DIR/tools/handle-report
+    fi
+    run_life debug "$WORK/trace-debug" -n $((n - 3)) -l 3
+    run_life heaptrack "$WORK/trace-heaptrack" -n $((n - 3)) -l 3
+    local db ht
+    db=$(ls "$WORK"/trace-debug/handle-trace.*.db | head -1)
+    ht=$(ls "$WORK"/trace-heaptrack/ht.* | head -1)
+    raw "$sec" trace_bytes debug 0 "$(stat -c %s "$db")" bytes
+    raw "$sec" trace_bytes heaptrack 0 "$(stat -c %s "$ht")" bytes
+    local r
+    for ((r = 0; r < runs; r++)); do
+        "$BB/bench_run" "$WORK/hp.time" -- heaptrack_print "$ht" >"$WORK/heaptrack_print.out" 2>&1
+        raw "$sec" wall heaptrack_print "$r" "$(awk '{ print $1 / 1e6 }' "$WORK/hp.time")" ms
+        raw "$sec" cpu heaptrack_print "$r" "$(awk '{ print ($2 + $3) / 1e6 }' "$WORK/hp.time")" ms
+        if [ -n "$rep" ]; then
+            "$BB/bench_run" "$WORK/hr.time" -- "$rep" "$db" >"$WORK/handle-report.out" 2>&1
+            raw "$sec" wall handle-report "$r" "$(awk '{ print $1 / 1e6 }' "$WORK/hr.time")" ms
+            raw "$sec" cpu handle-report "$r" "$(awk '{ print ($2 + $3) / 1e6 }' "$WORK/hr.time")" ms
+            raw "$sec" status handle-report "$r" "$(awk '{ print $5 }' "$WORK/hr.time")" code
+        fi
+    done
+    echo
+    row "report of $n events" unit handle-report heaptrack_print "hp/hr" target verdict
+    if [ -n "$rep" ]; then
+        ratio_runs "$sec" wall heaptrack_print handle-report
+        local x
+        x=$(med $sec wall ratio_heaptrack_print_handle-report)
+        row "wall" ms "$(fmt "$(med $sec wall handle-report)" 1)" \
+            "$(fmt "$(med $sec wall heaptrack_print)" 1)" "$(fmt "$x" 2)" "> 1" \
+            "$(awk -v x="$x" 'BEGIN { print (x > 1) ? "met" : "MISSED" }')"
+        row "CPU" ms "$(fmt "$(med $sec cpu handle-report)" 1)" "$(fmt "$(med $sec cpu heaptrack_print)" 1)"
+        row "exit status of handle-report (1: leaks found)" "" "$(med $sec status handle-report)"
+        hyperfine --style basic --runs "$runs" --export-markdown "$WORK/hyperfine.md" \
+            "$rep $db" "heaptrack_print $ht" >"$WORK/hyperfine.txt" 2>&1 -i || true
+    else
+        row "wall" ms "PENDING" "$(fmt "$(med $sec wall heaptrack_print)" 1)" - "> 1" "pending"
+        row "CPU" ms "PENDING" "$(fmt "$(med $sec cpu heaptrack_print)" 1)"
+        echo "handle-report is PENDING: tools/handle-report.c is not in this tree (or did not build),"
+        echo "so only heaptrack_print was timed."
+        hyperfine --style basic --runs "$runs" --export-markdown "$WORK/hyperfine.md" \
+            "heaptrack_print $ht" >"$WORK/hyperfine.txt" 2>&1 || true
+    fi
+    row "trace size" MB "$(fmt "$(calc "$(med $sec trace_bytes debug) / 1e6")" 1)" \
+        "$(fmt "$(calc "$(med $sec trace_bytes heaptrack) / 1e6")" 3)"
+    echo "hyperfine's view of the same commands ($WORK/hyperfine.md):"
+    sed 's/^/  /' "$WORK/hyperfine.md" 2>/dev/null || true
+}
+
+# 4. Scaling curves, each drawn with gnuplot into bench-*.png beside
+# BENCHMARKS.md: the debug build's cost per lifetime against stack depth,
+# distinct creation sites and live handles; the release build's against
+# live handles and threads.
+section_anchors_scaling() {
+    need_debs gnuplot-nox
+    life_build bench_scale
+    local sec=anchors-scaling runs n
+    runs=3
+    [ -n "$RUNS" ] && runs=$RUNS
+    n=500000
+    [ "$QUICK" = 1 ] && n=100000
+    WORK=$BUILD_DIR/work-anchors-scaling
+    PLOTS=$ROOT
+    [ "$QUICK" = 1 ] && PLOTS=$BUILD_DIR/plots
+    mkdir -p "$WORK" "$PLOTS"
+    echo
+    echo "== anchors-scaling: cost per lifetime against depth, sites, live handles, threads =="
+    echo "anchors-scaling: median of $runs runs; debug: $n lifetimes per run, per lifetime ="
+    echo "(whole(N) - whole(0 or 1)) / N, all processes; plots in $PLOTS/bench-*.png"
+    local r d s l t x
+    local depths=(5 20 50 100) sites=(1 10 100 1000 10000 100000)
+    local lives=(1 1000 100000 1000000 10000000) rlives=(1 1000 1000000 10000000 100000000)
+    local threads=(1 2 4)
+    if [ "$QUICK" = 1 ]; then lives=(1 1000 100000 1000000) rlives=(1 1000 1000000 10000000); fi
+    for ((r = 0; r < runs; r++)); do
+        for d in "${depths[@]}"; do
+            scale_point "$r" depth "$d" debug -d "$d"
+            LIFE_OPTS=max_frames=256 scale_point "$r" depth "$d" debug-mf256 -d "$d"
+        done
+        for s in "${sites[@]}"; do
+            scale_point "$r" sites "$s" debug -s "$s"
+        done
+        for l in "${lives[@]}"; do
+            scale_point "$r" live "$l" debug -l "$l"
+        done
+        for l in "${rlives[@]}"; do
+            "$BB/bench_scale" -l "$l" >"$WORK/scale.out"
+            awk -v s="$sec" -v r="$r" -v l="$l" '$1 ~ /_ns$|rss_per_live/ {
+                u = ($1 ~ /ns$/) ? "ns" : "bytes";
+                printf "%s release_live_%s_%s lib %s %s %s\n", s, $1, l, r, $2, u }' \
+                "$WORK/scale.out" >>"$RESULTS"
+        done
+        for t in "${threads[@]}"; do
+            "$BB/bench_scale" -t "$t" >"$WORK/scale.out"
+            raw "$sec" "release_threads_nvd_$t" lib "$r" \
+                "$(awk '$1 == "nvd_ns" { print $2 }' "$WORK/scale.out")" ns
+        done
+    done
+    scale_tables
+}
+
+# scale_point RUN CURVE X SUBJECT ARGS...: one debug-build point: N
+# lifetimes, and 1 for the start-up and exit; per lifetime is the
+# difference over N - 1. The live curve instead makes its live handles,
+# lets the writer drain them (-w), and takes wall and CPU (all threads)
+# from the loop's start until the writer is idle again (bench_life -w):
+# the whole-process difference there drowns in the seconds that making
+# millions of live handles takes.
+scale_point() {
+    local r=$1 curve=$2 x=$3 subj=$4
+    shift 4
+    local w c more=() np=$n
+    [ "$curve" = sites ] && more=(-D)
+    if [ "$curve" = live ]; then
+        [ "$x" -gt $((n * 10)) ] && np=$((x / 10))
+        run_life debug "$WORK/pn" -n "$np" -w "$@"
+        w=$(outval "$WORK/pn" drain_ns_per_life)
+        c=$(outval "$WORK/pn" drain_cpu_ns_per_life)
+    else
+        run_life debug "$WORK/p0" -n 1 "${more[@]}" "$@"
+        run_life debug "$WORK/pn" -n "$np" "${more[@]}" "$@"
+        w=$(calc "($(field "$WORK/pn" 1) - $(field "$WORK/p0" 1)) / ($np - 1)")
+        c=$(calc "($(cpu_of "$WORK/pn") - $(cpu_of "$WORK/p0")) / ($np - 1)")
+    fi
+    raw "$sec" "${curve}_wall_$x" "$subj" "$r" "$w" ns
+    raw "$sec" "${curve}_cpu_$x" "$subj" "$r" "$c" ns
+    raw "$sec" "${curve}_loop_$x" "$subj" "$r" "$(outval "$WORK/pn" loop_ns_per_life)" ns
+    raw "$sec" "${curve}_peakrss_$x" "$subj" "$r" "$(field "$WORK/pn" 4)" KiB
+}
+
+# plot OUT TITLE XLABEL YLABEL LOGX DATA SPEC...: a PNG of DATA's columns
+# against column 1 (SPEC: "COLUMN:TITLE"), log x when LOGX is 1.
+plot() {
+    local out=$1 title=$2 xl=$3 yl=$4 logx=$5 data=$6
+    shift 6
+    local p= sep= spec
+    for spec in "$@"; do
+        p+="$sep'$data' using 1:${spec%%:*} with linespoints lw 2 pt 7 title '${spec#*:}'"
+        sep=", "
+    done
+    gnuplot <<GP >>"$WORK/gnuplot.log" 2>&1 || echo "bench.sh: gnuplot failed for $out" >&2
+set terminal pngcairo size 800,480 font ",11"
+set output '$out'
+set title "$title"
+set xlabel '$xl'
+set ylabel '$yl'
+set grid
+set key top left
+set yrange [0:*]
+$([ "$logx" = 1 ] && echo "set logscale x 10")
+plot $p
+GP
+}
+
+# The tables and plots of section anchors_scaling (its locals in scope).
+scale_tables() {
+    local stamp x a b c e f
+    stamp="$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs, $(date -u '+%Y-%m-%d')"
+    echo
+    row "debug: per lifetime vs stack depth" unit wall CPU "caller loop" "wall mf=256" "CPU mf=256"
+    : >"$WORK/depth.dat"
+    for x in "${depths[@]}"; do
+        a=$(med $sec "depth_wall_$x" debug); b=$(med $sec "depth_cpu_$x" debug)
+        c=$(med $sec "depth_loop_$x" debug)
+        e=$(med $sec "depth_wall_$x" debug-mf256); f=$(med $sec "depth_cpu_$x" debug-mf256)
+        row "  $x frames" ns "$(fmt "$a" 0)" "$(fmt "$b" 0)" "$(fmt "$c" 0)" "$(fmt "$e" 0)" "$(fmt "$f" 0)"
+        echo "$x $a $b $e $f" >>"$WORK/depth.dat"
+    done
+    echo "(default options keep max_frames=32 frames; mf=256: HANDLE_OPTIONS=max_frames=256)"
+    plot "$PLOTS/bench-debug-depth.png" "libhandle-debug.so: cost per lifetime vs stack depth ($stamp)" \
+        "frames on the stack at handle_new/handle_delete" "ns per lifetime" 0 "$WORK/depth.dat" \
+        "2:wall, default (max_frames=32)" "3:CPU, default (max_frames=32)" \
+        "4:wall, max_frames=256" "5:CPU, max_frames=256"
+
+    echo
+    row "debug: per lifetime vs creation sites" unit wall CPU "caller loop" "peak RSS KiB"
+    : >"$WORK/sites.dat"
+    for x in "${sites[@]}"; do
+        a=$(med $sec "sites_wall_$x" debug); b=$(med $sec "sites_cpu_$x" debug)
+        c=$(med $sec "sites_loop_$x" debug)
+        row "  $x sites" ns "$(fmt "$a" 0)" "$(fmt "$b" 0)" "$(fmt "$c" 0)" "$(med $sec "sites_peakrss_$x" debug)"
+        echo "$x $a $b $c" >>"$WORK/sites.dat"
+    done
+    echo "(20-frame stacks; lifetime i is made from site i % SITES, descending the 20 frames each time)"
+    plot "$PLOTS/bench-debug-sites.png" "libhandle-debug.so: cost per lifetime vs distinct creation stacks ($stamp)" \
+        "distinct creation stacks (sites)" "ns per lifetime" 1 "$WORK/sites.dat" \
+        "2:wall" "3:CPU, all threads" "4:calling thread, loop only"
+
+    echo
+    row "debug: per lifetime vs live handles" unit wall CPU "caller loop" "peak RSS KiB"
+    : >"$WORK/live.dat"
+    for x in "${lives[@]}"; do
+        a=$(med $sec "live_wall_$x" debug); b=$(med $sec "live_cpu_$x" debug)
+        c=$(med $sec "live_loop_$x" debug)
+        row "  $x live" ns "$(fmt "$a" 0)" "$(fmt "$b" 0)" "$(fmt "$c" 0)" "$(med $sec "live_peakrss_$x" debug)"
+        echo "$x $a $b $c" >>"$WORK/live.dat"
+    done
+    echo "(the live handles are made first and leaked, and the writer drains them before the loop;"
+    echo " wall and CPU (all threads) from the loop's start until the writer is idle, over N ="
+    echo " max($n, live / 10) lifetimes)"
+    plot "$PLOTS/bench-debug-live.png" "libhandle-debug.so: cost per lifetime vs live handles ($stamp)" \
+        "live handles" "ns per lifetime" 1 "$WORK/live.dat" \
+        "2:wall" "3:CPU, all threads" "4:calling thread, loop only"
+
+    echo
+    row "release: vs live handles" unit "n+v+d" "value rand" "pick only" "value-pick" "bytes/live"
+    : >"$WORK/rlive.dat"
+    for x in "${rlives[@]}"; do
+        a=$(med $sec "release_live_nvd_ns_$x" lib); b=$(med $sec "release_live_value_rand_ns_$x" lib)
+        c=$(med $sec "release_live_pick_rand_ns_$x" lib); e=$(med $sec "release_live_value_only_ns_$x" lib)
+        f=$(med $sec "release_live_rss_per_live_$x" lib)
+        [ "$x" -lt 1000000 ] && f=-
+        row "  $x live" ns "$(fmt "$a" 2)" "$(fmt "$b" 2)" "$(fmt "$c" 2)" "$(fmt "$e" 2)" "$(fmt "$f" 1)"
+        echo "$x $a $b $e" >>"$WORK/rlive.dat"
+    done
+    echo "(n+v+d: new+value+delete, 1 thread; value rand: handle_value of a random live handle,"
+    echo " picking it from the array included; pick only: the loop without handle_value)"
+    plot "$PLOTS/bench-release-live.png" "libhandle.so: cost per op vs live handles ($stamp)" \
+        "live handles" "ns per op" 1 "$WORK/rlive.dat" \
+        "2:new+value+delete" "3:handle\\\\_value of a random live handle" "4:the same minus picking it"
+
+    echo
+    row "release: vs threads (2 cores)" unit "n+v+d aggr" "Mops/s" "vs 1 thread"
+    : >"$WORK/threads.dat"
+    local one
+    one=$(med $sec release_threads_nvd_1 lib)
+    for x in "${threads[@]}"; do
+        a=$(med $sec "release_threads_nvd_$x" lib)
+        row "  $x threads" ns "$(fmt "$a" 2)" "$(fmt "$(calc "1000 / $a")" 1)" "$(fmt "$(calc "$one / $a")" 2)"
+        echo "$x $a $(calc "1000 / $a")" >>"$WORK/threads.dat"
+    done
+    echo "(aggregate: wall time over the operations of all threads; 4 threads share 2 cores)"
+    plot "$PLOTS/bench-release-threads.png" "libhandle.so: new+value+delete vs threads ($stamp)" \
+        "threads" "ns per op (aggregate) / Mops per s" 0 "$WORK/threads.dat" \
+        "2:ns per op, aggregate" "3:million ops per second"
 }
 
 # ---- main --------------------------------------------------------------
