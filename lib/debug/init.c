@@ -149,6 +149,9 @@ static void exit_check(bool lsan_dying)
         return;
     struct handle__tls *t = handle__tls_get();
     t->busy = 1;
+    /* The program's buffered output first, then the report, as a terminal
+     * would show them (stdout to a pipe is not flushed before exit). */
+    fflush(NULL);
     int status = atomic_load(&exit_status);
     if (status < 0)
         status = 0;
