@@ -1,10 +1,9 @@
 /*
  * options_fuzz.c - a libFuzzer target for the HANDLE_OPTIONS parser
- * (lib/debug/options.c). Not built by default; build and run it with
+ * (lib/debug/options.c). Built with -DHANDLE_FUZZ=ON and clang
+ * (tests/fuzz/CMakeLists.txt) and run by scripts/fuzz.sh:
  *
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *         -Iinclude -Ilib tests/fuzz/options_fuzz.c lib/debug/options.c -o options_fuzz
- *   ./options_fuzz -max_len=8192
+ *   scripts/fuzz.sh 60 options_fuzz
  *
  * Each input is parsed (as a C string: cut at its first NUL) over the
  * defaults and over the previous input's result; the target traps if a
