@@ -25,6 +25,7 @@
 #include "report/suppress.h"
 #include "report/symbolize.h"
 #include "report/text.h"
+#include "report/trace_read.h"
 
 #ifndef HANDLE_VERSION
 #define HANDLE_VERSION "?"
@@ -197,6 +198,7 @@ int main(int argc, char **argv)
         return bad_usage("no trace given");
     }
 
+    handle__tr_global_init(); /* one thread: SQLite needs no mutexes */
     int status = EXIT_BAD;
     char err[1024];
     struct handle__supp *supp = NULL;

@@ -13,6 +13,9 @@
 
 #include "report_model.h"
 
+/* Traces with findings that a merged text report lists by name. */
+#define MAX_LISTED_TRACES 20
+
 void handle__rm_duration(struct handle__sb *b, uint64_t ns)
 {
     if (ns < 1000)
@@ -178,11 +181,26 @@ void handle__rm_text(struct handle__sb *b, const struct handle__rm *m, bool want
                           "Merged report of %zu traces: %zu with leaks, %zu with errors, %zu "
                           "that did not exit cleanly\n",
                           m->ntraces, leaking, erring, unclean);
+        /* The traces with something to say, up to a screenful: a CI run
+         * of a thousand processes leaking at one common site should not
+         * bury the report under a thousand header lines. */
+        size_t listed = 0, more = 0;
         for (size_t i = 0; i < m->ntraces; i++) {
             const struct handle__rm_trace *t = &m->traces[i];
-            if (t->leaked || t->errors || !t->meta.has_ended)
-                trace_header(b, t);
+            if (!t->leaked && !t->errors && t->meta.has_ended)
+                continue;
+            if (listed == MAX_LISTED_TRACES) {
+                more++;
+                continue;
+            }
+            trace_header(b, t);
+            listed++;
         }
+        if (more)
+            handle__sb_printf(b,
+                              "... and %zu more trace(s) with leaks, errors or no clean exit "
+                              "(--format json lists every trace).\n",
+                              more);
     }
     for (size_t i = 0; i < m->nnotes; i++) {
         if (m->notes[i].path[0])

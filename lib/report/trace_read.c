@@ -339,6 +339,14 @@ const char *handle__tr_tag(const struct handle__tr *t, uint32_t tag)
 
 /* ---- opening ------------------------------------------------------------- */
 
+void handle__tr_global_init(void)
+{
+    /* Both must come before SQLite initializes; they fail harmlessly (and
+     * are skipped) if it already has. */
+    sqlite3_config(SQLITE_CONFIG_SINGLETHREAD);
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static bool exists_nonempty(const char *path, const char *suffix)
 {
     char p[PATH_MAX + 16];

@@ -90,6 +90,12 @@ struct handle__tr_life {
     int64_t deleted_ns;       /* only when deleted */
 };
 
+/* Optional, once, before any other SQLite use in the process (handle-report
+ * calls it first thing): SQLite without mutexes and without memory
+ * statistics, which cost a lock per allocation. Only for a program that
+ * uses SQLite from one thread at a time. */
+HANDLE__HIDDEN void handle__tr_global_init(void);
+
 /* Opens and validates the trace at path: a readable regular file, an
  * SQLite database that is not truncated, meta format 'handle-trace' with a
  * version this reader knows, and every table and column read here. NULL

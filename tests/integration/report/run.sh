@@ -278,6 +278,8 @@ merge_1000)
     rep s/*.db; t2=$(date +%s%N); expect_rc 1
     has '^Leak of 1000 handle\(s\) tagged "session" in 1000 processes'
     has '^Leak of 334 handle\(s\) in 334 processes'
+    [ "$(grep -c '^Trace ' out)" = 20 ] || fail "expected 20 trace lines"
+    has '^\.\.\. and 980 more trace\(s\) with leaks, errors or no clean exit'
     ms=$(( (t2 - t1) / 1000000 ))
     echo "1000 traces generated in $(( (t1 - t0) / 1000000 )) ms, merged in $ms ms"
     limit=20000; [ -n "${SANITIZED:-}" ] && limit=120000
