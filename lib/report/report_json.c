@@ -100,6 +100,8 @@ static void j_notes(struct handle__json *j, const struct handle__rm *m)
         handle__json_obj(j);
         handle__json_kstr(j, "path", m->notes[i].path);
         handle__json_kstr(j, "reason", m->notes[i].reason);
+        handle__json_key(j, "changed");
+        handle__json_bool(j, m->notes[i].changed);
         handle__json_obj_end(j);
     }
     handle__json_arr_end(j);

@@ -1175,7 +1175,8 @@ static void finish_notes(struct handle__rm *m)
 {
     if (handle__sym_error(m->sym)) {
         if (grow(&m->notes, &m->capnotes, m->nnotes + 1, sizeof *m->notes))
-            m->notes[m->nnotes++] = (struct handle__rm_note){"", intern(m, handle__sym_error(m->sym))};
+            m->notes[m->nnotes++] =
+                (struct handle__rm_note){"", intern(m, handle__sym_error(m->sym)), false};
         return;
     }
     struct handle__rm_map *seen = map_new();
@@ -1193,7 +1194,8 @@ static void finish_notes(struct handle__rm *m)
         handle__sb_printf(&k, "%s%c%s", m->gmod_path[g], 0, why);
         if (!k.oom && map_find(seen, k.p, k.len) == NULL && map_put(seen, k.p, k.len, 0) &&
             grow(&m->notes, &m->capnotes, m->nnotes + 1, sizeof *m->notes))
-            m->notes[m->nnotes++] = (struct handle__rm_note){m->gmod_path[g], intern(m, why)};
+            m->notes[m->nnotes++] = (struct handle__rm_note){
+                m->gmod_path[g], intern(m, why), handle__sym_module_changed(m->sym, g)};
         handle__sb_free(&k);
     }
     map_free(seen);

@@ -84,6 +84,7 @@ struct handle__rm_stat {
 struct handle__rm_note {
     const char *path;
     const char *reason;
+    bool changed;                  /* the file has another build-id now */
 };
 
 struct handle__rm_map; /* report_model.c's string-keyed hash table */

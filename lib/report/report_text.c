@@ -203,7 +203,11 @@ void handle__rm_text(struct handle__sb *b, const struct handle__rm *m, bool want
                               more);
     }
     for (size_t i = 0; i < m->nnotes; i++) {
-        if (m->notes[i].path[0])
+        if (m->notes[i].changed)
+            handle__sb_printf(b, "Note: %s changed since the run (%s): its frames show "
+                                 "module+offset.\n",
+                              m->notes[i].path, m->notes[i].reason);
+        else if (m->notes[i].path[0])
             handle__sb_printf(b, "Note: no symbols for %s (%s): its frames show module+offset.\n",
                               m->notes[i].path, m->notes[i].reason);
         else

@@ -11,7 +11,7 @@
  * symbolizes them to known functions and lines. It is built -O0 -g.
  *
  *   gen_trace basic|unclean|changed|newer|noformat|notable|nostackindex|
- *             twosame|clean|weird OUT.db
+ *             twosame|clean|weird|reload OUT.db
  *   gen_trace killed OUT.db        a child writes in WAL mode, commits and
  *                                  is SIGKILLed: OUT.db-wal stays
  *   gen_trace suite DIR N          N traces DIR/t.<pid>.db of a test suite,
@@ -277,7 +277,9 @@ static void meta_std(int64_t pid, const char *exe, bool clean, int status)
 
 static void module(int id, const struct self *me, const char *build_id, uintptr_t shift)
 {
-    sqlite3_stmt *s = prep("INSERT INTO modules VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, NULL)");
+    sqlite3_stmt *s = prep("INSERT INTO modules VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0,"
+                           " CASE WHEN ?1 = 1 AND ?4 <> ?7 THEN 500 END)");
+    sqlite3_bind_int64(s, 7, (int64_t)me->bias);
     sqlite3_bind_int(s, 1, id);
     sqlite3_bind_text(s, 2, me->path, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, build_id, -1, SQLITE_STATIC);
@@ -460,6 +462,27 @@ static int gen_weird(const char *out, const struct pcs *p, const struct self *me
     return 0;
 }
 
+/* One file mapped twice at different addresses (dlclose, then dlopen
+ * again): modules 1 and 2 are the same path; stack 20 is in module 2. And
+ * a stack whose frames have no module id: the first pc is in no module,
+ * the second is found by its address. */
+static int gen_reload(const char *out, const struct pcs *p, const struct self *me)
+{
+    uintptr_t shift = 0x40000000;
+    create(out, 0);
+    meta_std(4646, "/usr/bin/app", true, 23);
+    module(1, me, me->build_id, 0);
+    module(2, me, me->build_id, shift);
+    std_stacks(p, 0);
+    stack(20, p->session, 2, 2, shift);
+    handle(0x1, "first", 100, S_SESSION, -1, 0);
+    handle(0x2, "second", 200, 20, -1, 0);
+    handle(0x3, "nomodule", 300, S_UNKNOWN, -1, 0);
+    ex("COMMIT");
+    finish();
+    return 0;
+}
+
 static int gen_killed(const char *out, const struct pcs *p, const struct self *me)
 {
     pid_t c = fork();
@@ -562,6 +585,8 @@ int main(int argc, char **argv)
         return gen_clean(argv[2], &p, &me);
     if (strcmp(k, "weird") == 0)
         return gen_weird(argv[2], &p, &me);
+    if (strcmp(k, "reload") == 0)
+        return gen_reload(argv[2], &p, &me);
     if (strcmp(k, "suite") == 0 && argc == 4)
         return gen_suite(argv[2], atoi(argv[3]), &p, &me);
     if (strcmp(k, "big") == 0 && argc == 6)

@@ -79,7 +79,7 @@ unclean_golden)
     ;;
 changed_module_golden)
     gen changed t.db; rep t.db; expect_rc 1
-    has "^Note: no symbols for $GEN \(build-id mismatch: .*\): its frames show module\+offset.$"
+    has "^Note: $GEN changed since the run \(build-id mismatch: .*\): its frames show module\+offset.$"
     hasnt ' in open_session'
     has "^    #0 0x[0-9a-f]+ \($GEN\+0x[0-9a-f]+\)$"
     golden text_changed
@@ -101,6 +101,28 @@ twosame_distinct)
     has '6 handle\(s\) leaked in 2 site\(s\)'
     has '^Leak of 4 handle\(s\) tagged "twice" in 2 processes \(e.g. t.db\) created from:$'
     has '^Leak of 2 handle\(s\) tagged "twice" in 2 processes \(e.g. t.db\) created from:$'
+    ;;
+missing_module)
+    # The program is gone since the run: said so, frames as module+offset.
+    cp "$GEN" app; ./app basic t.db || fail "gen_trace copy failed"; rm app
+    rep t.db; expect_rc 1
+    has "^Note: no symbols for $work/app \($work/app: No such file or directory\): its frames show module\+offset.$"
+    has "^    #0 0x[0-9a-f]+ \($work/app\+0x[0-9a-f]+\)$"
+    rep -f json t.db; mv out t.json
+    check t.json "SELECT json_extract(j,'\$.trace.unsymbolized_modules[0].path')='$work/app'
+                  AND json_extract(j,'\$.trace.unsymbolized_modules[0].changed')=0 FROM d"
+    gen changed c.db; rep -f json c.db; mv out c.json
+    check c.json "SELECT json_extract(j,'\$.trace.unsymbolized_modules[0].changed')=1 FROM d"
+    ;;
+reloaded_module)
+    # One file at two load addresses in one run (dlclose + dlopen): each
+    # module id is its own mapping; a frame without a module id is found by
+    # its address, and one in no module is shown as such.
+    gen reload t.db; rep t.db; expect_rc 1
+    [ "$(grep -c " in open_session .*gen_trace.c:$L_SESSION$" out)" = 2 ] || fail "open_session twice"
+    has '^Leak of 1 handle\(s\) tagged "second" created from:$'
+    has '^    #0 0x1234 \(<unknown module>\)$'
+    has "^    #1 0x[0-9a-f]+ in run_app .*gen_trace.c:$(line_of LINE_APP_PLAIN)$"
     ;;
 nostackindex)
     # A stacks table without an index on id is read in one pass.
@@ -480,6 +502,13 @@ real_suite)
     has '^Merged report of 5 traces: 3 with leaks, 0 with errors, 0 that did not exit cleanly$'
     has '^Leak of 6 handle\(s\) tagged "session" in 3 processes \(e.g. .*t\.[0-9]+\.db\) created from:$'
     has '^SUMMARY: HandleSanitizer: 9 handle\(s\) leaked in 2 site\(s\).$'
+    ;;
+real_plugin)
+    # A module unloaded before the exit (dlclose) is still symbolized offline.
+    LD_PRELOAD="$DEBUG_LIB" "$PLUGIN_HOST" "$PLUGIN" >pout 2>perr
+    t=$(ls handle-trace.*.db) || fail "no trace"
+    rep "$t"; expect_rc 1
+    has 'tagged "plugin object" created from:'; has ' in plugin_leak .*plugin.c:'
     ;;
 real_sites_stats)
     LD_PRELOAD="$DEBUG_LIB" "$SITES" 20000 2000 100 >/dev/null 2>perr
