@@ -312,6 +312,12 @@ measure_pair() {
     raw "$sec" loop "$subj" "$run" "$(outval "$dn" loop_ns_per_life)" ns
     raw "$sec" caller_cpu "$subj" "$run" "$(calc "$(outval "$dn" caller_cpu_ns) / $n")" ns
     raw "$sec" maxrss "$subj" "$run" "$(field "$dn" 4)" KiB
+    if [ "$subj" = heaptrack ]; then
+        # heaptrack's file is zstd-compressed; its size before compression:
+        local u1 un
+        u1=$(zstd -dc "$d1"/ht.zst 2>/dev/null | wc -c); un=$(zstd -dc "$dn"/ht.zst 2>/dev/null | wc -c)
+        raw "$sec" trace_uncompressed "$subj" "$run" "$(calc "($un - $u1) / ($n - 1)")" bytes
+    fi
 }
 
 # ratio_runs SECTION METRIC A B: appends METRIC's A/B ratio of every run
@@ -337,7 +343,7 @@ ratio_runs() {
 # build's memory over 10M lifetimes, `select count(*) from leaks` on a
 # 1M-lifetime trace with 100k live, and the first capture in new threads.
 section_debug() {
-    need_debs heaptrack sqlite3
+    need_debs heaptrack zstd sqlite3
     life_build
     local sec=debug runs n rss_n rss_every threads
     if [ "$QUICK" = 1 ]; then
@@ -419,6 +425,7 @@ section_debug() {
         "$(fmt "$(med $sec cpu heaptrack)" 1)" "$(fmt "$c" 3)" "<= 1" "$(verdict "$c" "<=" 1)"
     row "trace bytes per lifetime (marginal)" bytes "$(fmt "$t" 1)" \
         "$(fmt "$(med $sec trace heaptrack)" 2)" "-" "<= 48" "$(verdict "$t" "<=" 48)"
+    row "  heaptrack's trace before zstd" bytes "" "$(fmt "$(med $sec trace_uncompressed heaptrack)" 2)"
     row "wall per lifetime, whole process / N" ns "$(fmt "$(med $sec wall_whole debug)" 1)" \
         "$(fmt "$(med $sec wall_whole heaptrack)" 1)" "$(fmt "$(med $sec wall_whole $R)" 3)"
     row "CPU per lifetime, whole process / N" ns "$(fmt "$(med $sec cpu_whole debug)" 1)" \
@@ -531,7 +538,7 @@ section_anchors_go() {
 # from the twin) wall, CPU of all the tool's processes, trace bytes; then
 # what each reports for 3 deliberate leaks.
 section_anchors_tools() {
-    need_debs heaptrack google-perftools valgrind sqlite3
+    need_debs heaptrack zstd google-perftools valgrind sqlite3
     life_build
     TCMALLOC=$(ls /usr/lib/*/libtcmalloc.so.4 2>/dev/null | head -1)
     [ -n "$TCMALLOC" ] || { echo "bench.sh: libtcmalloc.so.4 not found" >&2; exit 1; }
@@ -566,6 +573,7 @@ section_anchors_tools() {
         row "$m" "$u" "$(fmt "$(med $sec $m debug)" $d)" "$(fmt "$(med $sec $m heaptrack)" $d)" \
             "$(fmt "$(med $sec $m heapcheck)" $d)" "$(fmt "$(med $sec $m memcheck)" $d)"
     done
+    row "trace before zstd" bytes "" "$(fmt "$(med $sec trace_uncompressed heaptrack)" 2)"
     echo "(trace: heaptrack's zstd-compressed file; heapcheck and memcheck write no trace of"
     echo " lifetimes. startup_wall: the 1-event run, start-up and exit alone)"
     echo
@@ -611,7 +619,7 @@ section_anchors_tools() {
 # heaptrack_print on a heaptrack trace of 1M malloc+free pairs (3 leaked
 # in each), both from the 20-frame stack.
 section_anchors_report() {
-    need_debs heaptrack hyperfine
+    need_debs heaptrack zstd hyperfine
     life_build
     local sec=anchors-report runs n rep
     runs=$(anchors_runs)
@@ -771,6 +779,7 @@ set xlabel '$xl'
 set ylabel '$yl'
 set grid
 set key top left
+set rmargin 6
 set yrange [0:*]
 $([ "$logx" = 1 ] && echo "set logscale x 10")
 plot $p
