@@ -243,29 +243,24 @@ struct tctx {
     size_t index;                 /* in m->traces */
     const char *path;             /* interned */
     int64_t abs0;                 /* started_at, or 0 */
-    const struct handle__tr_module *mods;
+    const struct handle__tr_module *mods; /* ordered by id */
     size_t nmods;
-    uint32_t base;                /* global id = base + local id */
-    uint32_t maxlocal;
+    uint32_t base;                /* mods[i] has global id base + 1 + i */
 };
 
 /* Registers the trace's modules with the symbolizer under fresh global
- * ids. */
+ * ids, dense whatever the trace's ids are. */
 static bool register_modules(struct tctx *c, char *err, size_t errlen)
 {
     struct handle__rm *m = c->m;
     if (!handle__tr_modules(c->t, &c->mods, &c->nmods, err, errlen))
         return false;
-    c->maxlocal = 0;
-    for (size_t i = 0; i < c->nmods; i++)
-        if (c->mods[i].id > c->maxlocal)
-            c->maxlocal = c->mods[i].id;
-    if ((uint64_t)m->next_module + c->maxlocal + 1 >= NO_MODULE) {
+    if ((uint64_t)m->next_module + c->nmods + 1 >= NO_MODULE) {
         setf(err, errlen, "too many modules in all traces together");
         return false;
     }
     c->base = m->next_module - 1;
-    m->next_module += c->maxlocal;
+    m->next_module += (uint32_t)c->nmods;
     if (!grow(&m->gmod_path, &m->capgmod, m->next_module, sizeof *m->gmod_path)) {
         setf(err, errlen, "out of memory");
         return false;
@@ -276,34 +271,38 @@ static bool register_modules(struct tctx *c, char *err, size_t errlen)
         return false;
     }
     m->gmod_used = nu;
-    for (uint32_t g = c->base + 1; g < m->next_module; g++) {
-        m->gmod_path[g] = NULL;
-        m->gmod_used[g] = false;
-    }
     for (size_t i = 0; i < c->nmods; i++) {
         const struct handle__tr_module *md = &c->mods[i];
-        uint32_t g = c->base + md->id;
-        if (m->gmod_path[g] != NULL)
-            continue; /* a duplicate id in the table: the first one counts */
+        uint32_t g = c->base + 1 + (uint32_t)i;
         m->gmod_path[g] = intern(m, md->path);
+        m->gmod_used[g] = false;
         handle__sym_add_module(m->sym, g, md->path, md->build_id, (uintptr_t)md->bias,
                                (uintptr_t)md->lo, (uintptr_t)md->hi);
     }
     return true;
 }
 
-/* The global module id of a frame: its recorded module, or for an unknown
- * one (0: the runtime did not know it at capture time) the newest module
- * of this trace whose range holds pc, as the runtime's own report does. */
+/* The global module id of a frame: its recorded module (the first of the
+ * trace's rows with that id), or for an unknown one (0: the runtime did
+ * not know it at capture time) the newest module of this trace whose
+ * range holds pc, as the runtime's own report does. */
 static uint32_t gmod(struct tctx *c, uint32_t local, uintptr_t pc)
 {
     uint32_t g = NO_MODULE;
-    if (local != 0 && local <= c->maxlocal && c->m->gmod_path[c->base + local] != NULL) {
-        g = c->base + local;
+    size_t lo = 0, hi = c->nmods;
+    while (lo < hi) { /* the first module with id >= local */
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->mods[mid].id < local)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (local != 0 && lo < c->nmods && c->mods[lo].id == local) {
+        g = c->base + 1 + (uint32_t)lo;
     } else {
         for (size_t i = c->nmods; i-- > 0;)
             if (pc >= c->mods[i].lo && pc < c->mods[i].hi) {
-                g = c->base + c->mods[i].id;
+                g = c->base + 1 + (uint32_t)i;
                 break;
             }
     }

@@ -347,13 +347,14 @@ void handle__tr_global_init(void)
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
-static bool exists_nonempty(const char *path, const char *suffix)
+/* Whether path+suffix exists (with nonempty: and is not empty). */
+static bool sidecar(const char *path, const char *suffix, bool nonempty)
 {
     char p[PATH_MAX + 16];
     if ((size_t)snprintf(p, sizeof p, "%s%s", path, suffix) >= sizeof p)
         return false;
     struct stat sb;
-    return stat(p, &sb) == 0 && sb.st_size > 0;
+    return lstat(p, &sb) == 0 && (!nonempty || sb.st_size > 0);
 }
 
 static uint32_t be32(const unsigned char *p)
@@ -363,9 +364,9 @@ static uint32_t be32(const unsigned char *p)
 
 /* The checks SQLite would make vaguely or not at all: the file exists, is
  * a readable regular file, starts with the SQLite magic, and (when no -wal
- * file extends it) is as long as its header says. *wal: a non-empty -wal
- * file is beside it; *sidecar_free: neither -wal nor -journal, so the main
- * file is all there is. */
+ * content extends it) is as long as its header says. *wal: a -wal file
+ * (maybe empty) is beside it; *sidecar_free: neither -wal nor -journal, so
+ * the main file is all there is. */
 static bool precheck(const char *path, bool *wal, bool *sidecar_free, char *err, size_t len)
 {
     struct stat sb;
@@ -424,13 +425,16 @@ static bool precheck(const char *path, bool *wal, bool *sidecar_free, char *err,
         setf(err, len, "corrupt SQLite header (page size %u)", page);
         return false;
     }
-    *wal = exists_nonempty(path, "-wal");
-    *sidecar_free = !*wal && !exists_nonempty(path, "-journal");
+    /* Any -wal file, even an empty one, may belong to a writer that is
+     * still running: then the main file alone is not the database. */
+    *wal = sidecar(path, "-wal", false);
+    *sidecar_free = !*wal && !sidecar(path, "-journal", false);
+    bool wal_data = sidecar(path, "-wal", true);
     /* The in-header page count is valid when the change counter matches
-     * version-valid-for (SQLite's file format, section 1.3.7). With a -wal
-     * file the main file may be mid-checkpoint, and shorter. */
+     * version-valid-for (SQLite's file format, section 1.3.7). With WAL
+     * content the main file may be mid-checkpoint, and shorter. */
     uint32_t pages = be32(h + 28);
-    if (!*wal && pages != 0 && memcmp(h + 24, h + 92, 4) == 0) {
+    if (!wal_data && pages != 0 && memcmp(h + 24, h + 92, 4) == 0) {
         uint64_t want = (uint64_t)pages * page;
         if ((uint64_t)sb.st_size < want) {
             setf(err, len, "truncated SQLite database (%lld of %llu bytes)",
@@ -438,7 +442,7 @@ static bool precheck(const char *path, bool *wal, bool *sidecar_free, char *err,
             return false;
         }
     }
-    if (!*wal && sb.st_size % page != 0) {
+    if (!wal_data && sb.st_size % page != 0) {
         setf(err, len, "truncated SQLite database (%lld bytes, not a whole number of %u-byte pages)",
              (long long)sb.st_size, page);
         return false;
@@ -923,8 +927,14 @@ static bool stack_add(struct handle__tr *t, uint32_t id)
     return true;
 }
 
+/* More frames than any capture keeps (max_frames is at most 256): the
+ * rest of a longer (damaged) stack is ignored. */
+#define MAX_DEPTH 1024
+
 static bool frame_add(struct handle__tr *t, struct stack_ent *e, sqlite3_stmt *s, int col)
 {
+    if (e->depth >= MAX_DEPTH)
+        return true;
     if (!grow(&t->pcs, &t->cap_pcs, t->nframes + 1, sizeof *t->pcs) ||
         !grow(&t->smods, &t->cap_smods, t->nframes + 1, sizeof *t->smods))
         return false;
