@@ -301,6 +301,10 @@ fast_unwind)
   HANDLE_OPTIONS=fast_unwind=1 run misuse double-delete; expect_rc 134
   has "in drop_conn .*misuse.c:$L_DELETE"; has "in make_conn .*misuse.c:$L_CREATE"
   ;;
+dlopen_by_ffi_host)
+  "$PROGS/ffi_host" "$RELEASE_LIB" >out 2>err; rc=$?; expect_rc 0; has 'ffi ok=1' out
+  HANDLE_OPTIONS=trace= "$PROGS/ffi_host" "$DEBUG_LIB" >out 2>err; rc=$?; expect_rc 0; has 'ffi ok=1' out
+  ;;
 demo_eventloop)
   LD_PRELOAD="$DEBUG_LIB" "$DEMO" >out 2>err; rc=$?
   expect_rc 23
