@@ -67,13 +67,14 @@ static void usage(FILE *f)
             "that is missing, unreadable or not a handle trace.\n");
 }
 
-/* Prints "handle-report: MSG" on stderr. */
+/* Prints "handle-report: [WHAT: ]WHY" on stderr, as one line whatever
+ * WHY holds (a file name with a newline included). */
 static void complain(const char *what, const char *why)
 {
-    if (what)
-        fprintf(stderr, "handle-report: %s: %s\n", what, why);
-    else
-        fprintf(stderr, "handle-report: %s\n", why);
+    char line[2048];
+    snprintf(line, sizeof line, "%s%s%s", what ? what : "", what ? ": " : "", why);
+    handle__one_line(line, 0);
+    fprintf(stderr, "handle-report: %s\n", line);
 }
 
 /* Bad usage: one line, like every other failure. */

@@ -40,6 +40,7 @@ static void setf(char *err, size_t len, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, len, fmt, ap);
     va_end(ap);
+    handle__one_line(err, 300);
 }
 
 /* memcpy that accepts NULL pointers for an empty copy (memcpy does not). */

@@ -90,6 +90,26 @@ struct handle__tr {
 
 /* ---- small helpers ------------------------------------------------------- */
 
+void handle__one_line(char *s, size_t max)
+{
+    /* Control characters (SQLite quotes whole CREATE statements, with
+     * their newlines, in some messages) become spaces, runs of spaces one. */
+    size_t w = 0;
+    for (size_t r = 0; s[r]; r++) {
+        unsigned char c = (unsigned char)s[r];
+        if (c < 0x20 || c == 0x7f)
+            c = ' ';
+        if (c == ' ' && (w == 0 || s[w - 1] == ' '))
+            continue;
+        s[w++] = (char)c;
+    }
+    while (w > 0 && s[w - 1] == ' ')
+        w--;
+    s[w] = '\0';
+    if (max >= 4 && w > max)
+        strcpy(s + max - 3, "...");
+}
+
 static void setf(char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void setf(char *err, size_t len, const char *fmt, ...)
@@ -100,6 +120,7 @@ static void setf(char *err, size_t len, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, len, fmt, ap);
     va_end(ap);
+    handle__one_line(err, 300);
 }
 
 /* Makes room for need elements of size elem; false when out of memory. */

@@ -90,6 +90,12 @@ struct handle__tr_life {
     int64_t deleted_ns;       /* only when deleted */
 };
 
+/* Makes s one line: control characters become spaces, runs of spaces one;
+ * longer than max bytes (0: no limit), it is cut to max with "...". Every
+ * reason this file and report_model.c give has been through it (max 300);
+ * callers may apply it to reasons from elsewhere. */
+HANDLE__HIDDEN void handle__one_line(char *s, size_t max);
+
 /* Optional, once, before any other SQLite use in the process (handle-report
  * calls it first thing): SQLite without mutexes and without memory
  * statistics, which cost a lock per allocation. Only for a program that

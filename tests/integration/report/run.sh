@@ -358,8 +358,12 @@ bad_inputs)
     sqlite3 other.db 'CREATE TABLE foo(a); INSERT INTO foo VALUES (1);'
     gen newer newer.db; gen noformat noformat.db; gen notable notable.db
     mkdir dir.db
+    # a damaged schema: SQLite's message quotes the statement, newlines and all
+    gen basic schema.db
+    sqlite3 schema.db "PRAGMA writable_schema=ON; UPDATE sqlite_master SET sql =
+        'CREATE VIEW leaks AS SELECT' || char(10) || '\`oops' || char(10) || 'FROM x' WHERE name = 'leaks';"
     for f in missing.db empty.db random.db trunc-mid.db trunc-page.db trunc-header.db text.db other.db \
-             newer.db noformat.db notable.db dir.db; do
+             newer.db noformat.db notable.db dir.db schema.db; do
         for fmt in text json sarif; do
             rep -f $fmt $f; expect_rc 2; one_line_naming "$f"
         done
