@@ -57,10 +57,10 @@ static void j_thread(struct handle__json *j, int64_t t)
     }
 }
 
-static void j_trace_meta(struct handle__json *j, const struct handle__rm_trace *t)
+/* The members describing one trace (inside an object the caller opens). */
+static void j_trace_fields(struct handle__json *j, const struct handle__rm_trace *t)
 {
     const struct handle__tr_meta *mt = &t->meta;
-    handle__json_obj(j);
     handle__json_kstr(j, "path", t->path);
     handle__json_kint(j, "version", mt->version);
     handle__json_kstr(j, "exe", mt->exe);
@@ -89,7 +89,6 @@ static void j_trace_meta(struct handle__json *j, const struct handle__rm_trace *
     handle__json_bool(j, mt->has_ended);
     handle__json_kuint(j, "leaked_handles", t->leaked);
     handle__json_kuint(j, "errors", t->errors);
-    handle__json_obj_end(j);
 }
 
 static void j_notes(struct handle__json *j, const struct handle__rm *m)
@@ -131,49 +130,22 @@ bool handle__rm_json(struct handle__sb *b, const struct handle__rm *m, bool want
     handle__json_obj(&j);
 
     handle__json_key(&j, "trace");
+    handle__json_obj(&j);
     if (!merged && m->ntraces == 1) {
-        /* One trace: its meta, plus the module notes. */
-        const struct handle__rm_trace *t = &m->traces[0];
-        handle__json_obj(&j);
-        handle__json_kstr(&j, "path", t->path);
-        handle__json_kint(&j, "version", t->meta.version);
-        handle__json_kstr(&j, "exe", t->meta.exe);
-        handle__json_kstr(&j, "cmdline", t->meta.cmdline);
-        handle__json_key(&j, "pid");
-        if (t->meta.has_pid)
-            handle__json_int(&j, t->meta.pid);
-        else
-            handle__json_null(&j);
-        handle__json_key(&j, "started_at");
-        if (t->meta.has_started)
-            handle__json_int(&j, t->meta.started_at);
-        else
-            handle__json_null(&j);
-        handle__json_key(&j, "ended_at");
-        if (t->meta.has_ended)
-            handle__json_int(&j, t->meta.ended_at);
-        else
-            handle__json_null(&j);
-        handle__json_key(&j, "exit_status");
-        if (t->meta.has_ended && t->meta.has_exit)
-            handle__json_int(&j, t->meta.exit_status);
-        else
-            handle__json_null(&j);
-        handle__json_key(&j, "clean_exit");
-        handle__json_bool(&j, t->meta.has_ended);
-        j_notes(&j, m);
-        handle__json_obj_end(&j);
+        j_trace_fields(&j, &m->traces[0]);
     } else {
-        handle__json_obj(&j);
         handle__json_kuint(&j, "processes", m->ntraces);
         handle__json_key(&j, "traces");
         handle__json_arr(&j);
-        for (size_t i = 0; i < m->ntraces; i++)
-            j_trace_meta(&j, &m->traces[i]);
+        for (size_t i = 0; i < m->ntraces; i++) {
+            handle__json_obj(&j);
+            j_trace_fields(&j, &m->traces[i]);
+            handle__json_obj_end(&j);
+        }
         handle__json_arr_end(&j);
-        j_notes(&j, m);
-        handle__json_obj_end(&j);
     }
+    j_notes(&j, m);
+    handle__json_obj_end(&j);
 
     handle__json_key(&j, "leaks");
     handle__json_arr(&j);
