@@ -11,7 +11,7 @@
 #   --anchors   the comparisons with other tools (Go's cgo.Handle,
 #               heaptrack, gperftools' heap checker, valgrind,
 #               heaptrack_print) and the scaling curves with their plots;
-#               installs the Debian packages it needs; about 15 minutes
+#               installs the Debian packages it needs; about 6 minutes
 #   SECTION     run only these sections (default: release and debug, or
 #               with --anchors the anchors_* ones); see SECTIONS below
 #
@@ -470,7 +470,7 @@ section_debug() {
 # ---- sections anchors_* (--anchors) -----------------------------------
 
 # anchors_runs: runs per figure in the anchors sections.
-anchors_runs() { if [ -n "$RUNS" ]; then echo "$RUNS"; elif [ "$QUICK" = 1 ]; then echo 3; else echo 5; fi; }
+anchors_runs() { if [ -n "$RUNS" ]; then echo "$RUNS"; elif [ "$QUICK" = 1 ]; then echo 3; else echo 7; fi; }
 
 # 1. The release build against Go 1.19's runtime/cgo.Handle: the Go
 # benchmarks of tests/bench/go (standard library, cgo, no network) and
@@ -651,21 +651,33 @@ section_anchors_report() {
             raw "$sec" wall handle-report "$r" "$(awk '{ print $1 / 1e6 }' "$WORK/hr.time")" ms
             raw "$sec" cpu handle-report "$r" "$(awk '{ print ($2 + $3) / 1e6 }' "$WORK/hr.time")" ms
             raw "$sec" status handle-report "$r" "$(awk '{ print $5 }' "$WORK/hr.time")" code
+            # --stats reads every lifetime (per-site counts and lifetimes),
+            # as heaptrack_print reads every event.
+            "$BB/bench_run" "$WORK/hs.time" -- "$rep" --stats "$db" >"$WORK/handle-report-stats.out" 2>&1
+            raw "$sec" wall handle-report-stats "$r" "$(awk '{ print $1 / 1e6 }' "$WORK/hs.time")" ms
+            raw "$sec" cpu handle-report-stats "$r" "$(awk '{ print ($2 + $3) / 1e6 }' "$WORK/hs.time")" ms
         fi
     done
     echo
     row "report of $n events" unit handle-report heaptrack_print "hp/hr" target verdict
     if [ -n "$rep" ]; then
         ratio_runs "$sec" wall heaptrack_print handle-report
+        ratio_runs "$sec" wall heaptrack_print handle-report-stats
         local x
         x=$(med $sec wall ratio_heaptrack_print_handle-report)
         row "wall" ms "$(fmt "$(med $sec wall handle-report)" 1)" \
             "$(fmt "$(med $sec wall heaptrack_print)" 1)" "$(fmt "$x" 2)" "> 1" \
             "$(awk -v x="$x" 'BEGIN { print (x > 1) ? "met" : "MISSED" }')"
         row "CPU" ms "$(fmt "$(med $sec cpu handle-report)" 1)" "$(fmt "$(med $sec cpu heaptrack_print)" 1)"
+        x=$(med $sec wall ratio_heaptrack_print_handle-report-stats)
+        row "wall, handle-report --stats (reads every lifetime)" ms \
+            "$(fmt "$(med $sec wall handle-report-stats)" 1)" "$(fmt "$(med $sec wall heaptrack_print)" 1)" \
+            "$(fmt "$x" 2)" "> 1" "$(awk -v x="$x" 'BEGIN { print (x > 1) ? "met" : "MISSED" }')"
+        row "CPU, handle-report --stats" ms "$(fmt "$(med $sec cpu handle-report-stats)" 1)" \
+            "$(fmt "$(med $sec cpu heaptrack_print)" 1)"
         row "exit status of handle-report (1: leaks found)" "" "$(med $sec status handle-report)"
-        hyperfine --style basic --runs "$runs" --export-markdown "$WORK/hyperfine.md" \
-            "$rep $db" "heaptrack_print $ht" >"$WORK/hyperfine.txt" 2>&1 -i || true
+        hyperfine --style basic --runs "$runs" -i --export-markdown "$WORK/hyperfine.md" \
+            "$rep $db" "$rep --stats $db" "heaptrack_print $ht" >"$WORK/hyperfine.txt" 2>&1 || true
     else
         row "wall" ms "PENDING" "$(fmt "$(med $sec wall heaptrack_print)" 1)" - "> 1" "pending"
         row "CPU" ms "PENDING" "$(fmt "$(med $sec cpu heaptrack_print)" 1)"
@@ -688,7 +700,8 @@ section_anchors_scaling() {
     need_debs gnuplot-nox
     life_build bench_scale
     local sec=anchors-scaling runs n
-    runs=3
+    runs=5
+    [ "$QUICK" = 1 ] && runs=3
     [ -n "$RUNS" ] && runs=$RUNS
     n=500000
     [ "$QUICK" = 1 ] && n=100000
@@ -699,7 +712,7 @@ section_anchors_scaling() {
     echo
     echo "== anchors-scaling: cost per lifetime against depth, sites, live handles, threads =="
     echo "anchors-scaling: median of $runs runs; debug: $n lifetimes per run, per lifetime ="
-    echo "(whole(N) - whole(0 or 1)) / N, all processes; plots in $PLOTS/bench-*.png"
+    echo "(whole(N) - whole(1)) / (N - 1), all processes (live: see below); plots in $PLOTS/bench-*.png"
     local r d s l t x
     local depths=(5 20 50 100) sites=(1 10 100 1000 10000 100000)
     local lives=(1 1000 100000 1000000 10000000) rlives=(1 1000 1000000 10000000 100000000)
