@@ -19,14 +19,16 @@
 # build/bench); CC chooses the compiler as usual for CMake.
 #
 # This is not a test: ctest never runs it, and no figure here fails a run.
-# It takes no more than about two minutes on a 2-core machine.
+# The plain run (sections release and debug) takes about two minutes on a
+# 2-core machine plus the build; --anchors about six. --anchors writes its
+# plots beside BENCHMARKS.md (bench-*.png; with --quick, into the build
+# tree instead).
 #
-# Adding a section (the debug build, the report tool, ...): write a
-# function section_NAME that builds what it needs with `build_targets
-# TARGET...`, runs it, appends its raw lines to "$RESULTS" (format:
-# "SECTION METRIC SUBJECT RUN VALUE UNIT") and prints its table; then add
-# NAME to SECTIONS. Options for a section go in parse_args (e.g. the coming
-# --anchors) and reach it through variables.
+# Adding a section: write a function section_NAME that builds what it
+# needs with `build_targets TARGET...`, runs it, appends its raw lines to
+# "$RESULTS" (format: "SECTION METRIC SUBJECT RUN VALUE UNIT") and prints
+# its table; then add NAME to SECTIONS (or ANCHOR_SECTIONS). Sections
+# that time whole processes use run_life/measure_pair and bench_run.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
