@@ -59,7 +59,8 @@ bool handle__leaks_resolve(struct handle__symbolizer *sym, struct handle__supp *
                 handle__supp_add_hits(supp, (size_t)s->suppressed_by, s->count);
         }
     }
-    qsort(sites, n, sizeof *sites, site_cmp);
+    if (n > 1)
+        qsort(sites, n, sizeof *sites, site_cmp);
     return ok;
 }
 
