@@ -240,12 +240,14 @@ void handle__core_live_adjust(int64_t delta)
 
 size_t handle__core_live_count(void)
 {
+    int saved = errno;
     pthread_once(&once, init_once);
     pthread_mutex_lock(&lock);
     int64_t sum = atomic_load_explicit(&retired_live, memory_order_relaxed);
     for (struct handle__tcache *c = registry; c; c = c->next)
         sum += atomic_load_explicit(&c->live, memory_order_relaxed);
     pthread_mutex_unlock(&lock);
+    errno = saved;
     return sum < 0 ? 0 : (size_t)sum;
 }
 

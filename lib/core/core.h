@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "handle/handle.h"
 
@@ -222,6 +223,26 @@ static inline void handle__core_release(uint32_t idx)
         return;
     }
     c->idx[c->n++] = idx;
+}
+
+/* The body of handle_lookup in both builds: never panics. */
+static inline bool handle__core_lookup(handle_t h, void **value)
+{
+    void *v;
+    if (!handle__core_get(h, &v, NULL))
+        return false;
+    if (value)
+        *value = v;
+    return true;
+}
+
+/* Tags are compared by content, with a pointer-equality fast path; two
+ * NULL tags are equal. */
+static inline bool handle__tags_equal(const char *a, const char *b)
+{
+    if (a == b)
+        return true;
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
 #endif /* HANDLE_CORE_H */

@@ -75,18 +75,13 @@ HANDLE_API void *handle_value(handle_t h)
     return v;
 }
 
-static bool tags_equal(const char *a, const char *b)
-{
-    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
 HANDLE_API void *handle_value_tagged(handle_t h, const char *tag)
 {
     void *v;
     const char *t;
     if (HANDLE__UNLIKELY(!handle__core_get(h, &v, &t)))
         refused(h);
-    if (HANDLE__UNLIKELY(!tags_equal(t, tag)))
+    if (HANDLE__UNLIKELY(!handle__tags_equal(t, tag)))
         panic(HANDLE__TAG_MISMATCH, h);
     return v;
 }
@@ -102,18 +97,10 @@ HANDLE_API void handle_delete(handle_t h)
 
 HANDLE_API bool handle_lookup(handle_t h, void **value)
 {
-    void *v;
-    if (!handle__core_get(h, &v, NULL))
-        return false;
-    if (value)
-        *value = v;
-    return true;
+    return handle__core_lookup(h, value);
 }
 
 HANDLE_API size_t handle_live_count(void)
 {
-    int saved = errno;
-    size_t n = handle__core_live_count();
-    errno = saved;
-    return n;
+    return handle__core_live_count(); /* preserves errno */
 }
