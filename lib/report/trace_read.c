@@ -876,9 +876,11 @@ bool handle__tr_errors(struct handle__tr *t, const struct handle__tr_error **out
     return true;
 }
 
-bool handle__tr_lifetimes(struct handle__tr *t,
-                          bool (*fn)(void *ctx, const struct handle__tr_life *l), void *ctx,
-                          char *err, size_t errlen)
+/* ---- lifetimes --------------------------------------------------------- */
+
+/* Rows of handles through the view (or table) itself: any trace. */
+static bool lifetimes_sql(struct handle__tr *t, bool (*fn)(void *ctx, const struct handle__tr_life *l),
+                          void *ctx, char *err, size_t errlen)
 {
     sqlite3_stmt *s = t->st[ST_LIFE];
     int rc;
@@ -895,6 +897,245 @@ bool handle__tr_lifetimes(struct handle__tr *t,
         }
     }
     return finish(t, s, rc, err, errlen);
+}
+
+/*
+ * The writer's own encoding (lib/debug/trace.c): completed lifetimes are
+ * elements [d,dur,idx,gen,tag,cthr,cstk,dstk(,dthr)] of a JSON array per
+ * `batches` row, live handles rows of `live`, and `handles` a view that
+ * unpacks them with json_extract, about 2 us a lifetime. Decoding the
+ * arrays here is some 50 times faster. Only rows of exactly that shape
+ * (8 or 9 integers per element, integer base_ns and skip) are decoded
+ * here; any other row is unpacked by SQLite with the view's own
+ * expressions, so every trace reads as its `handles` view says.
+ */
+static const char *const fast_sql[] = {
+    /* 0: is handles the writer's view? */
+    "SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name = 'handles' AND "
+    "sql LIKE '%FROM batches AS b, json_each(b.data) AS j WHERE j.key >= b.skip%'",
+    /* 1: the batches */
+    "SELECT rowid, base_ns, skip, data FROM batches ORDER BY rowid",
+    /* 2: one batch as the view unpacks it */
+    "SELECT json_extract(j.value, '$[6]'), (SELECT name FROM tags WHERE id = "
+    "json_extract(j.value, '$[4]')), b.base_ns + json_extract(j.value, '$[0]') - "
+    "json_extract(j.value, '$[1]'), b.base_ns + json_extract(j.value, '$[0]') "
+    "FROM batches AS b, json_each(b.data) AS j WHERE b.rowid = ?1 AND j.key >= b.skip",
+    /* 3: the live handles as the view gives them */
+    "SELECT nullif(l.created_stack, 0), (SELECT name FROM tags WHERE id = l.tag), l.created_ns "
+    "FROM live AS l",
+    /* 4: tag ids; the fast path needs integer ids, each once */
+    "SELECT id, name, typeof(id) = 'integer' FROM tags ORDER BY id",
+};
+
+struct tagid {
+    int64_t id;
+    uint32_t tag; /* handle__tr_tag id of its name, 0: NULL name */
+};
+
+/* One decoded element: what struct handle__tr_life needs of it. */
+struct elem {
+    int64_t d, dur, tag, cstk;
+};
+
+/* Parses a decimal integer of JSON at *pp (optional '-', digits, no
+ * exponent or fraction) that fits int64; false otherwise. */
+static bool parse_int(const char **pp, const char *end, int64_t *out)
+{
+    const char *p = *pp;
+    bool neg = p < end && *p == '-';
+    if (neg)
+        p++;
+    if (p >= end || *p < '0' || *p > '9')
+        return false;
+    uint64_t v = 0;
+    int digits = 0;
+    while (p < end && *p >= '0' && *p <= '9') {
+        if (++digits > 19)
+            return false;
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    }
+    if (v > (uint64_t)INT64_MAX)
+        return false;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    *pp = p;
+    return true;
+}
+
+/* Decodes data[0..len) of the shape [[8 or 9 integers],...] into *e
+ * (grown as needed); false if it is anything else (also "[]" followed by
+ * junk, white space, fractions: SQLite then decides). */
+static bool parse_batch(const char *p, size_t len, struct elem **e, size_t *n, size_t *cap)
+{
+    const char *end = p + len;
+    *n = 0;
+    if (p >= end || *p++ != '[')
+        return false;
+    if (p < end && *p == ']')
+        return p + 1 == end;
+    for (;;) {
+        if (p >= end || *p++ != '[')
+            return false;
+        int64_t v[9];
+        int k = 0;
+        for (;;) {
+            if (k == 9 || !parse_int(&p, end, &v[k++]))
+                return false;
+            if (p < end && *p == ',') {
+                p++;
+                continue;
+            }
+            if (p < end && *p == ']') {
+                p++;
+                break;
+            }
+            return false;
+        }
+        if (k < 8)
+            return false;
+        if (!grow(e, cap, *n + 1, sizeof **e))
+            return false;
+        (*e)[(*n)++] = (struct elem){v[0], v[1], v[4], v[6]};
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < end && *p == ']' && p + 1 == end)
+            return true;
+        return false;
+    }
+}
+
+/* The tag id for the view's (SELECT name FROM tags WHERE id = v). */
+static uint32_t tag_of(const struct tagid *tm, size_t n, int64_t v)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (tm[mid].id < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && tm[lo].id == v ? tm[lo].tag : 0;
+}
+
+/* An int64 sum that wraps instead of overflowing (SQLite would give a
+ * float; no real trace gets near it). */
+static int64_t add_wrap(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+/* 1 when the trace has the writer's layout and the fast path ran (result
+ * in *ok), 0 when it has not (nothing was delivered: use the view). */
+static int lifetimes_fast(struct handle__tr *t,
+                          bool (*fn)(void *ctx, const struct handle__tr_life *l), void *ctx,
+                          bool *ok, char *err, size_t errlen)
+{
+    enum { Q_IS, Q_BATCHES, Q_ONE, Q_LIVE, Q_TAGS, Q_N };
+    sqlite3_stmt *q[Q_N] = {0};
+    struct tagid *tm = NULL;
+    struct elem *e = NULL;
+    size_t ntm = 0, captm = 0, ne = 0, cape = 0;
+    int used = 0;
+    int rc;
+    for (int i = 0; i < Q_N; i++)
+        if (sqlite3_prepare_v2(t->db, fast_sql[i], -1, &q[i], NULL) != SQLITE_OK)
+            goto out; /* not the writer's schema */
+    if (sqlite3_step(q[Q_IS]) != SQLITE_ROW || sqlite3_column_int(q[Q_IS], 0) != 1)
+        goto out;
+    while ((rc = sqlite3_step(q[Q_TAGS])) == SQLITE_ROW) {
+        if (!sqlite3_column_int(q[Q_TAGS], 2))
+            goto out;
+        int64_t id = sqlite3_column_int64(q[Q_TAGS], 0);
+        if (ntm && tm[ntm - 1].id == id)
+            goto out; /* which row would the view take? SQLite decides */
+        if (!grow(&tm, &captm, ntm + 1, sizeof *tm)) {
+            setf(err, errlen, "out of memory");
+            used = 1;
+            *ok = false;
+            goto out;
+        }
+        tm[ntm++] = (struct tagid){id, col_tag(t, q[Q_TAGS], 1)};
+    }
+    if (rc != SQLITE_DONE)
+        goto out; /* the view path reports it */
+    used = 1;
+    *ok = false;
+    sqlite3_stmt *b = q[Q_BATCHES];
+    while ((rc = sqlite3_step(b)) == SQLITE_ROW) {
+        const char *data = (const char *)sqlite3_column_text(b, 3);
+        size_t len = (size_t)sqlite3_column_bytes(b, 3);
+        if (sqlite3_column_type(b, 1) == SQLITE_INTEGER &&
+            sqlite3_column_type(b, 2) == SQLITE_INTEGER &&
+            sqlite3_column_type(b, 3) == SQLITE_TEXT && data &&
+            parse_batch(data, len, &e, &ne, &cape)) {
+            int64_t base = sqlite3_column_int64(b, 1), skip = sqlite3_column_int64(b, 2);
+            for (size_t i = skip > 0 ? (size_t)skip : 0; i < ne; i++) {
+                struct handle__tr_life l;
+                l.stack = e[i].cstk > 0 && e[i].cstk <= (int64_t)UINT32_MAX ? (uint32_t)e[i].cstk : 0;
+                l.tag = tag_of(tm, ntm, e[i].tag);
+                l.deleted = true;
+                l.deleted_ns = add_wrap(base, e[i].d);
+                l.created_ns = (int64_t)((uint64_t)l.deleted_ns - (uint64_t)e[i].dur);
+                if (!fn(ctx, &l))
+                    goto out;
+            }
+            continue;
+        }
+        /* Anything else: SQLite unpacks this row as the view does. */
+        sqlite3_stmt *one = q[Q_ONE];
+        sqlite3_bind_int64(one, 1, sqlite3_column_int64(b, 0));
+        while ((rc = sqlite3_step(one)) == SQLITE_ROW) {
+            struct handle__tr_life l;
+            l.stack = col_id(one, 0);
+            l.tag = col_tag(t, one, 1);
+            l.created_ns = 0;
+            col_i64(one, 2, &l.created_ns);
+            l.deleted = col_i64(one, 3, &l.deleted_ns);
+            if (!fn(ctx, &l))
+                goto out;
+        }
+        if (!finish(t, one, rc, err, errlen))
+            goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        db_reason(t->db, rc, err, errlen);
+        goto out;
+    }
+    sqlite3_stmt *lv = q[Q_LIVE];
+    while ((rc = sqlite3_step(lv)) == SQLITE_ROW) {
+        struct handle__tr_life l;
+        l.stack = col_id(lv, 0);
+        l.tag = col_tag(t, lv, 1);
+        l.created_ns = 0;
+        col_i64(lv, 2, &l.created_ns);
+        l.deleted = false;
+        l.deleted_ns = 0;
+        if (!fn(ctx, &l))
+            goto out;
+    }
+    if (rc != SQLITE_DONE) {
+        db_reason(t->db, rc, err, errlen);
+        goto out;
+    }
+    *ok = true;
+out:
+    for (int i = 0; i < Q_N; i++)
+        sqlite3_finalize(q[i]);
+    free(tm);
+    free(e);
+    return used;
+}
+
+bool handle__tr_lifetimes(struct handle__tr *t,
+                          bool (*fn)(void *ctx, const struct handle__tr_life *l), void *ctx,
+                          char *err, size_t errlen)
+{
+    bool ok = false;
+    if (lifetimes_fast(t, fn, ctx, &ok, err, errlen))
+        return ok;
+    return lifetimes_sql(t, fn, ctx, err, errlen);
 }
 
 /* ---- stacks -------------------------------------------------------------- */
