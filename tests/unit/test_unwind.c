@@ -1,0 +1,423 @@
+/*
+ * test_unwind.c - lib/debug/unwind.c against libunwind: on every stack
+ * shape, handle__unwind() must give exactly unw_backtrace()'s array (same
+ * depth, same addresses; only entry 0, the return address into the
+ * capturing function, differs because the two calls are at different
+ * places), or refuse (-1) where the debug runtime then asks libunwind.
+ * Shapes: recursion 1..200 deep through frames with and without frame
+ * pointers, VLA/alloca frames (CFA on RBP), every truncation depth, a
+ * dlopen'ed module, a module replaced by another at the same address
+ * (cached rules must not survive the dlclose), signal handlers (on the
+ * thread's stack and on an alternate stack), and threads walking at once.
+ * Prints, without asserting, the cost of a 23-frame capture with each.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "debug/unwind.h"
+#include "unwind_fixtures/fx.h"
+
+#define N 300
+
+struct cap {
+    uint32_t max;
+    int nref, nlib;
+    uintptr_t ref[N], lib[N];
+};
+
+static void bounds(uintptr_t *lo, uintptr_t *hi)
+{
+    pthread_attr_t a;
+    void *addr;
+    size_t size;
+    *lo = 1;
+    *hi = 0;
+    if (pthread_getattr_np(pthread_self(), &a) != 0)
+        return;
+    if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+        *lo = (uintptr_t)addr;
+        *hi = (uintptr_t)addr + size;
+    }
+    pthread_attr_destroy(&a);
+}
+
+/* The leaf of every shape: both captures from the same frame. */
+__attribute__((noinline)) static void capture(void *arg)
+{
+    struct cap *c = arg;
+    uintptr_t lo, hi;
+    bounds(&lo, &hi);
+    c->nref = unw_backtrace((void **)c->ref, (int)c->max);
+    c->nlib = handle__unwind(c->lib, c->max, lo, hi);
+}
+
+static char *describe(const uintptr_t *v, int n)
+{
+    static _Thread_local char buf[8192];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && len + 64 < sizeof buf; i++) {
+        Dl_info di;
+        const char *name = dladdr((void *)v[i], &di) && di.dli_sname ? di.dli_sname : "?";
+        len += (size_t)snprintf(buf + len, sizeof buf - len, " #%d %#lx %s", i,
+                                (unsigned long)v[i], name);
+    }
+    return buf;
+}
+
+/* Whether the two arrays agree (entry 0 excepted); prints both if not. */
+static bool same(const struct cap *c, const char *what)
+{
+    bool ok = c->nlib == c->nref;
+    for (int i = 1; ok && i < c->nref; i++)
+        ok = c->lib[i] == c->ref[i];
+    if (!ok) {
+        fprintf(stderr, "%s: handle__unwind %d frames:%s\n", what, c->nlib,
+                describe(c->lib, c->nlib));
+        fprintf(stderr, "%s: unw_backtrace %d frames:%s\n", what, c->nref,
+                describe(c->ref, c->nref));
+    }
+    return ok;
+}
+
+/* Asserts that the walk succeeded and matches libunwind. */
+static void check_equal(const struct cap *c, const char *fmt, ...)
+{
+    char what[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (c->nlib < 0)
+        fprintf(stderr, "%s: handle__unwind refused:%s\n", what, describe(c->ref, c->nref));
+    assert_true(c->nlib >= 0);
+    assert_true(c->nref >= (c->max < 2 ? (int)c->max : 2));
+    assert_true(same(c, what));
+}
+
+/* ---- shapes ---------------------------------------------------------- */
+
+static void test_recursion_without_frame_pointers(void **state)
+{
+    (void)state;
+    static struct cap c;
+    for (int depth = 1; depth <= 200; depth++) {
+        c.max = N;
+        fx_recurse(depth, capture, &c);
+        check_equal(&c, "fx_recurse(%d)", depth);
+        assert_true(c.nref > depth);
+    }
+}
+
+static void test_vla_frames_cfa_on_rbp(void **state)
+{
+    (void)state;
+    static struct cap c;
+    for (int depth = 1; depth <= 120; depth += 7) {
+        c.max = N;
+        fx_vla(depth, depth * 5, capture, &c);
+        check_equal(&c, "fx_vla(%d)", depth);
+    }
+}
+
+static void test_mixed_vla_alloca_plain(void **state)
+{
+    (void)state;
+    static struct cap c;
+    for (int depth = 0; depth <= 90; depth++) {
+        c.max = N;
+        fx_mixed(depth, capture, &c);
+        check_equal(&c, "fx_mixed(%d)", depth);
+    }
+}
+
+/* Every max from 1 to past the end of the stack gives libunwind's prefix. */
+static void test_every_truncation(void **state)
+{
+    (void)state;
+    static struct cap c;
+    for (uint32_t max = 1; max <= 60; max++) {
+        c.max = max;
+        fx_mixed(12, capture, &c);
+        check_equal(&c, "fx_mixed(12) max %u", max);
+        assert_true(c.nlib <= (int)max);
+    }
+}
+
+/* The same recursion twice: the second walk runs from cached rules. */
+static void test_cached_rules_match_fresh_ones(void **state)
+{
+    (void)state;
+    static struct cap c;
+    for (int round = 0; round < 3; round++) {
+        c.max = N;
+        fx_recurse(40, capture, &c);
+        check_equal(&c, "fx_recurse(40) round %d", round);
+    }
+}
+
+/* ---- modules --------------------------------------------------------- */
+
+static void test_dlopened_module_frames(void **state)
+{
+    (void)state;
+    static struct cap c;
+    void *h = dlopen(HANDLE_UNWFX_PLUGIN, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(h);
+    fx_plugin_fn call = (fx_plugin_fn)(uintptr_t)dlsym(h, "fx_plugin_call");
+    assert_non_null(call);
+    struct handle__unwind_stats before, after;
+    handle__unwind_stats(&before);
+    for (int depth = 0; depth < 50; depth += 3) {
+        c.max = N;
+        call(depth, capture, &c);
+        check_equal(&c, "plugin(%d)", depth);
+    }
+    handle__unwind_stats(&after);
+    /* Frames in a module loaded after start-up make the walk check that
+     * no module was unloaded meanwhile. */
+    assert_true(after.checked > before.checked);
+    dlclose(h);
+}
+
+struct swap_run {
+    fx_swap_fn fn;
+    struct cap c;
+};
+
+static void *swap_thread(void *arg)
+{
+    struct swap_run *r = arg;
+    r->c.max = N;
+    r->fn(capture, &r->c);
+    return NULL;
+}
+
+/* Runs fn in a new thread: libunwind's fast-trace cache is per thread and
+ * keyed by pc only, so an old thread would give libunwind's stale answer. */
+static void swap_in_thread(struct swap_run *r)
+{
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, swap_thread, r), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+static void test_module_replaced_at_same_address(void **state)
+{
+    (void)state;
+    static struct swap_run r;
+    void *a = dlopen(HANDLE_UNWFX_A, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(a);
+    r.fn = (fx_swap_fn)(uintptr_t)dlsym(a, "fx_swap");
+    assert_non_null(r.fn);
+    uintptr_t where_a = (uintptr_t)r.fn;
+    for (int i = 0; i < 2; i++) {
+        r.c.max = N;
+        r.fn(capture, &r.c);
+        check_equal(&r.c, "module A, walk %d", i);
+    }
+    dlclose(a);
+
+    void *b = dlopen(HANDLE_UNWFX_B, RTLD_NOW | RTLD_LOCAL);
+    assert_non_null(b);
+    r.fn = (fx_swap_fn)(uintptr_t)dlsym(b, "fx_swap");
+    assert_non_null(r.fn);
+    /* libunwind's own per-address-space cache would keep A's rules too. */
+    unw_flush_cache(unw_local_addr_space, 0, 0);
+    struct handle__unwind_stats before, after;
+    handle__unwind_stats(&before);
+    swap_in_thread(&r);
+    handle__unwind_stats(&after);
+    check_equal(&r.c, "module B (A was at %#lx, B at %#lx)", (unsigned long)where_a,
+                (unsigned long)(uintptr_t)r.fn);
+    if ((uintptr_t)r.fn == where_a) {
+        /* The stale rule was found and the walk started over. */
+        assert_true(after.retried > before.retried);
+    } else {
+        print_message("note: module B was not loaded at A's address; "
+                      "the stale-rule path was not exercised\n");
+    }
+    swap_in_thread(&r);
+    check_equal(&r.c, "module B, second walk");
+    dlclose(b);
+}
+
+/* ---- signals --------------------------------------------------------- */
+
+static struct cap sig_cap;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    sig_cap.max = N;
+    capture(&sig_cap);
+}
+
+/* Through a signal frame the walker must refuse (the runtime then asks
+ * libunwind) or, if it ever walks it, match. */
+static void check_refused_or_equal(const struct cap *c, const char *what)
+{
+    if (c->nlib >= 0)
+        assert_true(same(c, what));
+    assert_true(c->nref > 3);
+}
+
+static void test_signal_handler_stack(void **state)
+{
+    (void)state;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    for (int depth = 0; depth < 20; depth += 4) {
+        memset(&sig_cap, 0, sizeof sig_cap);
+        fx_raise(depth, SIGUSR1);
+        check_refused_or_equal(&sig_cap, "signal handler");
+        /* The handler was called through __restore_rt's signal frame. */
+        assert_int_equal(sig_cap.nlib, -1);
+    }
+    sigaction(SIGUSR1, &old, NULL);
+}
+
+static void test_signal_on_alternate_stack(void **state)
+{
+    (void)state;
+    static char alt[1 << 16];
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0}, old_ss;
+    assert_int_equal(sigaltstack(&ss, &old_ss), 0);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR2, &sa, &old), 0);
+    memset(&sig_cap, 0, sizeof sig_cap);
+    fx_raise(3, SIGUSR2);
+    /* The stack pointer is outside the thread's stack: refused at once. */
+    assert_int_equal(sig_cap.nlib, -1);
+    sigaction(SIGUSR2, &old, NULL);
+    sigaltstack(&old_ss, NULL);
+}
+
+/* ---- threads --------------------------------------------------------- */
+
+static void *walker_thread(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    struct cap *c = malloc(sizeof *c);
+    long bad = 0;
+    for (int i = 0; i < 3000 && c; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int depth = (int)(seed >> 16) % 60;
+        c->max = 1 + (seed >> 8) % N;
+        switch ((seed >> 4) % 3) {
+        case 0: fx_recurse(depth, capture, c); break;
+        case 1: fx_vla(depth, 24, capture, c); break;
+        default: fx_mixed(depth, capture, c); break;
+        }
+        if (c->nlib < 0 || !same(c, "thread"))
+            bad++;
+    }
+    free(c);
+    return (void *)bad;
+}
+
+static void test_threads_walk_concurrently(void **state)
+{
+    (void)state;
+    pthread_t t[4];
+    for (uintptr_t i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, walker_thread, (void *)(i + 1)), 0);
+    for (int i = 0; i < 4; i++) {
+        void *bad;
+        assert_int_equal(pthread_join(t[i], &bad), 0);
+        assert_int_equal((long)(intptr_t)bad, 0);
+    }
+}
+
+/* ---- cost (printed, not asserted) ------------------------------------ */
+
+struct bench {
+    int iterations;
+    double ns_ref, ns_lib;
+    int frames;
+};
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+__attribute__((noinline)) static void bench_leaf(void *arg)
+{
+    struct bench *b = arg;
+    uintptr_t lo, hi, buf[64];
+    bounds(&lo, &hi);
+    int n = 0;
+    double t0 = now_ns();
+    for (int i = 0; i < b->iterations; i++)
+        n = unw_backtrace((void **)buf, 64);
+    double t1 = now_ns();
+    for (int i = 0; i < b->iterations; i++)
+        n = handle__unwind(buf, 64, lo, hi);
+    double t2 = now_ns();
+    b->frames = n;
+    b->ns_ref = (t1 - t0) / b->iterations;
+    b->ns_lib = (t2 - t1) / b->iterations;
+}
+
+static void test_print_cost_at_23_frames(void **state)
+{
+    (void)state;
+    /* Find the recursion depth that gives a 23-frame stack here. */
+    struct cap c;
+    c.max = N;
+    fx_recurse(0, capture, &c);
+    int depth = 23 - c.nref > 0 ? 23 - c.nref : 0;
+    struct bench b = {200000, 0, 0, 0};
+    fx_recurse(depth, bench_leaf, &b);
+    b.iterations = 1000000;
+    fx_recurse(depth, bench_leaf, &b);
+    struct handle__unwind_stats st;
+    handle__unwind_stats(&st);
+    print_message("capture of %d frames: unw_backtrace %.1f ns, handle__unwind %.1f ns "
+                  "(rules computed %lu, subs checks %lu, refusals %lu, retries %lu)\n",
+                  b.frames, b.ns_ref, b.ns_lib, (unsigned long)st.computed,
+                  (unsigned long)st.checked, (unsigned long)st.unsupported,
+                  (unsigned long)st.retried);
+    assert_int_equal(b.frames, depth + c.nref);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recursion_without_frame_pointers),
+        cmocka_unit_test(test_vla_frames_cfa_on_rbp),
+        cmocka_unit_test(test_mixed_vla_alloca_plain),
+        cmocka_unit_test(test_every_truncation),
+        cmocka_unit_test(test_cached_rules_match_fresh_ones),
+        cmocka_unit_test(test_dlopened_module_frames),
+        cmocka_unit_test(test_module_replaced_at_same_address),
+        cmocka_unit_test(test_signal_handler_stack),
+        cmocka_unit_test(test_signal_on_alternate_stack),
+        cmocka_unit_test(test_threads_walk_concurrently),
+        cmocka_unit_test(test_print_cost_at_23_frames),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
