@@ -112,6 +112,71 @@ __attribute__((noinline)) static uint32_t fp_walk(uintptr_t *pcs, uint32_t max)
     return n;
 }
 
+#ifdef HANDLE_UNWIND_XCHECK
+#include <stdlib.h>
+
+#include "../core/fmt.h"
+
+/* Maintainers' aid (cmake -DCMAKE_C_FLAGS=-DHANDLE_UNWIND_XCHECK): every
+ * capture the walker makes is made again by libunwind, and the process
+ * aborts, printing both, if they differ. libunwind's array has one frame
+ * more (ref[0], in xcheck); raw[0] and ref[1] are return addresses into
+ * handle__stack_capture from different calls. */
+static _Atomic uint64_t xchecked, xrefused;
+
+__attribute__((destructor)) static void xcheck_summary(void)
+{
+    char buf[256];
+    struct handle__unwind_stats st;
+    handle__unwind_stats(&st);
+    struct handle__fmt f = {buf, 0, sizeof buf};
+    handle__fmt_str(&f, "HANDLE_UNWIND_XCHECK: ");
+    handle__fmt_dec(&f, atomic_load(&xchecked));
+    handle__fmt_str(&f, " walks matched libunwind, ");
+    handle__fmt_dec(&f, atomic_load(&xrefused));
+    handle__fmt_str(&f, " refused; rules computed ");
+    handle__fmt_dec(&f, st.computed);
+    handle__fmt_str(&f, ", unload checks ");
+    handle__fmt_dec(&f, st.checked);
+    handle__fmt_str(&f, ", retries ");
+    handle__fmt_dec(&f, st.retried);
+    handle__fmt_str(&f, "\n");
+    handle__rt_write(buf, f.len);
+}
+
+__attribute__((noinline)) static void xcheck(const uintptr_t *raw, int n, uint32_t want)
+{
+    uintptr_t ref[HANDLE__MAX_FRAMES + 17];
+    if (n < 0) {
+        atomic_fetch_add(&xrefused, 1);
+        return;
+    }
+    atomic_fetch_add(&xchecked, 1);
+    if (unw_bt == NULL)
+        return;
+    int m = unw_bt((void **)ref, (int)want + 1);
+    bool same = m == n + 1;
+    for (int i = 1; same && i < n; i++)
+        same = raw[i] == ref[i + 1];
+    if (same)
+        return;
+    char buf[8192];
+    struct handle__fmt f = {buf, 0, sizeof buf};
+    handle__fmt_str(&f, "HANDLE_UNWIND_XCHECK: walker and libunwind differ\n");
+    for (int i = 0; i < n || i + 1 < m; i++) {
+        handle__fmt_str(&f, "  #");
+        handle__fmt_dec(&f, (uint64_t)i);
+        handle__fmt_str(&f, " walker ");
+        handle__fmt_hex(&f, i < n ? raw[i] : 0);
+        handle__fmt_str(&f, " libunwind ");
+        handle__fmt_hex(&f, i + 1 < m ? ref[i + 1] : 0);
+        handle__fmt_str(&f, "\n");
+    }
+    handle__rt_write(buf, f.len);
+    abort();
+}
+#endif
+
 uint32_t handle__stack_capture(uintptr_t *pcs, uint32_t max)
 {
     uintptr_t raw[HANDLE__MAX_FRAMES + 16];
@@ -123,6 +188,9 @@ uint32_t handle__stack_capture(uintptr_t *pcs, uint32_t max)
             if (t->stack_lo == 0 && t->stack_hi == 0)
                 stack_bounds(t);
             r = handle__unwind(raw, want, t->stack_lo, t->stack_hi);
+#ifdef HANDLE_UNWIND_XCHECK
+            xcheck(raw, r, want);
+#endif
         }
         if (r < 0 && unw_bt != NULL)
             r = unw_bt((void **)raw, (int)want);

@@ -8,7 +8,8 @@
  * pointers, VLA/alloca frames (CFA on RBP), every truncation depth, a
  * dlopen'ed module, a module replaced by another at the same address
  * (cached rules must not survive the dlclose), signal handlers (on the
- * thread's stack and on an alternate stack), and threads walking at once.
+ * thread's stack and on an alternate stack), a makecontext coroutine, and
+ * threads walking at once.
  * Prints, without asserting, the cost of a 23-frame capture with each.
  */
 #include <dlfcn.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <ucontext.h>
 
 #include <cmocka.h>
 #define UNW_LOCAL_ONLY
@@ -313,6 +315,30 @@ static void test_signal_on_alternate_stack(void **state)
     sigaltstack(&old_ss, NULL);
 }
 
+/* A coroutine runs on a stack the thread's bounds do not cover. */
+static ucontext_t co_main, co_ctx;
+
+static void co_body(void)
+{
+    memset(&sig_cap, 0, sizeof sig_cap);
+    sig_cap.max = N;
+    fx_recurse(4, capture, &sig_cap);
+}
+
+static void test_coroutine_stack_refused(void **state)
+{
+    (void)state;
+    static char co_stack[1 << 16];
+    assert_int_equal(getcontext(&co_ctx), 0);
+    co_ctx.uc_stack.ss_sp = co_stack;
+    co_ctx.uc_stack.ss_size = sizeof co_stack;
+    co_ctx.uc_link = &co_main;
+    makecontext(&co_ctx, co_body, 0);
+    assert_int_equal(swapcontext(&co_main, &co_ctx), 0);
+    assert_int_equal(sig_cap.nlib, -1);
+    assert_true(sig_cap.nref > 4);
+}
+
 /* ---- threads --------------------------------------------------------- */
 
 static void *walker_thread(void *arg)
@@ -416,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_module_replaced_at_same_address),
         cmocka_unit_test(test_signal_handler_stack),
         cmocka_unit_test(test_signal_on_alternate_stack),
+        cmocka_unit_test(test_coroutine_stack_refused),
         cmocka_unit_test(test_threads_walk_concurrently),
         cmocka_unit_test(test_print_cost_at_23_frames),
     };
