@@ -119,14 +119,18 @@ __attribute__((noinline)) static uint32_t fp_walk(uintptr_t *pcs, uint32_t max)
 
 /* Maintainers' aid (cmake -DCMAKE_C_FLAGS=-DHANDLE_UNWIND_XCHECK): every
  * capture the walker makes is made again by libunwind, and the process
- * aborts, printing both, if they differ. libunwind's array has one frame
+ * aborts, printing both, if they differ (and, with verbosity=1, prints a
+ * count of the walks checked at exit). libunwind's array has one frame
  * more (ref[0], in xcheck); raw[0] and ref[1] are return addresses into
  * handle__stack_capture from different calls. */
 static _Atomic uint64_t xchecked, xrefused;
 
+/* With verbosity=1, at exit: how many walks were checked. */
 __attribute__((destructor)) static void xcheck_summary(void)
 {
     char buf[256];
+    if (handle__opt.verbosity < 1)
+        return;
     struct handle__unwind_stats st;
     handle__unwind_stats(&st);
     struct handle__fmt f = {buf, 0, sizeof buf};
