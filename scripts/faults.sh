@@ -33,7 +33,9 @@ CASES=("$@")
 [ ${#CASES[@]} -eq 0 ] && CASES=("${ALL[@]}")
 
 echo "faults.sh: building in $BUILD"
-if ! { cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=gcc -DHANDLE_WERROR=ON \
+# -DHANDLE_FUZZ=ON with gcc builds tests/fuzz's trace_replay (ASan+UBSan)
+# only, for the hostile-trace cases.
+if ! { cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=gcc -DHANDLE_WERROR=ON -DHANDLE_FUZZ=ON \
         && cmake --build "$BUILD" -j"${HANDLE_JOBS:-2}"; } >"$BUILD.log" 2>&1; then
     tail -30 "$BUILD.log" >&2
     echo "faults.sh: build failed" >&2
@@ -45,6 +47,7 @@ export RELEASE_LIB=$BUILD/lib/libhandle.so
 export INCLUDE_DIR=$ROOT/include
 export CC=${CC:-gcc}
 [ -x "$BUILD/tools/handle-report" ] && export HANDLE_REPORT=$BUILD/tools/handle-report
+[ -x "$BUILD/tests/fuzz/trace_replay" ] && export TRACE_REPLAY=$BUILD/tests/fuzz/trace_replay
 [ -f "$DEBUG_LIB" ] || { echo "faults.sh: no debug library in $BUILD" >&2; exit 1; }
 
 names=() results=() times=()

@@ -12,6 +12,7 @@
 #                           read with it: never a crash, exit 0/1/2)
 #   FAULT_SEED              seed of the random kill moments (default: pid)
 #   FAULT_KEEP              a directory to keep the work files in
+#   TRACE_REPLAY            tests/fuzz/trace_replay (ASan+UBSan), if built
 #
 # Cases (SIZE in brackets, default first):
 #   kill9 [50]           SIGKILL at SIZE random moments (20 ms .. 2.5 s) of
@@ -35,6 +36,18 @@
 #                        hand some to the next thread, and exit
 #   trace_dir_removed    the trace's directory removed (and once recreated
 #                        empty) while the program traces
+# Security cases:
+#   trace_file_security  the trace, -wal, -shm and log_path are 0600 under
+#                        umask 000; symlinks planted at any of their paths
+#                        are not followed; a hard link is replaced
+#   setuid_ignores_options  a setuid-root copy run as nobody (AT_SECURE)
+#                        ignores HANDLE_OPTIONS; the plain copy honours it
+#   sql_prepared_only    every SQL text in lib/ and tools/ is constant; tags,
+#                        paths and arguments with SQL syntax stored verbatim
+#   hostile_traces       handle-report and trace_replay on traces made
+#                        hostile with SQL: read or refused, never a crash
+#   hostile_traces_dos   an endless recursive `leaks` view, a FIFO as a
+#                        module path, 10 MB tags: must not hang handle-report
 set -u
 case_name=${1:?usage: run.sh CASE [SIZE]}
 size=${2:-}
@@ -239,6 +252,232 @@ trace_dir_removed)
         left=$( [ -d d ] && ls -A d | tr '\n' ' ')
         note "$variant: exit 23, $(warnings) warning(s)${left:+, files left in the new directory: $left}"
     done
+    ;;
+trace_file_security)
+    # SPEC section 5: mode 0600 and never through a symbolic link, for the
+    # trace, its -wal and -shm, and log_path (also under umask 000).
+    echo secret >victim
+    cp victim victim.orig
+    umask 000
+    dbg HANDLE_OPTIONS="trace=$work/t.db" "$P" churn 1.5 - 2 1000 >out 2>err &
+    pid=$!
+    for i in $(seq 50); do [ -f t.db-wal ] && [ -f t.db-shm ] && break; sleep 0.05; done
+    for f in t.db t.db-wal t.db-shm; do
+        [ -e "$f" ] || { kill -9 $pid; fail "no $f while tracing"; }
+        m=$(stat -c %a "$f")
+        [ "$m" = 600 ] || { kill -9 $pid; fail "$f has mode $m under umask 000, want 600"; }
+    done
+    wait $pid
+    [ "$(stat -c %a t.db)" = 600 ] || fail "trace mode $(stat -c %a t.db) after exit"
+    note "trace, -wal and -shm are 0600 under umask 000"
+    # Symbolic links planted at the trace path and at its -wal and -shm
+    # paths must not be followed.
+    for side in t.db t.db-wal t.db-shm; do
+        rm -f t.db t.db-wal t.db-shm
+        ln -s "$work/victim" "$side"
+        dbg HANDLE_OPTIONS="trace=$work/t.db" "$P" churn 0.3 - 1 1000 >out 2>err
+        cmp -s victim victim.orig || fail "a symlink at $side was followed: the victim file changed"
+        [ "$(stat -c %a victim)" = "$(stat -c %a victim.orig)" ] || fail "a symlink at $side: the victim's mode changed"
+        if [ "$side" = t.db ]; then
+            [ -L t.db ] || fail "the symlink at the trace path was removed or replaced"
+            grep -q 'WARNING: HandleSanitizer: cannot create trace' err || fail "no warning for a symlinked trace path"
+        fi
+        note "symlink at $side: not followed"
+    done
+    # A hard link at the trace path: replaced, the other name untouched.
+    rm -f t.db t.db-wal t.db-shm
+    ln victim t.db
+    dbg HANDLE_OPTIONS="trace=$work/t.db" "$P" churn 0.3 - 1 1000 >out 2>err
+    cmp -s victim victim.orig || fail "a hard link at the trace path: the other name's content changed"
+    intact t.db
+    note "hard link at the trace path: replaced, the victim untouched"
+    # log_path: created 0600; a symlink at PATH.<pid> is not followed (the
+    # pid is known in advance: the shell execs the program).
+    rm -f log.*
+    sh -c 'exec env LD_PRELOAD="$1" HANDLE_OPTIONS="trace=:log_path=$2/log" "$3" misuse' sh \
+        "$DEBUG_LIB" "$work" "$P" >out 2>err
+    l=$(ls log.* 2>/dev/null | head -1)
+    [ -n "$l" ] || fail "no log_path file"
+    [ "$(stat -c %a "$l")" = 600 ] || fail "log file mode $(stat -c %a "$l") under umask 000, want 600"
+    grep -q 'double-delete' "$l" || fail "the diagnostic is not in $l"
+    rm -f log.*
+    sh -c 'ln -s "$2/victim" "$2/log.$$"; exec env LD_PRELOAD="$1" HANDLE_OPTIONS="trace=:log_path=$2/log" "$3" misuse' sh \
+        "$DEBUG_LIB" "$work" "$P" >out 2>err
+    cmp -s victim victim.orig || fail "log_path: a symlink at PATH.<pid> was followed"
+    if grep -q 'double-delete' err; then fell="the diagnostic fell back to stderr"; else fell="the diagnostic was lost (not on stderr either)"; fi
+    note "log_path: 0600, a symlink at PATH.<pid> not followed; $fell"
+    umask 022
+    ;;
+setuid_ignores_options)
+    # secure_getenv: a setuid program must ignore HANDLE_OPTIONS. The kernel
+    # sets AT_SECURE when the effective uid differs from the real one, so a
+    # copy of a program linked with libhandle-debug.so is made setuid root
+    # and run as nobody; the same program without the bit is the control.
+    if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null || ! id nobody >/dev/null 2>&1; then
+        note "SKIPPED: needs root, setpriv and the user nobody"
+        exit 0
+    fi
+    chmod 755 "$work"
+    mkdir -p suid/out
+    cp "$DEBUG_LIB" suid/libhandle-debug.so
+    $CC -std=c11 -D_GNU_SOURCE -I"$INCLUDE_DIR" "$here/setuid_prog.c" suid/libhandle-debug.so \
+        -Wl,-rpath,"$work/suid" -o suid/plain || fail "cannot build setuid_prog"
+    cp suid/plain suid/setuid
+    chown root:root suid/setuid && chmod 4755 suid/setuid
+    chmod 755 suid suid/plain suid/libhandle-debug.so
+    chmod 1777 suid/out
+    as_nobody() {
+        (cd suid/out && setpriv --reuid=nobody --regid=nogroup --clear-groups \
+            env HANDLE_OPTIONS="help=1:verbosity=1:trace=$work/suid/out/evil.%p.db" "$@")
+    }
+    as_nobody "$work/suid/plain" >out 2>err || fail "control run failed: $(cat err)"
+    grep -q 'AT_SECURE=0' out || fail "control: $(cat out)"
+    grep -q 'Available flags' err || fail "control: HANDLE_OPTIONS (help=1) was not honoured, so the test proves nothing"
+    ls suid/out/evil.*.db >/dev/null 2>&1 || fail "control: no trace at the HANDLE_OPTIONS path"
+    rm -f suid/out/*
+    as_nobody "$work/suid/setuid" >out 2>err || fail "setuid run failed: $(cat err)"
+    grep -q 'AT_SECURE=1' out || fail "the setuid run has no AT_SECURE: $(cat out)"
+    grep -q 'Available flags' err && fail "setuid: help=1 from HANDLE_OPTIONS was honoured"
+    grep -q 'HandleSanitizer' err && fail "setuid: HANDLE_OPTIONS had an effect: $(cat err)"
+    [ -z "$(ls -A suid/out)" ] || fail "setuid: files made from HANDLE_OPTIONS: $(ls -A suid/out)"
+    note "the control honours HANDLE_OPTIONS; the setuid copy (AT_SECURE=1) ignores it"
+    ;;
+sql_prepared_only)
+    # SQL only through prepared statements: every sqlite3_exec/prepare call
+    # in lib/ and tools/ takes constant text (a literal, or a static table
+    # of literals); nothing formats SQL (sqlite3_mprintf, %q). And data
+    # with SQL syntax goes into the trace verbatim.
+    src=$here/../..
+    bad=$(grep -nE 'sqlite3_(mprintf|vmprintf|snprintf)|%[qQw]' "$src"/lib/*/*.c "$src"/tools/*.c 2>/dev/null)
+    [ -z "$bad" ] || fail "SQL formatted from text: $bad"
+    # The SQL argument (the second) of each call, joined with the next line
+    # when the call is split.
+    nonconst=$(for f in "$src"/lib/*/*.c "$src"/tools/*.c; do
+        awk -v F="$(basename "$f")" '
+            pending { line = line " " $0; pending = 0; check(); next }
+            /sqlite3_(exec|prepare(_v2|_v3)?)\(/ { line = $0; n = NR; if (!check_ok()) pending = 1; else check(); }
+            function check_ok(   r) { r = line; sub(/.*sqlite3_(exec|prepare(_v2|_v3)?)\(/, "", r); return index(r, ",") && split(r, a, ",") >= 2 && a[2] !~ /^ *$/ }
+            function check(   r, a, arg) {
+                r = line; sub(/.*sqlite3_(exec|prepare(_v2|_v3)?)\(/, "", r); split(r, a, ","); arg = a[2]
+                gsub(/^ +| +$/, "", arg)
+                if (arg !~ /^"/) print FILENAME "\t" n "\t" arg
+            }' "$f"
+    done | while IFS=$'\t' read -r file n arg; do
+        # An array of literals declared static const in the same file is
+        # constant text; so are the two local variables checked below.
+        id=${arg%%\[*}
+        case $arg in sql | q) continue ;; esac
+        grep -qE "^static const char (\*const )?$id(\[[A-Z_0-9]*\])? ?(\[\])? ?=" "$file" && continue
+        echo "$(basename "$file"):$n: $arg"
+    done)
+    [ -z "$nonconst" ] || fail "sqlite3 calls whose SQL is not constant text: $nonconst"
+    # The two variables above: trace.c's exec_init(w, sql) gets literals
+    # and schema_sql; trace_read.c's q is "EXPLAIN QUERY PLAN" + sql_text.
+    ! grep -nE 'exec_init\(w, [^"]' "$src/lib/debug/trace.c" | grep -v 'schema_sql' | grep . \
+        || fail "exec_init called with SQL that is not a literal"
+    # Dynamically: a tag, a trace path and arguments full of SQL syntax.
+    printf '%s\n' '#include <handle/handle.h>' '#include <stdio.h>' 'static int x;' \
+        'int main(void)' '{' \
+        '    static const char tag[] = "x'"'"'); DROP TABLE meta; --\"";' \
+        '    handle_new_tagged(&x, tag);' '    handle_delete(handle_new_tagged(&x, tag));' \
+        '    printf("ok\n");' '    return 0;' '}' >inj.c
+    exe="inj'; DROP TABLE handles; --"
+    $CC -std=c11 -I"$INCLUDE_DIR" inj.c "$RELEASE_LIB" -Wl,-rpath,"$libdir" -o "$exe" || fail "cannot build inj.c"
+    t="$work/t';DROP TABLE meta;--.db"
+    dbg HANDLE_OPTIONS="trace=\"$t\":exitcode=0" "./$exe" "'); DELETE FROM live; --" >out 2>err
+    [ -f "$t" ] || fail "no trace at a path with quotes: $(cat err)"
+    intact "$t"
+    n=$(sqlite3 "$t" "select count(*) from handles where tag = 'x''); DROP TABLE meta; --\"'")
+    [ "$n" = 2 ] || fail "the tag was not stored verbatim: $(sqlite3 "$t" 'select * from tags')"
+    sqlite3 "$t" "select value from meta where key = 'cmdline'" | grep -qF "'); DELETE FROM live; --" \
+        || fail "cmdline not stored verbatim"
+    sqlite3 "$t" "select value from meta where key = 'exe'" | grep -qF "$exe" || fail "exe not stored verbatim"
+    [ "$(sqlite3 "$t" 'select count(*) from leaks')" = 1 ] || fail "the live table lost rows"
+    note "every SQL text is constant; quotes in tags, paths and arguments are stored verbatim"
+    ;;
+hostile_traces | hostile_traces_dos)
+    # handle-report (and trace_replay: the reader and the model under
+    # ASan+UBSan, libdw on) on traces made hostile with SQL: huge strings,
+    # negative and enormous numbers, wrong types, rows that reference
+    # missing rows, a 100,000-frame stack, 300,000 live handles, broken
+    # JSON, escape sequences, a missing table. Each must be read or refused
+    # (exit 0, 1 or 2) within 60 s, never a crash.
+    # hostile_traces_dos: a `leaks` view redefined as an endless recursive
+    # query (a cycle), a module path naming a FIFO, and 10 MB tags (every
+    # row of the handles view carries its tag's text).
+    [ -n "${HANDLE_REPORT:-}" ] || [ -n "${TRACE_REPLAY:-}" ] \
+        || { note "SKIPPED: neither HANDLE_REPORT nor TRACE_REPLAY is set"; exit 0; }
+    dbg HANDLE_OPTIONS="trace=$work/base.db" "$P" churn 0.2 - 1 1000 >out 2>err
+    [ -f base.db ] || fail "no base trace"
+    sqlite3 base.db 'PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;' >/dev/null
+    mkfifo fifo
+    if [ $case_name = hostile_traces ]; then
+        names=(hugestr negnum bignum missing types deepstack manylive badjson escapes dropped)
+    else
+        names=(endless_view fifo_module hugetag)
+    fi
+    bad=0
+    for h in "${names[@]}"; do
+        case $h in
+        hugestr) q="UPDATE tags SET name = replace(hex(zeroblob(50000)), '00', 'AB');
+            UPDATE modules SET path = '/' || replace(hex(zeroblob(500000)), '00', 'x') WHERE id = (SELECT min(id) FROM modules);
+            UPDATE meta SET value = replace(hex(zeroblob(2000000)), '00', 'C') WHERE key IN ('exe', 'cmdline');
+            UPDATE modules SET build_id = replace(hex(zeroblob(100000)), '00', 'f');" ;;
+        negnum) q="UPDATE stacks SET pc = -1; UPDATE stacks SET module = -5 WHERE depth = 1;
+            UPDATE live SET handle = -1 WHERE rowid = (SELECT min(rowid) FROM live);
+            UPDATE live SET created_ns = -9223372036854775808, created_thread = -7;
+            UPDATE modules SET bias = -1, lo = 9223372036854775807, hi = -9223372036854775808;
+            UPDATE meta SET value = -1 WHERE key = 'pid'; UPDATE meta SET value = 1e308 WHERE key = 'ended_at';
+            UPDATE meta SET value = 'abc' WHERE key = 'started_at';
+            UPDATE batches SET base_ns = -9223372036854775808, skip = -5;" ;;
+        bignum) q="UPDATE live SET created_stack = 4294967296 + created_stack, tag = 4294967297, created_thread = 9223372036854775807;
+            UPDATE stacks SET depth = depth + 1099511627776; UPDATE modules SET id = id + 4294967296;
+            UPDATE batches SET base_ns = 9223372036854775807, n = 9223372036854775807, skip = 4611686018427387904 WHERE id = (SELECT max(id) FROM batches);" ;;
+        missing) q="UPDATE live SET created_stack = 12345; UPDATE stacks SET module = 999;
+            DELETE FROM tags; DELETE FROM threads; DELETE FROM modules; DELETE FROM meta WHERE key NOT IN ('format', 'version');" ;;
+        types) q="UPDATE stacks SET pc = 'abc'; UPDATE modules SET path = x'2f00ff00', build_id = x'00ff';
+            UPDATE tags SET name = x'ff00fe'; UPDATE live SET created_ns = 'yesterday', tag = 1.5;
+            UPDATE meta SET value = x'00' WHERE key = 'exe';" ;;
+        deepstack) q="INSERT INTO stacks(id, depth, pc, module) WITH RECURSIVE c(d) AS (SELECT 0 UNION ALL SELECT d + 1 FROM c WHERE d < 99999)
+            SELECT 777777, d, 4096 + d, 1 FROM c; UPDATE live SET created_stack = 777777;" ;;
+        manylive) q="INSERT INTO live(handle, tag, created_ns, created_thread, created_stack) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000)
+            SELECT x + 8589934592, x % 1000, x, x % 7, x % 5000 FROM c;" ;;
+        badjson) q="INSERT INTO batches(base_ns, n, skip, data) VALUES (1, 5, -3, '[[1,2,3'),
+            (0, 1, 0, '[' || replace(hex(zeroblob(3000)), '00', '[') || ']');" ;;
+        escapes) q="UPDATE tags SET name = 'a' || char(27) || ']0;pwned' || char(7) || char(10) || 'SUMMARY: HandleSanitizer: forged';
+            UPDATE modules SET path = '/tmp/' || char(27) || '[2J' WHERE id = (SELECT min(id) FROM modules);" ;;
+        dropped) q="DROP TABLE stacks;" ;;
+        hugetag) q="UPDATE tags SET name = replace(hex(zeroblob(5000000)), '00', 'AB');" ;;
+        endless_view) q="DROP VIEW leaks; CREATE VIEW leaks(handle, tag, created_ns, created_thread, created_stack, deleted_ns, deleted_thread, deleted_stack) AS
+            WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x, NULL, x, 0, 1, NULL, NULL, NULL FROM c;" ;;
+        fifo_module) q="UPDATE modules SET path = '$work/fifo';" ;;
+        esac
+        cp base.db "$h.db"
+        sqlite3 "$h.db" "$q" 2>sql.err || fail "$h: cannot make the trace: $(cat sql.err)"
+        res=""
+        if [ -n "${HANDLE_REPORT:-}" ]; then
+            rc=0
+            timeout 60 "$HANDLE_REPORT" --stats "$h.db" >"$h.out" 2>"$h.err" || rc=$?
+            case $rc in
+            0 | 1 | 2) res="handle-report exit $rc" ;;
+            124) res="handle-report HUNG (killed after 60 s)"; bad=1 ;;
+            *) res="handle-report CRASHED (exit $rc)"; bad=1 ;;
+            esac
+            grep -q $'\x1b' "$h.out" "$h.err" && res+=" (prints raw escape sequences from the trace)"
+            [ "$(grep -c '^SUMMARY' "$h.out")" -gt 1 ] && res+=" (a forged SUMMARY line)"
+        fi
+        if [ -n "${TRACE_REPLAY:-}" ]; then
+            rc=0
+            TRACE_REPLAY_DW=1 timeout 60 "$TRACE_REPLAY" "$h.db" >"$h.rout" 2>"$h.rerr" || rc=$?
+            case $rc in
+            0) res+="; trace_replay (ASan+UBSan) clean" ;;
+            124) res+="; trace_replay HUNG"; bad=1 ;;
+            *) res+="; trace_replay FAILED (exit $rc): $(grep -m1 -E 'ERROR|runtime error|trace_fuzz:' "$h.rerr")"; bad=1 ;;
+            esac
+        fi
+        note "$h: $res"
+    done
+    [ $bad -eq 0 ] || fail "a hostile trace hung or crashed a reader (see above)"
     ;;
 *)
     echo "run.sh: unknown case $case_name" >&2
