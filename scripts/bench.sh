@@ -787,7 +787,7 @@ plot() {
         sep=", "
     done
     gnuplot <<GP >>"$WORK/gnuplot.log" 2>&1 || echo "bench.sh: gnuplot failed for $out" >&2
-set terminal pngcairo size 800,480 font ",11"
+set terminal pngcairo size 800,480 font ",11" noenhanced
 set output '$out'
 set title "$title"
 set xlabel '$xl'
@@ -866,7 +866,7 @@ scale_tables() {
     echo " picking it from the array included; pick only: the loop without handle_value)"
     plot "$PLOTS/bench-release-live.png" "libhandle.so: cost per op vs live handles ($stamp)" \
         "live handles" "ns per op" 1 "$WORK/rlive.dat" \
-        "2:new+value+delete" "3:handle\\\\_value of a random live handle" "4:the same minus picking it"
+        "2:new+value+delete" "3:handle_value of a random live handle" "4:the same minus picking it"
 
     echo
     row "release: vs threads (2 cores)" unit "n+v+d aggr" "Mops/s" "vs 1 thread"
