@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/coverage.h"
 #include "../report/leaks.h"
 #include "../report/suppress.h"
 #include "../report/symbolize.h"
@@ -193,6 +194,7 @@ void handle__diag_panic(int kind, handle_t h, const char *want_tag, const uintpt
     int n = snprintf(tail, sizeof tail, "==%ld==ABORTING\n", pid);
     handle__rt_write(tail, (size_t)n);
     signal(SIGABRT, SIG_DFL);
+    HANDLE__COVERAGE_DUMP();
     abort();
 }
 

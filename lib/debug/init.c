@@ -26,6 +26,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../core/coverage.h"
 #include "../core/fmt.h"
 #include "runtime.h"
 #include "trace.h"
@@ -183,6 +184,7 @@ static void exit_check(bool lsan_dying)
     if (lsan_check)
         lsan_check();
     fflush(NULL);
+    HANDLE__COVERAGE_DUMP();
     if (handle__opt.abort_on_error) {
         signal(SIGABRT, SIG_DFL);
         abort();

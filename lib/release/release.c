@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../core/core.h"
+#include "../core/coverage.h"
 #include "../core/fmt.h"
 #include "../core/panic_hook.h"
 
@@ -37,6 +38,7 @@ __attribute__((noinline, cold, noreturn)) static void panic(int kind, handle_t h
     if (handle__panic_hook)
         handle__panic_hook(kind, h, buf, f.len); /* test-only; may longjmp */
     handle__fmt_flush(&f, STDERR_FILENO);
+    HANDLE__COVERAGE_DUMP();
     abort();
 }
 
