@@ -10,7 +10,7 @@
 set -euo pipefail
 
 HANDLE_DEB_PACKAGES=(
-    build-essential cmake pkg-config clang
+    build-essential cmake pkg-config clang libclang-rt-dev
     libcmocka-dev
     libunwind-dev libdw-dev libelf-dev
     libsqlite3-dev sqlite3
