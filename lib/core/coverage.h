@@ -10,7 +10,8 @@
 #define HANDLE_CORE_COVERAGE_H
 
 #ifdef HANDLE_COVERAGE
-void __gcov_dump(void);
+/* Hidden: the libgcov copy linked into each library stays unexported. */
+__attribute__((visibility("hidden"))) void __gcov_dump(void);
 #define HANDLE__COVERAGE_DUMP() __gcov_dump()
 #else
 #define HANDLE__COVERAGE_DUMP() ((void)0)

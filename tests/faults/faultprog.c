@@ -12,12 +12,13 @@
  *       tagged "main" for the whole run. Every value read back is checked.
  *       Ends after SECONDS (0: never) with the kept handles deleted and the
  *       100 "main" handles leaked; prints "churn done created=N deleted=M".
- *   eintr SECONDS
+ *   eintr SECONDS [misuse]
  *       churn with 3 threads while a timer sends SIGALRM every millisecond
  *       (no SA_RESTART) and a helper process sends SIGUSR1 to random threads
  *       as fast as it can; the handlers call handle_lookup/handle_value on a
  *       live handle (both are async-signal-safe) and check errno is kept.
- *       Prints "eintr done signals=N".
+ *       Prints "eintr done signals=N". With "misuse", ends with a double
+ *       delete in the storm (the helper process is then left to notice).
  *   forkstorm N
  *       2 threads churn while the main thread forks N children, each of
  *       which (by i % 5) makes and leaks one handle and exits, makes and
@@ -263,6 +264,13 @@ static int eintr_main(int argc, char **argv)
     }
     for (int i = 0; i < 3; i++)
         pthread_join(churners[i], NULL);
+    if (argc > 3 && strcmp(argv[3], "misuse") == 0) {
+        /* A panic in the storm: its diagnostic and its errors row must
+         * still be written (the commit wait sees EINTR). */
+        handle_t h = handle_new_tagged(&sig_value, "doomed");
+        handle_delete(h);
+        handle_delete(h);
+    }
     struct itimerval off = {{0, 0}, {0, 0}};
     setitimer(ITIMER_REAL, &off, NULL);
     kill(helper, SIGKILL);

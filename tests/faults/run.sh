@@ -203,6 +203,16 @@ eintr)
     grep -q 'ended YES' counts || fail "no ended_at"
     report t.db
     note "$signals signals handled; $created lifetimes, all in the trace"
+    # A panic during the storm: diagnostic, errors row committed, abort.
+    rm -f t.db t.db-wal t.db-shm
+    timeout 60 env LD_PRELOAD="$DEBUG_LIB" HANDLE_OPTIONS="trace=$work/t.db" "$P" eintr 0.5 misuse >out 2>err
+    rc=$?
+    [ "$rc" -eq 134 ] || fail "misuse in the storm: exit status $rc, want 134"
+    grep -q 'ERROR: HandleSanitizer: double-delete' err || fail "misuse in the storm: no diagnostic"
+    intact t.db
+    $C counts t.db >counts || fail "counts"
+    grep -q '^errors 1$' counts || fail "misuse in the storm: the errors row was not committed: $(cat counts)"
+    note "a double delete in the storm: diagnostic, errors row committed, abort"
     ;;
 forkstorm)
     n=${size:-100}
