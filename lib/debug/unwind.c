@@ -894,15 +894,21 @@ enum { TAIL_MAX = 0, TAIL_END, TAIL_STOP };
 
 struct memo_frame {
     uintptr_t pc, rbp; /* the frame's state (its RSP is the previous cfa) */
-    uintptr_t cfa;     /* its CFA: the next frame's RSP */
-    uint64_t rule;     /* the rule that stepped from it (0: not known) */
+    uintptr_t cfa;     /* its CFA: the next frame's RSP (0: not known) */
+    uintptr_t rbp_at;  /* where its rule restores RBP from (0: unchanged) */
 };
 
+/* Every rule a memo was made with was valid in the walk that wrote it, so
+ * the memo as a whole is valid while `epoch` is current, or forever if
+ * none of its rules came from a module loaded after start-up. */
 struct memo {
     uint32_t n, tail;  /* frames; how the walk ended after f[n-1] */
     uintptr_t owner;   /* the stack top of the thread that wrote it */
     uintptr_t rsp0;    /* the RSP of f[0] */
     uint64_t used;     /* the slot's clock when last used */
+    uint32_t epoch;    /* the epoch of the walk that wrote it */
+    bool later;        /* it used rules of modules loaded after start-up */
+    uint64_t pcs;      /* bit pc_bit(pc) set for every f[].pc */
     struct memo_frame f[MEMO_FRAMES];
 };
 
@@ -912,6 +918,13 @@ struct memo_slot {
     struct memo way[MEMO_WAYS];
 };
 static struct memo_slot memos[MEMO_SLOTS] __attribute__((aligned(64)));
+
+/* A pc's bit in struct memo's pcs: a walk looks for its frame in a memo
+ * only when the bit is set, which keeps mispredicted scans off the walk. */
+static inline uint64_t pc_bit(uintptr_t pc)
+{
+    return UINT64_C(1) << ((pc * UINT64_C(0x9e3779b97f4a7c15)) >> 58);
+}
 
 static inline uintptr_t memo_rsp(const struct memo *m, uint32_t i)
 {
@@ -942,33 +955,23 @@ static inline bool rule_current(struct walk *w, uint64_t rule)
 }
 
 /* Checks the steps from memo frames f[0..steps) against memory (f[0]'s
- * state is known to be right): step s is right if f[s]'s rule may be used
- * and the return address at its CFA-8 and the RBP it restores are f[s+1]'s.
- * Writes f[1..k].pc to out[1..k] and returns k, the number of steps that
- * checked out. Sets bit F_BOOT of *later if a rule of a module loaded
- * after start-up was looked at. The loads of one step do not depend on
+ * state is known to be right, and the memo's rules valid): step s is
+ * right if the return address at f[s]'s CFA-8 and the RBP its rule
+ * restores are f[s+1]'s. Writes f[1..k].pc to out[1..k] and returns k, the
+ * number of steps that checked out. The loads of one step do not depend on
  * those of the previous one. */
 static inline uint32_t memo_check(const struct memo_frame *f, uint32_t steps, uintptr_t *out,
-                                  uintptr_t lo, uint32_t epoch, uint64_t *later)
+                                  uintptr_t lo)
 {
-    uint64_t nb = 0;
     uint32_t s = 0;
     for (; s < steps; s++) {
-        uint64_t rule = f[s].rule;
-        nb |= ~rule;
-        if (!(rule & F_BOOT) && (rule == 0 || rule_epoch(rule) != epoch))
+        if (*(const uintptr_t *)(f[s].cfa - 8) != f[s + 1].pc)
             break;
-        uintptr_t cfa = f[s].cfa;
-        if (*(const uintptr_t *)(cfa - 8) != f[s + 1].pc)
+        uintptr_t at = f[s].rbp_at;
+        if (at != 0 && (at < lo || *(const uintptr_t *)at != f[s + 1].rbp))
             break;
-        if (rule & F_RBP_SAVED) {
-            uintptr_t at = cfa + (uintptr_t)rule_rbp_off(rule);
-            if (at < lo || *(const uintptr_t *)at != f[s + 1].rbp)
-                break;
-        }
         out[s + 1] = f[s + 1].pc;
     }
-    *later |= nb & F_BOOT;
     return s;
 }
 
@@ -991,28 +994,31 @@ static int walk(struct walk *w, struct memo_slot *ms, uintptr_t rip, uintptr_t r
 
     if (w->max == 0)
         return 0;
-    for (int x = 0; ms != NULL && x < MEMO_WAYS; x++)
-        if (ms->way[x].owner == w->hi && ms->way[x].n > 0) {
-            mn[x] = ms->way[x].n;
+    for (int x = 0; ms != NULL && x < MEMO_WAYS; x++) {
+        const struct memo *m = &ms->way[x];
+        if (m->owner == w->hi && m->n > 0 && (!m->later || m->epoch == w->epoch)) {
+            mn[x] = m->n;
             may_join = true;
         }
+    }
     for (;;) {
         pcs[o] = rip;
         for (int x = 0; may_join && x < MEMO_WAYS; x++) {
             const struct memo *m = &ms->way[x];
+            if (!(m->pcs & pc_bit(rip)))
+                continue;
             while (mi[x] < mn[x] && memo_rsp(m, mi[x]) < rsp)
                 mi[x]++;
             if (mi[x] < mn[x] && memo_rsp(m, mi[x]) == rsp && m->f[mi[x]].pc == rip &&
                 m->f[mi[x]].rbp == rbp) {
                 uint32_t i = mi[x], steps = mn[x] - 1 - i;
-                uint64_t later = 0;
                 may_join = false;
                 src = &ms->way[x];
+                if (m->later)
+                    w->later_module = true;
                 if (steps > w->max - 1 - o)
                     steps = w->max - 1 - o;
-                uint32_t k = memo_check(&m->f[i], steps, &pcs[o], w->lo, w->epoch, &later);
-                if (later)
-                    w->later_module = true;
+                uint32_t k = memo_check(&m->f[i], steps, &pcs[o], w->lo);
                 join_out = o;
                 join_mi = i;
                 i += k;
@@ -1023,7 +1029,7 @@ static int walk(struct walk *w, struct memo_slot *ms, uintptr_t rip, uintptr_t r
                     goto done;
                 }
                 const struct memo_frame *last = &m->f[i];
-                if (i + 1 >= mn[x] && last->rule != 0 && rule_current(w, last->rule) &&
+                if (i + 1 >= mn[x] &&
                     (m->tail == TAIL_END ||
                      (m->tail == TAIL_STOP && *(const uintptr_t *)(last->cfa - 8) < 0x4000))) {
                     tail = m->tail;
@@ -1043,7 +1049,7 @@ static int walk(struct walk *w, struct memo_slot *ms, uintptr_t rip, uintptr_t r
         f->pc = rip;
         f->rbp = rbp;
         f->cfa = 0;
-        f->rule = 0;
+        f->rbp_at = 0;
         if (o + 1 >= w->max) {
             tail = TAIL_MAX;
             break;
@@ -1057,7 +1063,6 @@ static int walk(struct walk *w, struct memo_slot *ms, uintptr_t rip, uintptr_t r
             if (!(rule & F_BOOT))
                 w->later_module = true;
         }
-        f->rule = rule;
         unsigned kind = rule & K_MASK;
         if (HANDLE__UNLIKELY(kind != K_STD)) {
             if (kind == K_END) {
@@ -1075,6 +1080,7 @@ static int walk(struct walk *w, struct memo_slot *ms, uintptr_t rip, uintptr_t r
             if (HANDLE__UNLIKELY(at < w->lo || at > w->hi - 8))
                 return -1;
             rbp = *(const uintptr_t *)at;
+            f->rbp_at = at;
         }
         f->cfa = cfa;
         rsp = cfa;
@@ -1121,6 +1127,12 @@ done:;
     dst->rsp0 = rsp0;
     dst->owner = w->hi;
     dst->used = ms->clock;
+    dst->epoch = w->epoch;
+    dst->later = w->later_module;
+    uint64_t bits = 0;
+    for (uint32_t i = 0; i < keep; i++)
+        bits |= pc_bit(dst->f[i].pc);
+    dst->pcs = bits;
     return (int)n;
 }
 

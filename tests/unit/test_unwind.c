@@ -430,6 +430,50 @@ static void test_print_cost_at_23_frames(void **state)
     assert_int_equal(b.frames, depth + c.nref);
 }
 
+/* Three stacks in turn that share their outer frames but not their inner
+ * 4-7: more than the two a thread remembers, so every walk walks its
+ * inner frames from cached rules before it can check the rest. */
+struct rotate {
+    uintptr_t lo, hi;
+    bool ref;
+    int n;
+};
+
+__attribute__((noinline)) static void rotate_leaf(void *arg)
+{
+    struct rotate *r = arg;
+    uintptr_t buf[64];
+    r->n = r->ref ? unw_backtrace((void **)buf, 64) : handle__unwind(buf, 64, r->lo, r->hi);
+}
+
+__attribute__((noinline)) static double rotate_ns(struct rotate *r, int iterations)
+{
+    double t0 = now_ns();
+    for (int i = 0; i < iterations; i++) {
+        switch (i % 3) {
+        case 0: fx_recurse(3, rotate_leaf, r); break;
+        case 1: fx_vla(3, 8, rotate_leaf, r); break;
+        default: fx_mixed(2, rotate_leaf, r); break;
+        }
+    }
+    return (now_ns() - t0) / iterations;
+}
+
+static void test_print_cost_rotating_stacks(void **state)
+{
+    (void)state;
+    struct rotate r = {0, 0, false, 0};
+    bounds(&r.lo, &r.hi);
+    rotate_ns(&r, 30000);
+    double lib = rotate_ns(&r, 600000);
+    assert_true(r.n > 0);
+    r.ref = true;
+    rotate_ns(&r, 30000);
+    double ref = rotate_ns(&r, 600000);
+    print_message("3 rotating stacks of ~%d frames (calls included): unw_backtrace %.1f ns, "
+                  "handle__unwind %.1f ns\n", r.n, ref, lib);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_coroutine_stack_refused),
         cmocka_unit_test(test_threads_walk_concurrently),
         cmocka_unit_test(test_print_cost_at_23_frames),
+        cmocka_unit_test(test_print_cost_rotating_stacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
