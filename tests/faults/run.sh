@@ -48,6 +48,10 @@
 #                        hostile with SQL: read or refused, never a crash
 #   hostile_traces_dos   an endless recursive `leaks` view, a FIFO as a
 #                        module path, 10 MB tags: must not hang handle-report
+#   report_inputs        handle-report on a directory, a FIFO, /dev/null,
+#                        empty, text, truncated, newer-version, foreign and
+#                        unreadable files (exit 2, one line), and a killed
+#                        trace with its -wal in a read-only directory
 set -u
 case_name=${1:?usage: run.sh CASE [SIZE]}
 size=${2:-}
@@ -488,6 +492,56 @@ hostile_traces | hostile_traces_dos)
         note "$h: $res"
     done
     [ $bad -eq 0 ] || fail "a hostile trace hung or crashed a reader (see above)"
+    ;;
+report_inputs)
+    # SPEC section 6: a file that is missing, unreadable or not a handle
+    # trace is exit 2 with one line naming it, never a crash or a hang: a
+    # directory, a FIFO, /dev/null, an empty file, text, a truncated trace,
+    # a trace of a newer format version, a foreign SQLite database, a file
+    # nobody may read; and a killed process's trace (with its -wal) in a
+    # directory the reader cannot write, which must still be read.
+    [ -n "${HANDLE_REPORT:-}" ] || { note "SKIPPED: HANDLE_REPORT is not set"; exit 0; }
+    dbg HANDLE_OPTIONS="trace=$work/good.db" "$P" churn 0.2 - 1 1000 >out 2>err
+    [ -f good.db ] || fail "no trace"
+    mkdir adir
+    mkfifo afifo
+    : >empty.db
+    echo "hello, not a database" >text.db
+    head -c 5000 good.db >truncated.db
+    cp good.db newer.db && sqlite3 newer.db "UPDATE meta SET value = 2 WHERE key = 'version'"
+    cp good.db foreign.db && sqlite3 foreign.db "UPDATE meta SET value = 'other' WHERE key = 'format'"
+    sqlite3 plain.db "CREATE TABLE t(x); INSERT INTO t VALUES (1);"
+    cp good.db secret.db && chmod 000 secret.db
+    for f in missing.db adir afifo /dev/null empty.db text.db truncated.db newer.db foreign.db plain.db; do
+        rc=0
+        timeout 20 "$HANDLE_REPORT" "$f" >o 2>e || rc=$?
+        [ "$rc" -eq 2 ] || fail "$f: exit status $rc, want 2 ($(head -2 e))"
+        [ "$(wc -l <e)" -eq 1 ] || fail "$f: $(wc -l <e) lines on stderr, want one: $(cat e)"
+        grep -qF "$(basename "$f")" e || fail "$f: the message does not name the file: $(cat e)"
+        note "$f: exit 2: $(cut -c1-120 e)"
+    done
+    if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+        chmod 755 "$work"
+        rc=0
+        setpriv --reuid=nobody --regid=nogroup --clear-groups timeout 20 "$HANDLE_REPORT" "$work/secret.db" >o 2>e || rc=$?
+        [ "$rc" -eq 2 ] && [ "$(wc -l <e)" -eq 1 ] || fail "unreadable file: exit $rc: $(cat e)"
+        note "an unreadable file: exit 2: $(cut -c1-120 e)"
+        # A killed process's trace with its -wal, in a directory nobody can
+        # write: read through a private copy.
+        mkdir ro
+        env LD_PRELOAD="$DEBUG_LIB" HANDLE_OPTIONS="trace=$work/ro/k.db:flush_ms=20" "$P" churn 0 - 1 1000 >out 2>err &
+        pid=$!
+        sleep 0.7
+        kill -9 $pid
+        wait $pid 2>/dev/null
+        [ -f ro/k.db-wal ] || fail "the killed trace has no -wal"
+        chmod 755 ro && chmod 644 ro/k.db ro/k.db-wal ro/k.db-shm 2>/dev/null
+        rc=0
+        setpriv --reuid=nobody --regid=nogroup --clear-groups timeout 30 "$HANDLE_REPORT" "$work/ro/k.db" >o 2>e || rc=$?
+        [ "$rc" -eq 1 ] || fail "killed trace in a read-only directory: exit $rc: $(head -3 e)"
+        grep -q 'did not exit cleanly' o || fail "killed trace: no 'did not exit cleanly' note"
+        note "a killed trace with -wal in a read-only directory: read (exit 1)"
+    fi
     ;;
 *)
     echo "run.sh: unknown case $case_name" >&2
