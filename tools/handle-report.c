@@ -3,8 +3,9 @@
  * section 5) and reports, after the fact, what the exit report reported
  * and more (SPEC section 6):
  *
- *     handle-report [--format text|json|sarif] [--stats] [--suppressions FILE]
- *                   [--baseline OLD] [--output FILE] [--debuginfo-path PATH] TRACE.db...
+ *     handle-report [--format text|json|sarif|html|folded] [--all] [--stats]
+ *                   [--suppressions FILE] [--baseline OLD] [--output FILE]
+ *                   [--debuginfo-path PATH] TRACE.db...
  *
  * Leak sites in the exit report's own text (lib/report/leaks.c prints
  * both), recorded errors, the trace's program, pid and times; symbolized
@@ -13,7 +14,9 @@
  * 1 leaks or errors found, 2 bad usage or a file that is missing,
  * unreadable or not a handle trace (one line on stderr naming the file and
  * why). This file is the command line only: reading and merging are
- * lib/report/report_model.c, the formats report_text.c and report_json.c.
+ * lib/report/report_model.c, the formats report_text.c, report_json.c,
+ * report_html.c (one self-contained page) and report_flame.c (collapsed
+ * stacks for flame graph tools).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,14 +36,14 @@
 
 enum { EXIT_CLEAN = 0, EXIT_FOUND = 1, EXIT_BAD = 2 };
 
-/* The output formats; a later one (html, folded) is added here with its
- * writer. */
-enum format { FMT_TEXT, FMT_JSON, FMT_SARIF };
+/* The output formats. */
+enum format { FMT_TEXT, FMT_JSON, FMT_SARIF, FMT_HTML, FMT_FOLDED };
 static const struct {
     const char *name;
     int format; /* -1: planned, not available yet */
 } formats[] = {
-    {"text", FMT_TEXT}, {"json", FMT_JSON}, {"sarif", FMT_SARIF}, {"html", -1}, {"folded", -1},
+    {"text", FMT_TEXT}, {"json", FMT_JSON},     {"sarif", FMT_SARIF},
+    {"html", FMT_HTML}, {"folded", FMT_FOLDED},
 };
 
 static void usage(FILE *f)
@@ -50,7 +53,13 @@ static void usage(FILE *f)
             "Reports the leaked handles and the recorded errors of traces written by\n"
             "libhandle-debug.so, symbolized offline; several traces give one merged report.\n"
             "\n"
-            "  -f, --format FORMAT      text (the exit report's format; default), json, sarif\n"
+            "  -f, --format FORMAT      text (the exit report's format; default), json, sarif,\n"
+            "                           html (one self-contained page: leak sites, a timeline\n"
+            "                           of live handles, flame graphs of creation stacks),\n"
+            "                           folded (collapsed stacks of the leaked handles, for\n"
+            "                           flamegraph.pl, inferno or speedscope)\n"
+            "      --all                with folded: the stacks of every creation, not only\n"
+            "                           of the leaked handles\n"
             "      --stats              per creation site: handles created, deleted and live,\n"
             "                           lifetime p50/p99/max, the most live at once\n"
             "  -s, --suppressions FILE  leave out leaks matched by FILE (leak:PATTERN lines, as\n"
@@ -144,7 +153,8 @@ int main(int argc, char **argv)
                 return bad_usage(msg);
             }
             if (format == -2) {
-                snprintf(msg, sizeof msg, "unknown format '%s' (text, json or sarif)", optarg);
+                snprintf(msg, sizeof msg,
+                         "unknown format '%s' (text, json, sarif, html or folded)", optarg);
                 free(baselines);
                 return bad_usage(msg);
             }
@@ -189,10 +199,11 @@ int main(int argc, char **argv)
             return bad_usage(msg);
         }
     }
-    if (all) {
+    if (all && format != FMT_FOLDED) {
         free(baselines);
-        return bad_usage("--all applies to --format folded, which is not available in this "
-                         "version");
+        return bad_usage(format == FMT_HTML ? "--all applies to --format folded only (the html "
+                                              "page always has both flame graphs)"
+                                            : "--all applies to --format folded only");
     }
     if (optind >= argc) {
         free(baselines);
@@ -217,11 +228,15 @@ int main(int argc, char **argv)
     sym = handle__sym_new();
     if (sym && debuginfo_path)
         handle__sym_set_debuginfo_path(sym, debuginfo_path);
-    m = sym ? handle__rm_new(sym, supp, stats) : NULL;
+    /* html shows the statistics and a timeline; folded --all the stacks
+     * of every creation: both read every lifetime. */
+    m = sym ? handle__rm_new(sym, supp, stats || (format == FMT_FOLDED && all)) : NULL;
     if (m == NULL) {
         complain(NULL, "out of memory");
         goto done;
     }
+    if (format == FMT_HTML)
+        handle__rm_want_detail(m);
     for (size_t i = 0; i < nbaselines; i++) {
         if (!handle__rm_add_baseline(m, baselines[i], err, sizeof err)) {
             complain(baselines[i], err);
@@ -250,6 +265,14 @@ int main(int argc, char **argv)
         break;
     case FMT_SARIF:
         ok = handle__rm_sarif(&out, m, HANDLE_VERSION, err, sizeof err);
+        break;
+    case FMT_HTML:
+        ok = handle__rm_html(&out, m, HANDLE_VERSION, err, sizeof err);
+        break;
+    case FMT_FOLDED:
+        ok = handle__rm_folded(&out, m, all);
+        if (!ok)
+            snprintf(err, sizeof err, "out of memory");
         break;
     default:
         handle__rm_text(&out, m, stats);

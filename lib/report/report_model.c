@@ -163,6 +163,30 @@ static struct ment *map_put(struct handle__rm_map *mp, const char *k, size_t len
     return &mp->e[mp->n - 1];
 }
 
+struct handle__rm_map *handle__rm_map_new(void)
+{
+    return map_new();
+}
+
+void handle__rm_map_free(struct handle__rm_map *mp)
+{
+    map_free(mp);
+}
+
+bool handle__rm_map_get(struct handle__rm_map *mp, const void *k, size_t len, size_t val_if_new,
+                        size_t *val, bool *added)
+{
+    const char *key = len ? k : "";
+    struct ment *e = map_find(mp, key, len);
+    *added = e == NULL;
+    if (e == NULL)
+        e = map_put(mp, key, len, val_if_new);
+    if (e == NULL)
+        return false;
+    *val = e->val;
+    return true;
+}
+
 /* The model's copy of s (equal strings share it); NULL for NULL. Out of
  * memory: NULL, and oom is set. */
 static const char *intern(struct handle__rm *m, const char *s)
@@ -222,7 +246,11 @@ void handle__rm_free(struct handle__rm *m)
     for (size_t i = 0; i < m->nstats; i++) {
         free(m->stats[i].frames.f);
         free(m->stats[i].life);
+        free(m->stats[i].born);
+        free(m->stats[i].died);
     }
+    free(m->site_stat);
+    free(m->stat_of_serial);
     free(m->stats);
     free(m->traces);
     free(m->notes);
@@ -247,6 +275,11 @@ struct tctx {
     const struct handle__tr_module *mods; /* ordered by id */
     size_t nmods;
     uint32_t base;                /* mods[i] has global id base + 1 + i */
+    /* With detail: the leak groups and, per group, the merged site its
+     * handles went to (SIZE_MAX: suppressed), for handle__rm_site_stat. */
+    const struct handle__tr_group *lg;
+    size_t nlg;
+    size_t *lg_site;
 };
 
 /* Registers the trace's modules with the symbolizer under fresh global
@@ -501,6 +534,8 @@ static bool merge_sites(struct tctx *c, struct handle__leak_site *s, size_t n)
         }
         uint64_t abs = (uint64_t)(c->abs0 + (int64_t)r->first_ns);
         struct ment *e = map_find(m->site_keys, fb.p, fb.len);
+        if (c->lg_site && r->order < c->nlg)
+            c->lg_site[r->order] = e ? e->val : m->nsites;
         if (e != NULL) {
             struct handle__leak_site *d = &m->sites[e->val];
             d->count += r->count;
@@ -736,6 +771,62 @@ static void sgroups_free(struct sgroups *s)
     *s = (struct sgroups){0};
 }
 
+/* Orders leak group indices by (stack, tag). */
+static int lg_cmp(const void *a, const void *b, void *ctx)
+{
+    const struct handle__tr_group *g = ctx;
+    const struct handle__tr_group *x = &g[*(const size_t *)a], *y = &g[*(const size_t *)b];
+    if (x->stack != y->stack)
+        return x->stack < y->stack ? -1 : 1;
+    return x->tag < y->tag ? -1 : x->tag > y->tag;
+}
+
+/* With detail: adds group sg's times (made absolute) and lifetimes to st,
+ * and links the leak site of the same stack and tag to st. lg_order: the
+ * leak groups' indices ordered by lg_cmp (NULL: none). */
+static bool add_detail(struct tctx *c, struct handle__rm_stat *st, const struct sgrp *sg,
+                       const size_t *lg_order)
+{
+    struct handle__rm *m = c->m;
+    if (!grow(&st->born, &st->capborn, st->nborn + sg->created, sizeof *st->born) ||
+        !grow(&st->died, &st->capdied, st->ndied + sg->deleted, sizeof *st->died))
+        return false;
+    for (uint64_t i = 0; i < sg->created; i++)
+        st->born[st->nborn++] = (int64_t)((uint64_t)c->abs0 + (uint64_t)sg->c[i]);
+    for (uint64_t i = 0; i < sg->deleted; i++)
+        st->died[st->ndied++] = (int64_t)((uint64_t)c->abs0 + (uint64_t)sg->d[i]);
+    for (size_t i = 0; i < sg->nlife; i++) {
+        uint64_t v = sg->life[i];
+        st->hist[v ? 63 - __builtin_clzll(v) : 0]++;
+    }
+    if (lg_order == NULL)
+        return true;
+    size_t lo = 0, hi = c->nlg;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct handle__tr_group *g = &c->lg[lg_order[mid]];
+        if (g->stack < sg->stack || (g->stack == sg->stack && g->tag < sg->tag))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == c->nlg)
+        return true;
+    size_t gi = lg_order[lo];
+    if (c->lg[gi].stack != sg->stack || c->lg[gi].tag != sg->tag || c->lg_site[gi] == SIZE_MAX)
+        return true;
+    size_t site = c->lg_site[gi];
+    if (!grow(&m->site_stat, &m->capsite_stat, site + 1, sizeof *m->site_stat))
+        return false;
+    for (size_t k = m->nsite_stat; k <= site; k++)
+        m->site_stat[k] = 0;
+    if (site + 1 > m->nsite_stat)
+        m->nsite_stat = site + 1;
+    if (m->site_stat[site] == 0)
+        m->site_stat[site] = st->serial + 1;
+    return true;
+}
+
 /* Reads every lifetime of the trace and merges per-site statistics. */
 static bool add_stats(struct tctx *c, char *err, size_t errlen)
 {
@@ -772,6 +863,15 @@ static bool add_stats(struct tctx *c, char *err, size_t errlen)
         struct keyed *k = NULL;
         size_t nk = 0;
         ok = make_keys(raw, s.n, &kb, &k, &nk);
+        size_t *lg_order = NULL;
+        if (ok && m->want_detail && c->lg_site) {
+            lg_order = malloc((c->nlg ? c->nlg : 1) * sizeof *lg_order);
+            ok = lg_order != NULL;
+            for (size_t i = 0; ok && i < c->nlg; i++)
+                lg_order[i] = i;
+            if (ok && c->nlg > 1)
+                qsort_r(lg_order, c->nlg, sizeof *lg_order, lg_cmp, (void *)c->lg);
+        }
         for (size_t i = 0; ok && i < nk; i++) {
             const struct handle__leak_site *r = k[i].site;
             struct sgrp *sg = &s.g[r->order];
@@ -787,7 +887,8 @@ static bool add_stats(struct tctx *c, char *err, size_t errlen)
                     break;
                 }
                 st = &m->stats[m->nstats++];
-                *st = (struct handle__rm_stat){.tag = intern(m, r->tag), .first_abs = INT64_MAX};
+                *st = (struct handle__rm_stat){.tag = intern(m, r->tag), .first_abs = INT64_MAX,
+                                               .serial = m->nstats - 1};
                 st->frames.f = malloc((r->nframes ? r->nframes : 1) * sizeof *st->frames.f);
                 if (st->frames.f == NULL) {
                     ok = false;
@@ -810,9 +911,12 @@ static bool add_stats(struct tctx *c, char *err, size_t errlen)
             }
             copy(st->life + st->nlife, sg->life, sg->nlife * sizeof *sg->life);
             st->nlife += sg->nlife;
+            if (m->want_detail && !(ok = add_detail(c, st, sg, lg_order)))
+                break;
         }
         if (!ok)
             setf(err, errlen, "out of memory");
+        free(lg_order);
         free(k);
         handle__sb_free(&kb);
         handle__sb_free(&fb);
@@ -862,6 +966,17 @@ bool handle__rm_add_trace(struct handle__rm *m, const char *path, char *err, siz
     if (!register_modules(&c, err, errlen) || !handle__tr_leak_groups(c.t, &g, &ng, err, errlen) ||
         !handle__tr_errors(c.t, &e, &ne, err, errlen))
         goto out;
+    if (m->want_detail) {
+        c.lg = g;
+        c.nlg = ng;
+        c.lg_site = malloc((ng ? ng : 1) * sizeof *c.lg_site);
+        if (c.lg_site == NULL) {
+            setf(err, errlen, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < ng; i++)
+            c.lg_site[i] = SIZE_MAX;
+    }
     ids = malloc((ng + 3 * ne + 1) * sizeof *ids);
     if (ids == NULL) {
         setf(err, errlen, "out of memory");
@@ -901,6 +1016,7 @@ out:
     free(raw);
     free(mods);
     free(ids);
+    free(c.lg_site);
     handle__tr_close(c.t);
     return ok;
 }
@@ -1241,8 +1357,32 @@ bool handle__rm_finish(struct handle__rm *m)
     }
     if (m->nstats > 1)
         qsort(m->stats, m->nstats, sizeof *m->stats, stat_cmp);
+    if (m->want_detail) {
+        free(m->stat_of_serial);
+        m->stat_of_serial = malloc((m->nstats ? m->nstats : 1) * sizeof *m->stat_of_serial);
+        if (m->stat_of_serial == NULL)
+            ok = false;
+        for (size_t i = 0; ok && i < m->nstats; i++)
+            if (m->stats[i].serial < m->nstats)
+                m->stat_of_serial[m->stats[i].serial] = i;
+    }
     finish_notes(m);
     return ok && !m->oom;
+}
+
+void handle__rm_want_detail(struct handle__rm *m)
+{
+    m->want_detail = true;
+    m->want_stats = true;
+}
+
+const struct handle__rm_stat *handle__rm_site_stat(const struct handle__rm *m,
+                                                   const struct handle__leak_site *s)
+{
+    if (m->stat_of_serial == NULL || s->order >= m->nsite_stat || m->site_stat[s->order] == 0)
+        return NULL;
+    size_t serial = m->site_stat[s->order] - 1;
+    return serial < m->nstats ? &m->stats[m->stat_of_serial[serial]] : NULL;
 }
 
 uint64_t handle__rm_leaked(const struct handle__rm *m, uint64_t *nsites)

@@ -78,6 +78,14 @@ struct handle__rm_stat {
     int64_t first_abs;             /* Unix ns of its first creation, for the order */
     uint64_t *life;                /* completed lifetimes (freed by handle__rm_finish) */
     size_t nlife, caplife;
+    size_t serial;                 /* its index before handle__rm_finish sorted the stats */
+    /* Only with handle__rm_want_detail: every creation and deletion time
+     * (Unix ns; ns since the start for a trace without started_at), in no
+     * particular order, and the completed lifetimes by floor(log2(ns))
+     * (0 ns counts in bucket 0). */
+    int64_t *born, *died;
+    size_t nborn, capborn, ndied, capdied;
+    uint64_t hist[64];
 };
 
 /* A module whose frames show module+offset, and why. */
@@ -99,6 +107,7 @@ struct handle__rm {
     struct handle__symbolizer *sym;
     struct handle__supp *supp;     /* may be NULL */
     bool want_stats;
+    bool want_detail;              /* handle__rm_want_detail */
 
     struct handle__rm_trace *traces;
     size_t ntraces, captraces;
@@ -130,6 +139,11 @@ struct handle__rm {
     struct handle__rm_map *strings, *site_keys, *stat_keys, *baseline_keys;
     struct handle__rm_side *side;  /* per merged site, until handle__rm_finish sorts them */
     size_t capside;
+    /* With detail: by a merged site's order, 1 + the serial of the stats
+     * entry of its handles (0: none); after finish, stat_of_serial maps
+     * serials to indices in stats. */
+    size_t *site_stat, capsite_stat, nsite_stat;
+    size_t *stat_of_serial;
     bool oom;
 };
 
@@ -138,6 +152,16 @@ struct handle__rm {
  * out of memory. */
 HANDLE__HIDDEN struct handle__rm *handle__rm_new(struct handle__symbolizer *sym,
                                                  struct handle__supp *supp, bool want_stats);
+
+/* Also keeps, for handle__rm_site_stat and the HTML page, every creation
+ * and deletion time per creation site and lifetime histograms (16 bytes a
+ * lifetime more); implies stats. Call before the first trace. */
+HANDLE__HIDDEN void handle__rm_want_detail(struct handle__rm *m);
+
+/* With detail, after finish: the statistics of the creation site whose
+ * live handles make up leak site s (NULL if unknown). */
+HANDLE__HIDDEN const struct handle__rm_stat *handle__rm_site_stat(const struct handle__rm *m,
+                                                                  const struct handle__leak_site *s);
 
 /* Reads the trace at path into the model. False with a one-line reason in
  * err (without the path) for a bad or unreadable trace; the model is then
@@ -174,7 +198,16 @@ HANDLE__HIDDEN void handle__rm_free(struct handle__rm *m);
 HANDLE__HIDDEN void handle__rm_key(struct handle__sb *b, const char *tag,
                                    const struct handle__sym_frame *f, size_t n);
 
-/* ---- renderings (report_text.c, report_json.c) ---------------------------- */
+/* A string-keyed hash table (keys are bytes, copied), for the renderers'
+ * tables of strings, frames and stacks. NULL when out of memory. */
+HANDLE__HIDDEN struct handle__rm_map *handle__rm_map_new(void);
+HANDLE__HIDDEN void handle__rm_map_free(struct handle__rm_map *mp);
+/* The value stored under k[0..len) in *val; if absent, val_if_new is
+ * stored and *added set. False when out of memory. */
+HANDLE__HIDDEN bool handle__rm_map_get(struct handle__rm_map *mp, const void *k, size_t len,
+                                       size_t val_if_new, size_t *val, bool *added);
+
+/* ---- renderings (report_text.c, report_json.c, report_flame.c, report_html.c) */
 
 /* The text report: a header per trace, module notes, the leak report of
  * handle__leaks_text, the recorded errors, and with stats the lifetime
@@ -190,6 +223,26 @@ HANDLE__HIDDEN bool handle__rm_json(struct handle__sb *b, const struct handle__r
  * per recorded error (rule = its kind). */
 HANDLE__HIDDEN bool handle__rm_sarif(struct handle__sb *b, const struct handle__rm *m,
                                      const char *tool_version, char *err, size_t errlen);
+
+/* The name of frame f in a flame graph or a collapsed stack: its
+ * function, else "MODULE+0xOFF" (the module's file name), else "0xPC";
+ * with mark_inline, an inlined frame ends in "_[i]" (flamegraph.pl's and
+ * inferno's annotation). ';' becomes ':' and control characters spaces,
+ * which collapsed stacks cannot hold. */
+HANDLE__HIDDEN void handle__rm_frame_name(struct handle__sb *b, const struct handle__sym_frame *f,
+                                          bool mark_inline);
+
+/* --format folded: collapsed stacks for flamegraph.pl, inferno or
+ * speedscope, one line per distinct stack, "OUTER;...;INNER COUNT"
+ * (outermost frame first), sorted; of the leaked handles (as reported:
+ * after suppressions and baselines), or with all of every creation (the
+ * statistics: the model needs want_stats). Nothing for no stacks. */
+HANDLE__HIDDEN bool handle__rm_folded(struct handle__sb *b, const struct handle__rm *m, bool all);
+
+/* --format html: one self-contained page (report_html.c). The model needs
+ * handle__rm_want_detail. False with a reason in err. */
+HANDLE__HIDDEN bool handle__rm_html(struct handle__sb *b, const struct handle__rm *m,
+                                    const char *tool_version, char *err, size_t errlen);
 
 /* Durations for people: "850 ns", "12.3 us", "4.56 ms", "1.234 s". */
 HANDLE__HIDDEN void handle__rm_duration(struct handle__sb *b, uint64_t ns);

@@ -43,6 +43,59 @@ mask() {
         -e 's/started [0-9-]+ [0-9:]+ UTC/started TIME/' -e 's/ran [0-9.]+ s/ran T s/' \
         -e 's/[0-9a-f]{40}/BUILDID/g'
 }
+# html_data PAGE: the JSON document embedded in an HTML report (one line).
+html_data() {
+    sed -n 's/^<script type="application\/json" id="report-data">\(.*\)<\/script>$/\1/p' "$1"
+}
+# browse PAGE [#HASH]: Debian's chromium, headless, loads the page from
+# file:// and dumps the DOM after the page's script ran (dom.html; its
+# console and errors in chromium.err). No network: every host resolves to
+# nothing, and the page's own policy forbids requests.
+browse() {
+    command -v chromium >/dev/null || fail "no chromium (scripts/deps.sh installs it)"
+    local prof; prof=$(mktemp -d "$work/chromium.XXXXXX")
+    timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --disable-crash-reporter --host-resolver-rules='MAP * ~NOTFOUND' \
+        --user-data-dir="$prof" --enable-logging=stderr --v=0 \
+        --dump-dom "file://$(realpath "$1")${2:-}" >dom.html 2>chromium.err ||
+        fail "chromium failed on $1: $(tail -3 chromium.err)"
+    rm -rf "$prof"
+    selftest=$(sed -n 's/.*<pre id="selftest"[^>]*>\(selftest [^<]*\).*/\1/p' dom.html)
+    [ -n "$selftest" ] || fail "the page did not run its script (no selftest line)"
+    echo "$selftest"
+    case $selftest in "selftest ok "*) ;; *) fail "the page reports problems: $(sed -n '/<pre id="selftest"/,/<\/pre>/p' dom.html | head -8)" ;; esac
+    ! sed -n '/<pre id="selftest"/,/<\/pre>/p' dom.html | grep -q '^problem: ' ||
+        fail "the page reports problems: $(sed -n '/<pre id="selftest"/,/<\/pre>/p' dom.html | grep '^problem: ')"
+    ! grep -q 'CONSOLE' chromium.err || fail "console messages: $(grep CONSOLE chromium.err | head -5)"
+}
+# st KEY: a value of the page's selftest line.
+st() { echo "$selftest" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+# screenshot PAGE PNG: a 1400x1000 screenshot.
+screenshot() {
+    local prof; prof=$(mktemp -d "$work/chromium.XXXXXX")
+    timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --disable-crash-reporter --host-resolver-rules='MAP * ~NOTFOUND' --hide-scrollbars \
+        --user-data-dir="$prof" --window-size=1400,1000 --screenshot="$2" \
+        "file://$(realpath "$1")" >/dev/null 2>&1 || fail "chromium could not take a screenshot"
+    rm -rf "$prof"
+    [ "$(head -c 8 "$2" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$2 is not a PNG"
+    # IHDR: width and height, big-endian, at bytes 16..23
+    [ "$(od -An -j16 -N8 -tx1 "$2" | tr -d ' \n')" = 00000578000003e8 ] || fail "$2 is not 1400x1000"
+    [ "$(stat -c %s "$2")" -gt 20000 ] || fail "$2 is too small to show anything"
+}
+# self_contained PAGE: one file that asks for nothing: no src/href to
+# anywhere, no url() or @import, the CSP meta, exactly two script ends.
+self_contained() {
+    ! grep -qiE '<(script|img|link|iframe)[^>]* (src|href)=' "$1" || fail "the page loads a resource"
+    ! grep -qiE 'url\(|@import' "$1" || fail "the page refers to the network"
+    [ "$(grep -oiE 'https?://[^"'"'"' )]*' "$1" | grep -cv '^http://www.w3.org/2000/svg$')" = 0 ] ||
+        fail "a URL in the page: $(grep -oiE 'https?://[^"'"'"' )]*' "$1" | grep -v www.w3.org | head -3)"
+    grep -q "Content-Security-Policy\" content=\"default-src 'none'" "$1" || fail "no CSP"
+    [ "$(grep -o '</script>' "$1" | wc -l)" = 2 ] || fail "a </script> in the data"
+}
+
 golden() {
     mask <out >got
     if [ -n "${UPDATE_GOLDEN:-}" ]; then
@@ -222,6 +275,122 @@ sarif_locations)
                    AND json_extract(j,'\$.runs[0].results[0].locations[0].physicalLocation.region') IS NULL FROM d"
     ;;
 
+# ---- folded stacks ------------------------------------------------------
+folded_leaked)
+    gen basic t.db; rep -f folded t.db; expect_rc 1
+    printf '%s\n' 'run_app;open_plain 1' 'run_app;open_pooled;pool_get_[i] 1' 'run_app;open_session 3' >want
+    diff -u want out >&2 || fail "folded stacks of the leaked handles"
+    # suppressed sites are left out, as in every format
+    printf 'leak:open_plain\n' >s.supp; rep -f folded -s s.supp t.db; expect_rc 1
+    hasnt open_plain; has '^run_app;open_session 3$'
+    # several traces: one line per stack, counts summed
+    mkdir s; gen suite s 5; rep -f folded s/*.db; expect_rc 1
+    has '^run_app;open_session 5$'; has '^run_app;open_plain 2$'; has '^run_app;open_pooled;pool_get_\[i\] 1$'
+    [ "$(wc -l <out)" = 3 ] || fail "one line per distinct stack"
+    # a frame in no module: its address
+    gen reload r.db; rep -f folded r.db; expect_rc 1; has '^run_app;0x1234 1$'
+    # every line: frames separated by ';', a space, a count
+    for f in t.db r.db; do rep -f folded $f; grep -vqE '^[^; ][^;]*(;[^;]+)* [0-9]+$' out && fail "a malformed line"; done
+    # no leaks: nothing, exit 0
+    gen clean c.db; rep -f folded c.db; expect_rc 0; [ ! -s out ] || fail "output for a clean trace"
+    ;;
+folded_all)
+    gen basic t.db; rep -f folded --all t.db; expect_rc 1
+    printf '%s\n' 'run_app;open_plain 1' 'run_app;open_pooled;pool_get_[i] 1' 'run_app;open_session 8' >want
+    diff -u want out >&2 || fail "folded stacks of every creation"
+    gen clean c.db; rep -f folded --all c.db; expect_rc 0; [ "$(cat out)" = 'run_app;open_plain 4' ] || fail "clean --all"
+    mkdir s; gen suite s 3; rep -f folded --all s/*.db; has '^run_app;open_session 63$'
+    rep --all t.db; expect_rc 2; has 'applies to --format folded only' err
+    rep --all -f html t.db; expect_rc 2; has 'applies to --format folded only' err
+    ;;
+
+# ---- HTML ----------------------------------------------------------------
+html_content)
+    gen basic t.db; rep -f html t.db; expect_rc 1; mv out t.html
+    head -1 t.html | grep -q '^<!DOCTYPE html>$' || fail "not an HTML document"
+    self_contained t.html
+    grep -q '<title>app (pid 4242) - handle-report</title>' t.html || fail "title"
+    html_data t.html >t.json; [ -s t.json ] || fail "no data in the page"
+    check t.json "SELECT json_valid(j) FROM d"
+    check t.json "SELECT json_extract(j,'\$.summary.leaked_handles')=5 AND json_extract(j,'\$.summary.leak_sites')=3
+                  AND json_extract(j,'\$.summary.errors')=2 AND json_extract(j,'\$.summary.created')=10 FROM d"
+    # the leak sites as the text report orders them, each linked to its statistics
+    check t.json "SELECT json_extract(j,'\$.leaks[0][0]')=3 AND json_extract(j,'\$.strings['||json_extract(j,'\$.leaks[0][1]')||']')='session'
+                  AND json_extract(j,'\$.sites['||json_extract(j,'\$.leaks[0][3]')||'][2]')=8
+                  AND json_extract(j,'\$.sites['||json_extract(j,'\$.leaks[0][3]')||'][5]')=5 FROM d"
+    # frame #0 of the first site: open_session at its line
+    check t.json "SELECT json_extract(j,'\$.strings['||json_extract(j,'\$.frames['||json_extract(j,'\$.stacks['||json_extract(j,'\$.leaks[0][2]')||'][0]')||'][1]')||']')='open_session'
+                  AND json_extract(j,'\$.frames['||json_extract(j,'\$.stacks['||json_extract(j,'\$.leaks[0][2]')||'][0]')||'][3]')=$L_SESSION FROM d"
+    # the inlined frame is marked
+    check t.json "SELECT count(*)=1 FROM d, json_each(j,'\$.frames') f WHERE json_extract(f.value,'\$[6]')=1
+                  AND json_extract(j,'\$.strings['||json_extract(f.value,'\$[1]')||']')='pool_get'"
+    # histogram: the 5 completed "session" lifetimes are 1..5 ms: log2 buckets 19..22
+    check t.json "SELECT json_extract(j,'\$.sites[0][10]')='[19,1,1,2,1]' FROM d"
+    # timeline: 5 live at the end, at most 5; the exact peak inside a point
+    check t.json "SELECT json_extract(j,'\$.timeline.total[#-1]')=5 AND
+                  (SELECT max(value) FROM json_each(j,'\$.timeline.peak'))=5 AND json_extract(j,'\$.timeline.span')=1500000000 FROM d"
+    check t.json "SELECT json_array_length(j,'\$.timeline.idx')=json_array_length(j,'\$.timeline.total')
+                  AND json_array_length(j,'\$.timeline.idx') BETWEEN 10 AND 4000 FROM d"
+    # flame graphs: roots of 5 leaked and 10 created handles; open_session's node
+    check t.json "SELECT json_extract(j,'\$.flame_leaked[0][1]')=5 AND json_extract(j,'\$.flame_all[0][1]')=10 FROM d"
+    check t.json "SELECT count(*)=1 FROM d, json_each(j,'\$.flame_leaked') n
+                  WHERE json_extract(j,'\$.strings['||json_extract(n.value,'\$[0]')||']')='open_session'
+                  AND json_extract(n.value,'\$[1]')=3 AND json_extract(n.value,'\$[3]')=2"
+    # errors with their three stacks
+    check t.json "SELECT json_array_length(j,'\$.errors')=2 AND json_extract(j,'\$.errors[0].kind')='double-delete'
+                  AND json_type(j,'\$.errors[0].created')='integer' AND json_type(j,'\$.errors[0].deleted')='integer' FROM d"
+    # a clean trace: a page too, exit 0
+    gen clean c.db; rep -f html c.db; expect_rc 0; html_data out >c.json
+    check c.json "SELECT json_extract(j,'\$.summary.leaked_handles')=0 AND json_array_length(j,'\$.leaks')=0
+                  AND json_extract(j,'\$.flame_all[0][1]')=4 FROM d"
+    # --output and the same exit status rules
+    rep -f html -o r.html t.db; expect_rc 1; [ ! -s out ] && cmp -s r.html t.html || fail "-o differs"
+    ;;
+html_escaping)
+    # Strings that could end the script element or open markup: escaped in
+    # the data (as \u003c) and in the title.
+    gen basic t.db
+    sqlite3 t.db "UPDATE handles SET tag = '</script><script>alert(1)</script><!--' WHERE tag = 'session';
+                  UPDATE meta SET value = '/usr/bin/<b>x&y' WHERE key = 'exe';" || fail "sqlite3"
+    rep -f html t.db; expect_rc 1; mv out t.html
+    self_contained t.html
+    ! grep -q 'alert(1)</script>' t.html || fail "the tag ends the script element"
+    ! grep -q '<!--"' t.html || fail "an HTML comment opens in the data"
+    grep -q '<title>&lt;b&gt;x&amp;y (pid 4242) - handle-report</title>' t.html || fail "title not escaped"
+    html_data t.html >t.json
+    check t.json "SELECT json_extract(j,'\$.strings['||json_extract(j,'\$.leaks[0][1]')||']')='</script><script>alert(1)</script><!--' FROM d"
+    gen weird w.db; rep -f html w.db; expect_rc 1; html_data out >w.json
+    check w.json "SELECT json_valid(j) AND json_extract(j,'\$.traces[0].exe')='/usr/bin/we\"ird app' FROM d"
+    ;;
+html_merged_unclean)
+    mkdir s; gen suite s 5; rep -f html s/*.db; expect_rc 1; html_data out >m.json
+    check m.json "SELECT json_extract(j,'\$.summary.traces')=5 AND json_array_length(j,'\$.traces')=5
+                  AND json_extract(j,'\$.leaks[0][0]')=5 AND json_extract(j,'\$.leaks[0][4]')=5
+                  AND json_extract(j,'\$.strings['||json_extract(j,'\$.leaks[0][5]')||']')='s/t.10000.db' FROM d"
+    # processes overlap in time: their live handles add up
+    check m.json "SELECT json_extract(j,'\$.timeline.total[#-1]')=8 FROM d"
+    gen killed k.db; rep -f html k.db; expect_rc 1; html_data out >k.json
+    check k.json "SELECT json_extract(j,'\$.traces[0].clean_exit')=0 AND json_extract(j,'\$.summary.leaked_handles')=2 FROM d"
+    # a baseline: its sites are not listed, and the page says so
+    rep -f html -b s/t.10000.db s/t.10001.db; expect_rc 0; html_data out >b.json
+    check b.json "SELECT json_extract(j,'\$.summary.baseline_sites')=1 AND json_array_length(j,'\$.leaks')=0 FROM d"
+    ;;
+html_browser)
+    # The page of gen_trace's trace in a real browser: what it drew, its
+    # controls (expand a stack, zoom the icicle graph and the timeline,
+    # switch views), no script error, no console message.
+    gen basic t.db; rep -f html -o t.html t.db; expect_rc 1
+    browse t.html '#selftest'
+    [ "$(st leak_rows)" = 3 ] || fail "leak rows: $(st leak_rows)"
+    [ "$(st site_rows)" = 3 ] && [ "$(st error_boxes)" = 2 ] || fail "site rows or errors"
+    [ "$(st timeline_peak)" = 1 ] && [ "$(st flame_nodes)" -ge 6 ] || fail "timeline or flame graph not drawn"
+    [ "$(st expanded_frames)" = 2 ] || fail "expanding the first site shows $(st expanded_frames) frames, not 2"
+    [ "$(st zoomed_to)" = '"run_app"' ] || fail "clicking the icicle graph zoomed to $(st zoomed_to)"
+    [ "$(st tag_paths)" = 3 ] && [ "$(st total_paths)" = 1 ] || fail "timeline views"
+    [ -n "$(st timeline_zoom)" ] && [ "$(st timeline_zoom)" != "0..1500000000" ] || fail "dragging did not zoom the timeline"
+    grep -q 'id="verdict"[^>]*>.*5 handles leaked in 3 sites' dom.html || fail "no verdict"
+    ;;
+
 # ---- suppressions and baselines ------------------------------------------
 suppressions)
     gen basic t.db
@@ -364,7 +533,7 @@ bad_inputs)
         'CREATE VIEW leaks AS SELECT' || char(10) || '\`oops' || char(10) || 'FROM x' WHERE name = 'leaks';"
     for f in missing.db empty.db random.db trunc-mid.db trunc-page.db trunc-header.db text.db other.db \
              newer.db noformat.db notable.db dir.db schema.db; do
-        for fmt in text json sarif; do
+        for fmt in text json sarif html folded; do
             rep -f $fmt $f; expect_rc 2; one_line_naming "$f"
         done
     done
@@ -386,8 +555,9 @@ usage)
     rep; expect_rc 2; [ "$(wc -l <err)" = 1 ] || fail "one line"; has 'no trace given' err
     rep --frobnicate x.db; expect_rc 2; has "unknown option '--frobnicate'" err
     rep -f xml x.db; expect_rc 2; has "unknown format 'xml'" err
-    rep -f html x.db; expect_rc 2; has 'not available' err
-    rep --all x.db; expect_rc 2
+    rep -f html x.db; expect_rc 2; one_line_naming x.db
+    rep -f folded x.db; expect_rc 2; one_line_naming x.db
+    rep --all x.db; expect_rc 2; has 'applies to --format folded only' err
     rep -f; expect_rc 2; has 'needs an argument' err
     rep --help; expect_rc 0; has '^usage: handle-report'; has '  -s, --suppressions FILE'
     rep --version; expect_rc 0; has '^handle-report [0-9]+\.[0-9]+\.[0-9]+$'
@@ -406,6 +576,7 @@ corrupt_never_crashes)
             rep x.db; [ "$rc" -le 2 ] || fail "exit status $rc (a crash?) with damage at $off"
             if [ "$rc" = 2 ]; then [ "$(wc -l <err)" = 1 ] || fail "not one line at $off"; fi
             rep --stats -f json x.db; [ "$rc" -le 2 ] || fail "exit status $rc with --stats, damage at $off"
+            rep -f html x.db; [ "$rc" -le 2 ] || fail "exit status $rc with html, damage at $off"
         done
     done
     ;;
@@ -540,6 +711,52 @@ real_fast_path_same)
     rep --stats -f json v.db; expect_rc 1; sed 's/"v\.db"/"X"/' out >view.json
     check fast.json "SELECT json_extract(j,'\$.stats[0].created') > 0 FROM d"
     diff -u view.json fast.json >&2 || fail "the fast path reads differently from the handles view"
+    ;;
+real_html_browser)
+    # The page of a real trace (the debug build, 100 sites, tags) in
+    # chromium: the DOM it rendered, its controls, and a screenshot.
+    HANDLE_OPTIONS=trace=$work/s.db LD_PRELOAD="$DEBUG_LIB" "$SITES" 20000 2000 100 >/dev/null 2>&1
+    rep -f html -o s.html s.db; expect_rc 1
+    self_contained s.html
+    browse s.html
+    [ "$(st leak_rows)" = 50 ] || fail "leak rows: $(st leak_rows) (the first 50 of 100)"
+    [ "$(st timeline_paths)" = 9 ] || fail "timeline: $(st timeline_paths) series, not 8 sites and other"
+    [ "$(st flame_nodes)" -ge 100 ] && [ "$(st histograms)" -ge 50 ] || fail "flame graph or histograms"
+    [ "$(grep -o '<tbody class="site">' dom.html | wc -l)" = 100 ] || fail "site rows in the DOM"
+    grep -q '<section id="timeline"[^>]*>.*<svg[^>]*role="img"' dom.html || fail "no timeline SVG"
+    [ "$(grep -o '<g class="node' dom.html | wc -l)" -ge 100 ] || fail "no icicle graph nodes"
+    grep -q '2,000 handles leaked in 100 sites' dom.html || fail "verdict"
+    grep -q 'class="fn">c[0-9]</span>' dom.html || fail "no site located in c0..c9"
+    browse s.html '#selftest'
+    [ "$(st expanded_frames)" -ge 5 ] || fail "the expanded stack has $(st expanded_frames) frames"
+    [ -n "$(st zoomed_to)" ] && [ "$(st zoom_nodes)" -ge 1 ] || fail "icicle zoom"
+    screenshot s.html shot.png
+    # errors: the misuse program's double delete, with its stacks
+    LD_PRELOAD="$DEBUG_LIB" "$MISUSE" double-delete-thread >/dev/null 2>&1
+    t=$(ls handle-trace.*.db) || fail "no misuse trace"
+    rep -f html -o m.html "$t"; expect_rc 1
+    browse m.html
+    [ "$(st error_boxes)" = 1 ] || fail "error boxes: $(st error_boxes)"
+    grep -q 'class="kind">double-delete<' dom.html || fail "no double-delete box"
+    grep -q 'class="fn">drop_conn<' dom.html && grep -q 'class="fn">make_conn<' dom.html || fail "error stacks"
+    ;;
+real_html_million)
+    # The issue's target: 1M lifetimes give a page in <= 3 s of generation,
+    # under 2 MB, that the browser draws without freezing.
+    HANDLE_OPTIONS=trace=$work/big.db LD_PRELOAD="$DEBUG_LIB" "$SITES" 1000000 100000 1000 >/dev/null 2>&1
+    [ "$(sqlite3 big.db 'SELECT count(*) FROM leaks')" = 100000 ] || fail "the trace lacks leaks"
+    t0=$(date +%s%N); rep -f html -o big.html big.db; t1=$(date +%s%N); expect_rc 1
+    ms=$(( (t1 - t0) / 1000000 )); size=$(stat -c %s big.html)
+    echo "1M lifetimes: html in $ms ms, $size bytes"
+    limit=3000; [ -n "${SANITIZED:-}" ] && limit=30000
+    [ "$ms" -le "$limit" ] || fail "html took $ms ms (limit $limit)"
+    [ "$size" -le 2000000 ] || fail "the page is $size bytes"
+    html_data big.html >big.json
+    check big.json "SELECT json_extract(j,'\$.summary.created')=1000000 AND json_extract(j,'\$.timeline.total[#-1]')=100000
+                    AND json_array_length(j,'\$.timeline.idx') <= 4000 FROM d"
+    browse big.html
+    echo "rendered in $(st render_ms) ms ($(st timings))"
+    [ "$(st render_ms)" -le 5000 ] || fail "the page took $(st render_ms) ms to draw"
     ;;
 real_sites_stats)
     LD_PRELOAD="$DEBUG_LIB" "$SITES" 20000 2000 100 >/dev/null 2>perr
