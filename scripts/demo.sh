@@ -4,7 +4,9 @@
 # program tests/demo/eventloop.c (an event loop passing handles through
 # void *user_data, with one real leak), runs it under handle-run (the debug
 # build: stacks, a trace, the leak report at exit), then reads the trace
-# after the fact with handle-report in text, JSON and --stats.
+# after the fact with handle-report in text, JSON and --stats, writes the
+# HTML report (report.html, one self-contained page; with chromium, report.png
+# is its screenshot) and the collapsed stacks for flame graph tools.
 # Exits 0 when everything worked (the demo's own exit status 23 is the
 # expected leak verdict).
 set -euo pipefail
@@ -52,6 +54,23 @@ set -e
 echo
 echo "(handle-report exits 1 when it finds leaks or errors: got $rs)"
 [ "$rs" -eq 1 ] || { echo "demo.sh: handle-report exit status $rs, expected 1" >&2; exit 1; }
+say "handle-report --format folded demo.db (for flamegraph.pl, inferno or speedscope)"
+"$REPORT" --format folded demo.db || [ $? -eq 1 ]
+
+say "handle-report --format html -o report.html demo.db"
+"$REPORT" --format html -o report.html demo.db || [ $? -eq 1 ]
+echo "The HTML report: $OUT/report.html ($(stat -c %s report.html) bytes, self-contained)"
+echo "Open it in a browser: file://$OUT/report.html"
+if command -v chromium >/dev/null; then
+    # What a browser shows first (the same command made docs/report.png).
+    prof=$(mktemp -d)
+    chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+        --disable-component-update --disable-sync --hide-scrollbars --user-data-dir="$prof" \
+        --window-size=1400,1250 --screenshot="$OUT/report.png" "file://$OUT/report.html" >/dev/null 2>&1 &&
+        echo "Its screenshot: $OUT/report.png"
+    rm -rf "$prof"
+fi
+
 say "The trace is plain SQLite: sqlite3 demo.db 'select tag, count(*) from leaks group by tag'"
 if command -v sqlite3 >/dev/null; then
     sqlite3 demo.db 'select tag, count(*) from leaks group by tag'

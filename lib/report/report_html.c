@@ -523,7 +523,7 @@ static int u64_cmp(const void *a, const void *b)
  * within their point (a counting sort by point first), a deletion before
  * a creation at the same nanosecond, as for --stats' peak. */
 static bool timeline_total(const struct handle__rm *m, const struct timeline *tl, int64_t *end,
-                           int64_t *peak)
+                           int64_t *peak, uint64_t *nev_at)
 {
     size_t nev = 0;
     for (size_t i = 0; i < m->nstats; i++)
@@ -571,6 +571,7 @@ static bool timeline_total(const struct handle__rm *m, const struct timeline *tl
         }
         end[p] = live;
         peak[p] = top;
+        nev_at[p] = to - from;
         from = to;
     }
     free(start);
@@ -617,7 +618,8 @@ static int rank_cmp(const void *a, const void *b)
 }
 
 /* "timeline": the run (t0, span), the bucket width dt, the points (idx:
- * bucket numbers, delta-encoded), total and peak per point, and the series
+ * bucket numbers, delta-encoded), total, peak and events (creations and
+ * deletions) per point, and the series
  * by site and by tag (the top TIMELINE_SERIES by handles live at the end,
  * then by the most live at once; "other" is the rest). */
 static bool j_timeline(struct handle__json *j, const struct handle__rm *m, struct tables *t)
@@ -628,10 +630,12 @@ static bool j_timeline(struct handle__json *j, const struct handle__rm *m, struc
     size_t np = tl.np ? tl.np : 1;
     int64_t *end = calloc(np, sizeof *end), *peak = calloc(np, sizeof *peak);
     int64_t *d = calloc(np, sizeof *d), *other = calloc(np, sizeof *other);
+    uint64_t *nev = calloc(np, sizeof *nev);
     struct rank *r = malloc((m->nstats ? m->nstats : 1) * sizeof *r);
     const char **tags = malloc((m->nstats ? m->nstats : 1) * sizeof *tags);
     struct rank *tr = malloc((m->nstats ? m->nstats : 1) * sizeof *tr);
-    ok = ok && end && peak && d && other && r && tags && tr && timeline_total(m, &tl, end, peak);
+    ok = ok && end && peak && d && other && nev && r && tags && tr &&
+         timeline_total(m, &tl, end, peak, nev);
     if (!ok)
         goto out;
     handle__json_key(j, "timeline");
@@ -653,6 +657,11 @@ static bool j_timeline(struct handle__json *j, const struct handle__rm *m, struc
     handle__json_arr(j);
     for (size_t p = 0; p < tl.np; p++)
         handle__json_int(j, peak[p]);
+    handle__json_arr_end(j);
+    handle__json_key(j, "events");
+    handle__json_arr(j);
+    for (size_t p = 0; p < tl.np; p++)
+        handle__json_uint(j, nev[p]);
     handle__json_arr_end(j);
 
     /* By site: "sites": [[stat index, tag, stack, [values]], ...], "sitesOther". */
@@ -743,6 +752,7 @@ out:
     free(peak);
     free(d);
     free(other);
+    free(nev);
     free(r);
     free(tags);
     free(tr);
