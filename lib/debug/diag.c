@@ -172,7 +172,7 @@ void handle__diag_panic(int kind, handle_t h, const char *want_tag, const uintpt
     if (b.p)
         handle__rt_write(b.p, b.len);
     else
-        handle__rt_write("==HandleSanitizer: out of memory while reporting\n", 50);
+        handle__rt_write("==HandleSanitizer: out of memory while reporting\n", 49);
 
     if (handle__trace_is_open()) {
         struct handle__trace_error e = {
