@@ -2,10 +2,11 @@
 # coverage.sh [--no-faults] - line and branch coverage of lib/ and tools/:
 # builds with gcc --coverage -DHANDLE_COVERAGE (Debug: -O0, asserts on),
 # runs ctest (unit and integration tests; the debug library is covered
-# through the programs it is preloaded into) and the fast fault and
-# security cases of tests/faults/run.sh (disk full, removed directory,
-# storms, hostile traces: error paths ctest does not reach), then measures
-# with lcov.
+# through the programs it is preloaded into), the committed fuzz corpora
+# through the fuzz harnesses built as plain programs (tests/fuzz/*_replay)
+# and the fast fault and security cases of tests/faults/run.sh (disk full,
+# removed directory, storms, hostile and bad traces: error paths ctest does
+# not reach), then measures with lcov.
 #
 # Branches on assert() lines are left out of the branch figures (lcov's
 # lcov_excl_br_line), as are lines marked LCOV_EXCL_LINE / LCOV_EXCL_START..
@@ -51,6 +52,9 @@ if ! { cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=De
     exit 1
 fi
 
+# Processes that cannot write their counters (run as nobody by the
+# security cases) say so here, not on the stderr that tests compare.
+export GCOV_ERROR_FILE=$OUT/gcov-errors.log
 LCOV=(lcov --quiet --rc lcov_branch_coverage=1
       --rc "lcov_excl_br_line=LCOV_EXCL_BR_LINE|assert\\(")
 "${LCOV[@]}" --zerocounters --directory "$BUILD" >/dev/null 2>&1
@@ -61,6 +65,20 @@ ctest --test-dir "$BUILD" --timeout 900 >"$OUT/ctest.log" 2>&1
 ctest_line=$(grep -E 'tests passed' "$OUT/ctest.log" | tail -1)
 echo "coverage.sh: $ctest_line"
 
+# The committed fuzz corpora through the harnesses as plain programs
+# (tests/fuzz/*_replay): every input is checked as under the fuzzer.
+for r in options suppress model_release model_debug; do
+    bin=$BUILD/tests/fuzz/${r}_replay corpus=$ROOT/tests/fuzz/corpus/$r
+    [ -x "$bin" ] && [ -d "$corpus" ] || continue
+    if "$bin" "$corpus" >"$OUT/replay.$r.log" 2>&1; then r2=ok; else r2=FAILED; fi
+    echo "coverage.sh: corpus $r: $(tail -1 "$OUT/replay.$r.log") $r2"
+done
+if [ -x "$BUILD/tests/fuzz/trace_replay" ] && [ -d "$ROOT/tests/fuzz/corpus/trace" ]; then
+    (cd "$OUT" && "$BUILD/tests/fuzz/trace_replay" "$ROOT"/tests/fuzz/corpus/trace/* >replay.trace.log 2>&1) \
+        && r2=ok || r2=FAILED
+    echo "coverage.sh: corpus trace: $(grep -c '^read:' "$OUT/replay.trace.log") trace(s) $r2"
+fi
+
 if [ $faults -eq 1 ]; then
     export DEBUG_LIB=$BUILD/lib/debug/libhandle-debug.so RELEASE_LIB=$BUILD/lib/libhandle.so
     export INCLUDE_DIR=$ROOT/include CC=gcc
@@ -70,7 +88,7 @@ if [ $faults -eq 1 ]; then
     # limit too (SIGXFSZ). disk_full_tmpfs reaches the same error paths.
     for c in disk_full_tmpfs trace_dir_removed "eintr 1" \
              "forkstorm 20" "threadstorm 1" "kill9 3" trace_file_security setuid_ignores_options \
-             hostile_traces; do
+             hostile_traces report_inputs; do
         # shellcheck disable=SC2086
         if bash "$ROOT/tests/faults/run.sh" $c >"$OUT/fault.${c%% *}.log" 2>&1; then r=ok; else r=FAILED; fi
         echo "coverage.sh: fault case $c: $r"

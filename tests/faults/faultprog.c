@@ -33,6 +33,9 @@
  *   misuse
  *       one handle, then a double delete (for the disk-full test: a panic
  *       must still print its diagnostic when the trace cannot be written).
+ *   leaky
+ *       one thread, always the same calls: 300 lifetimes from three sites,
+ *       then 5 handles leaked (for the out-of-memory sweeps).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -424,6 +427,31 @@ static int threadstorm_main(int argc, char **argv)
     return 0;
 }
 
+/* ---- leaky ---------------------------------------------------------------- */
+
+static int leaky_values[3];
+__attribute__((noinline)) static handle_t leaky_a(void) { return handle_new_tagged(&leaky_values[0], "a"); }
+__attribute__((noinline)) static handle_t leaky_b(void) { return handle_new_tagged(&leaky_values[1], "b"); }
+__attribute__((noinline)) static handle_t leaky_c(void) { return handle_new(&leaky_values[2]); }
+
+/* One thread, always the same calls: 300 lifetimes from three sites, then
+ * 5 handles leaked (an exit report with three sites). */
+static int leaky_main(void)
+{
+    for (int i = 0; i < 100; i++) {
+        handle_delete(leaky_a());
+        handle_delete(leaky_b());
+        handle_delete(leaky_c());
+    }
+    leaky_a();
+    leaky_a();
+    leaky_b();
+    leaky_c();
+    leaky_c();
+    printf("leaky done\n");
+    return 0;
+}
+
 /* ---- misuse -------------------------------------------------------------- */
 
 static int misuse_main(void)
@@ -452,6 +480,8 @@ int main(int argc, char **argv)
         return threadstorm_main(argc, argv);
     if (strcmp(mode, "misuse") == 0)
         return misuse_main();
-    fprintf(stderr, "usage: faultprog churn|eintr|forkstorm|threadstorm|misuse ...\n");
+    if (strcmp(mode, "leaky") == 0)
+        return leaky_main();
+    fprintf(stderr, "usage: faultprog churn|eintr|forkstorm|threadstorm|misuse|leaky ...\n");
     return 2;
 }

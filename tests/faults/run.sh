@@ -48,6 +48,10 @@
 #                        hostile with SQL: read or refused, never a crash
 #   hostile_traces_dos   an endless recursive `leaks` view, a FIFO as a
 #                        module path, 10 MB tags: must not hang handle-report
+#   oom_runtime [150]    out-of-memory sweeps (failmalloc.c): the debug
+#                        runtime with allocation N failing, or all from N
+#                        on: never a crash or hang, traces intact
+#   oom_report [150]     the same for handle-report --stats (text, JSON)
 #   report_inputs        handle-report on a directory, a FIFO, /dev/null,
 #                        empty, text, truncated, newer-version, foreign and
 #                        unreadable files (exit 2, one line), and a killed
@@ -542,6 +546,98 @@ report_inputs)
         grep -q 'did not exit cleanly' o || fail "killed trace: no 'did not exit cleanly' note"
         note "a killed trace with -wal in a read-only directory: read (exit 1)"
     fi
+    ;;
+oom_runtime | oom_report)
+    # Out-of-memory sweeps (SQLite style): the program runs once per N with
+    # allocation N failing (FAILMALLOC_MODE=one), and once per N with every
+    # allocation from N on failing (all), through failmalloc.so. SIZE: the
+    # most runs per mode (default 150: N is strided over the allocations a
+    # clean run makes). Never a crash (a signal other than an intended
+    # panic's SIGABRT), never a hang; every trace left intact.
+    #   oom_runtime: the debug runtime in `faultprog leaky` (trace, exit
+    #                leak report with symbolization) and `faultprog misuse`
+    #                (the full diagnostic)
+    #   oom_report:  handle-report --stats on a trace, text and JSON
+    max=${size:-150}
+    $CC -std=c11 -D_GNU_SOURCE -O1 -g -shared -fPIC "$here/failmalloc.c" -o failmalloc.so \
+        || fail "cannot build failmalloc.so"
+    if [ $case_name = oom_runtime ]; then
+        progs=("leaky" "misuse")
+    else
+        [ -n "${HANDLE_REPORT:-}" ] || { note "SKIPPED: HANDLE_REPORT is not set"; exit 0; }
+        dbg HANDLE_OPTIONS="trace=$work/r.db" "$P" leaky >out 2>err
+        [ -f r.db ] || fail "no trace to read"
+        progs=("text" "json")
+    fi
+    # run_one WHAT NTH MODE: sets rc; out/err; t.db for the runtime
+    run_one() {
+        rm -f t.db t.db-wal t.db-shm
+        if [ $case_name = oom_runtime ]; then
+            timeout 60 env LD_PRELOAD="$work/failmalloc.so $DEBUG_LIB" FAILMALLOC_NTH="$2" \
+                FAILMALLOC_MODE="$3" FAILMALLOC_COUNT="$work/count" \
+                HANDLE_OPTIONS="trace=$work/t.db" "$P" "$1" >out 2>err
+        else
+            local fmt=()
+            [ "$1" = json ] && fmt=(--format json)
+            timeout 60 env LD_PRELOAD="$work/failmalloc.so" FAILMALLOC_NTH="$2" FAILMALLOC_MODE="$3" \
+                FAILMALLOC_COUNT="$work/count" "$HANDLE_REPORT" --stats "${fmt[@]}" r.db >out 2>err
+        fi
+        rc=$?
+    }
+    crashes=0
+    for what in "${progs[@]}"; do
+        run_one "$what" 0 all
+        total=$(cat count 2>/dev/null || echo 0)
+        [ "$total" -gt 0 ] || fail "$what: no allocation counted (is failmalloc.so preloaded?)"
+        stride=$(( (total + max - 1) / max ))
+        [ "$stride" -ge 1 ] || stride=1
+        for mode in one all; do
+            declare -A seen=()
+            runs=0
+            for ((n = 1; n <= total + 1; n += stride)); do
+                run_one "$what" "$n" "$mode" 2>/dev/null
+                runs=$((runs + 1))
+                outcome=""
+                if [ "$rc" -eq 124 ]; then
+                    outcome="HANG"
+                elif [ "$rc" -eq 134 ] && grep -qa '==ABORTING' err; then
+                    # A panic: the misuse, or out-of-handles when handle_new
+                    # finds no memory (SPEC section 2), its diagnostic
+                    # possibly cut to "out of memory while reporting".
+                    outcome="panic"
+                    grep -qa 'ERROR: HandleSanitizer' err || outcome="panic(no-kind)"
+                elif [ "$rc" -eq 127 ] && grep -qa 'cannot allocate memory for thread-local data' err; then
+                    outcome="ld.so-oom" # the dynamic loader gives up in dlopen (glibc's policy)
+                elif [ "$rc" -gt 128 ]; then
+                    outcome="SIGNAL$((rc - 128))"
+                else
+                    outcome="exit$rc"
+                    grep -qai 'cannot allocate memory\|out of memory' err && outcome+="(oom)"
+                fi
+                case $outcome in
+                HANG | SIGNAL*)
+                    crashes=$((crashes + 1))
+                    echo "  $what $mode N=$n: $outcome; stderr: $(tail -3 err | tr -d '\000' | tr '\n' '|' | cut -c1-300)"
+                    [ -n "${FAULT_KEEP:-}" ] && cp err "err.$what.$mode.$n"
+                    ;;
+                esac
+                seen[$outcome]=$(( ${seen[$outcome]:-0} + 1 ))
+                if [ -s t.db ] && ! $C integrity t.db >/dev/null 2>&1; then
+                    # A trace cut short by OOM during its creation may be an
+                    # empty database; anything else must be intact.
+                    r=$($C integrity t.db 2>&1)
+                    case $r in *"meta format is ''"* | *"no such table"*) ;; *)
+                        crashes=$((crashes + 1)); echo "  $what $mode N=$n: trace not intact: $r" ;;
+                    esac
+                fi
+            done
+            summary=""
+            for k in "${!seen[@]}"; do summary+="$k:${seen[$k]} "; done
+            note "$what, $mode, $runs runs over $total allocations (stride $stride): $summary"
+            unset seen
+        done
+    done
+    [ "$crashes" -eq 0 ] || fail "$crashes run(s) crashed, hung or left a broken trace"
     ;;
 *)
     echo "run.sh: unknown case $case_name" >&2
