@@ -3,8 +3,9 @@
 # runs the fault and security tests of tests/faults/run.sh against the
 # debug library: kill -9 at 50 random moments, disk full (RLIMIT_FSIZE, a
 # tiny tmpfs as root, log_path), EINTR storms, fork storms, thread storms,
-# the trace directory removed, and the security cases (trace and log_path
-# mode and symlinks, secure_getenv under setuid, hostile traces).
+# the trace directory removed, out-of-memory sweeps, and the security cases
+# (trace and log_path mode and symlinks, secure_getenv under setuid,
+# constant SQL, hostile and bad traces given to handle-report).
 #
 # Not run by test.sh (a full run takes a few minutes); --quick runs the
 # small sizes that ctest can afford (see tests/faults/run.sh for the cases).
@@ -24,10 +25,13 @@ if [ "${1:-}" = --quick ]; then quick=1; shift; fi
 
 if [ $quick -eq 1 ]; then
     ALL=("kill9 5" disk_full_rlimit "eintr 1" "forkstorm 30" "threadstorm 1" trace_dir_removed
-         trace_file_security setuid_ignores_options hostile_traces)
+         trace_file_security setuid_ignores_options sql_prepared_only hostile_traces report_inputs
+         "oom_runtime 20" "oom_report 20")
 else
     ALL=("kill9 50" disk_full_rlimit disk_full_log_path disk_full_tmpfs "eintr 3" "forkstorm 200"
-         "threadstorm 3" trace_dir_removed trace_file_security setuid_ignores_options hostile_traces)
+         "threadstorm 3" trace_dir_removed trace_file_security setuid_ignores_options
+         sql_prepared_only hostile_traces hostile_traces_dos report_inputs
+         "oom_runtime 150" "oom_report 150")
 fi
 CASES=("$@")
 [ ${#CASES[@]} -eq 0 ] && CASES=("${ALL[@]}")
