@@ -157,7 +157,8 @@ check_library() {
 # libhandle.so.1 (not another installed copy).
 runs_against_prefix() {
     local exe=$1 prefix=$2 out
-    ldd "$exe" | grep -q "libhandle.so.1 => $prefix/lib/libhandle.so.1" || {
+    # Not grep -q: with pipefail, ldd could die of SIGPIPE and fail the test.
+    ldd "$exe" | grep "libhandle.so.1 => $prefix/lib/libhandle.so.1" >/dev/null || {
         echo "install: $exe does not load $prefix/lib/libhandle.so.1:" >&2
         ldd "$exe" >&2
         return 1

@@ -208,7 +208,8 @@ threads_trace)
   t=$(one_trace)
   [ "$(sql "$t" "select count(*) from handles")" = 200007 ] || fail "handles: $(sql "$t" "select count(*) from handles")"
   [ "$(sql "$t" "select count(*) from leaks")" = 7 ] || fail "leaks"
-  [ "$(sql "$t" "select count(*) from handles where deleted_ns is not null and deleted_thread = created_thread")" -lt 200000 ] || fail "no cross-thread deletes"
+  [ "$(sql "$t" "select count(*) from handles where deleted_ns is not null and deleted_thread = created_thread")" = 0 ] || fail "a delete recorded on the creating thread"
+  [ "$(sql "$t" "select count(distinct deleted_thread) from handles")" = 4 ] || fail "deleting threads"
   [ "$(sql "$t" "select count(distinct created_thread) from handles")" -ge 4 ] || fail "threads"
   [ "$(sql "$t" "select count(*) from threads")" -ge 5 ] || fail "threads table"
   has "^Leak of 7 handle\(s\) created from:"

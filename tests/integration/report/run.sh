@@ -367,6 +367,9 @@ html_merged_unclean)
     check m.json "SELECT json_extract(j,'\$.summary.traces')=5 AND json_array_length(j,'\$.traces')=5
                   AND json_extract(j,'\$.leaks[0][0]')=5 AND json_extract(j,'\$.leaks[0][4]')=5
                   AND json_extract(j,'\$.strings['||json_extract(j,'\$.leaks[0][5]')||']')='s/t.10000.db' FROM d"
+    # each leak site linked to its creation site's statistics over all traces
+    check m.json "SELECT json_extract(j,'\$.sites['||json_extract(j,'\$.leaks[0][3]')||'][2]')=105
+                  AND json_extract(j,'\$.sites['||json_extract(j,'\$.leaks[0][3]')||'][9]')=5 FROM d"
     # processes overlap in time: their live handles add up
     check m.json "SELECT json_extract(j,'\$.timeline.total[#-1]')=8 FROM d"
     gen killed k.db; rep -f html k.db; expect_rc 1; html_data out >k.json
@@ -692,15 +695,18 @@ real_plugin)
 real_fast_path_same)
     # --stats reads the writer's batches itself (lib/report/trace_read.c):
     # it must give what the handles view gives. The copy's handles is a
-    # plain table made from the view (so it is read through SQL); rows the
-    # fast path leaves to SQLite (white space in the JSON, a skip) and
-    # max_history's skip are in both.
+    # plain table made from the view (so it is read through SQL). Edited
+    # rows: white space (left to SQLite), no elements, a skip (as
+    # max_history leaves), elements with a deleting thread (9 numbers), a
+    # negative number.
     HANDLE_OPTIONS=trace=$work/f.db LD_PRELOAD="$DEBUG_LIB" "$SITES" 30000 3000 100 >/dev/null 2>&1
     [ -f f.db ] || fail "no trace"
     [ "$(sqlite3 f.db 'SELECT count(*) > 10 FROM batches')" = 1 ] || fail "no batches"
     sqlite3 f.db "UPDATE batches SET data = replace(data, ',', ', ') WHERE id = (SELECT min(id) FROM batches);
                   UPDATE batches SET skip = 7 WHERE id = (SELECT max(id) FROM batches);
-                  UPDATE batches SET data = '[]' WHERE id = (SELECT min(id) + 1 FROM batches);" ||
+                  UPDATE batches SET data = '[]' WHERE id = (SELECT min(id) + 1 FROM batches);
+                  UPDATE batches SET data = replace(data, '],[', ',3],[') WHERE id = (SELECT min(id) + 2 FROM batches);
+                  UPDATE batches SET data = replace(data, '[[0,', '[[-5,') WHERE id = (SELECT min(id) + 3 FROM batches);" ||
         fail "cannot edit the trace"
     cp f.db v.db
     sqlite3 v.db "CREATE TABLE h AS SELECT * FROM handles; DROP VIEW leaks; DROP VIEW handles;
