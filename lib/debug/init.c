@@ -214,7 +214,8 @@ static void start(void)
     }
     handle__quarantine_init(handle__opt.quarantine);
     if (!handle__stack_init() && !handle__opt.fast_unwind)
-        handle__rt_warn("cannot load libunwind.so.8; stacks are taken from frame pointers");
+        handle__rt_warn("cannot load libunwind.so.8; where the built-in unwinder gives up, "
+                        "stacks are taken from frame pointers");
     handle__modules_refresh();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     on_exit(record_status, NULL);

@@ -259,7 +259,9 @@ symlink_trace)
   [ -L link.db ] || fail "symlink replaced"
   ;;
 asan_side_by_side)
-  asan=$("$CC" -print-file-name=libasan.so)
+  # gcc's ASan runtime (a clang-built program would need clang's instead)
+  ACC=gcc; command -v gcc >/dev/null || ACC=$CC
+  asan=$("$ACC" -print-file-name=libasan.so)
   [ -f "$asan" ] || fail "no libasan"
   cat >both.c <<'C'
 #include <handle/handle.h>
@@ -269,7 +271,7 @@ void *keep;
 __attribute__((noinline)) static void leak_both(void) { static int x; handle_new(&x); char *p = malloc(77); memset(p, 1, 77); keep = 0; p = 0; }
 int main(void) { leak_both(); return 0; }
 C
-  "$CC" -g -O0 -fsanitize=address -I"$INCLUDE_DIR" both.c "$RELEASE_LIB" -Wl,-rpath,"$(dirname "$RELEASE_LIB")" -o both || fail "cannot build"
+  "$ACC" -g -O0 -fsanitize=address -I"$INCLUDE_DIR" both.c "$RELEASE_LIB" -Wl,-rpath,"$(dirname "$RELEASE_LIB")" -o both || fail "cannot build"
   LD_PRELOAD="$asan:$DEBUG_LIB" ./both >out 2>err; rc=$?
   has "ERROR: HandleSanitizer: detected handle leaks"
   has "ERROR: LeakSanitizer: detected memory leaks"
