@@ -88,7 +88,7 @@ if [ $faults -eq 1 ]; then
     # limit too (SIGXFSZ). disk_full_tmpfs reaches the same error paths.
     for c in disk_full_tmpfs trace_dir_removed "eintr 1" \
              "forkstorm 20" "threadstorm 1" "kill9 3" trace_file_security setuid_ignores_options \
-             hostile_traces report_inputs "oom_runtime 40" "oom_report 40"; do
+             hostile_traces report_inputs max_history "oom_runtime 40" "oom_report 40"; do
         # shellcheck disable=SC2086
         if bash "$ROOT/tests/faults/run.sh" $c >"$OUT/fault.${c%% *}.log" 2>&1; then r=ok; else r=FAILED; fi
         echo "coverage.sh: fault case $c: $r"

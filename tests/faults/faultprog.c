@@ -36,6 +36,10 @@
  *   leaky
  *       one thread, always the same calls: 300 lifetimes from three sites,
  *       then 5 handles leaked (for the out-of-memory sweeps).
+ *   history N K [misuse]
+ *       K lifetimes in a row with 7 handles live; prints the last N deleted
+ *       handles ("kept 0x..."), what max_history=N must keep; "misuse"
+ *       ends with an invalid-handle panic, whose error must be kept too.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -452,6 +456,32 @@ static int leaky_main(void)
     return 0;
 }
 
+/* ---- history --------------------------------------------------------------- */
+
+/* K lifetimes one after another on one thread, 7 handles kept live, the
+ * numbers of the last N deleted handles printed ("kept 0x..."): what a
+ * trace with max_history=N must hold. With "misuse", ends with a double
+ * delete (the error must be kept too). */
+static int history_main(int argc, char **argv)
+{
+    long n = argc > 2 ? atol(argv[2]) : 100, k = argc > 3 ? atol(argv[3]) : 10000;
+    bool misuse = argc > 4 && strcmp(argv[4], "misuse") == 0;
+    static int v;
+    handle_t live[7];
+    for (int i = 0; i < 7; i++)
+        live[i] = handle_new_tagged(&v, "live");
+    for (long i = 0; i < k; i++) {
+        handle_t h = handle_new_tagged(&v, i % 2 ? "odd" : "even");
+        handle_delete(h);
+        if (i >= k - n)
+            printf("kept 0x%lx\n", (unsigned long)h);
+    }
+    fflush(stdout);
+    if (misuse)
+        handle_delete(live[0] + ((handle_t)1 << 32)); /* never issued: invalid-handle */
+    return 0;
+}
+
 /* ---- misuse -------------------------------------------------------------- */
 
 static int misuse_main(void)
@@ -482,6 +512,8 @@ int main(int argc, char **argv)
         return misuse_main();
     if (strcmp(mode, "leaky") == 0)
         return leaky_main();
-    fprintf(stderr, "usage: faultprog churn|eintr|forkstorm|threadstorm|misuse|leaky ...\n");
+    if (strcmp(mode, "history") == 0)
+        return history_main(argc, argv);
+    fprintf(stderr, "usage: faultprog churn|eintr|forkstorm|threadstorm|misuse|leaky|history ...\n");
     return 2;
 }

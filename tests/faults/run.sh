@@ -48,6 +48,9 @@
 #                        hostile with SQL: read or refused, never a crash
 #   hostile_traces_dos   an endless recursive `leaks` view, a FIFO as a
 #                        module path, 10 MB tags: must not hang handle-report
+#   max_history          max_history=N (1, 100, 1023..1025, 3000, more than
+#                        made) keeps exactly the last N deleted, every live
+#                        handle and the error
 #   oom_runtime [150]    out-of-memory sweeps (failmalloc.c): the debug
 #                        runtime with allocation N failing, or all from N
 #                        on: never a crash or hang, traces intact
@@ -638,6 +641,38 @@ oom_runtime | oom_report)
         done
     done
     [ "$crashes" -eq 0 ] || fail "$crashes run(s) crashed, hung or left a broken trace"
+    ;;
+max_history)
+    # SPEC section 3: max_history=N keeps every live handle and error but
+    # only the newest N completed lifetimes. N around the writer's 1024
+    # lifetimes per row (whole rows dropped, and the head of a row skipped),
+    # 1, and N above what was made; the completed rows must be exactly the
+    # last N handles deleted, the 7 live ones all there, the error kept.
+    k=20000
+    for n in 1 100 1023 1024 1025 3000 25000; do
+        rm -f t.db t.db-wal t.db-shm
+        dbg HANDLE_OPTIONS="trace=$work/t.db:max_history=$n:exitcode=0" "$P" history "$n" "$k" >out 2>err
+        [ $? -eq 0 ] || fail "max_history=$n: exit status"
+        intact t.db
+        want=$(( n < k ? n : k ))
+        sed -n 's/^kept //p' out | sort >want.txt
+        [ "$(wc -l <want.txt)" -eq "$want" ] || fail "max_history=$n: the program printed $(wc -l <want.txt) handles"
+        sqlite3 t.db "select printf('0x%x', handle) from handles where deleted_ns is not null" | sort >got.txt
+        if ! cmp -s want.txt got.txt; then
+            fail "max_history=$n: kept $(wc -l <got.txt) completed lifetimes, want the last $want deleted; $(comm -3 want.txt got.txt | head -3 | tr '\n' ' ')"
+        fi
+        live=$(sqlite3 t.db "select count(*) from leaks where tag = 'live'")
+        [ "$live" = 7 ] || fail "max_history=$n: $live live handles, want 7"
+        note "max_history=$n: exactly the last $want deleted kept, 7 live"
+    done
+    # With an error at the end, and history trimmed: the error row stays.
+    rm -f t.db t.db-wal t.db-shm
+    dbg HANDLE_OPTIONS="trace=$work/t.db:max_history=10" "$P" history 10 5000 misuse >out 2>err
+    [ $? -eq 134 ] || fail "misuse: exit status"
+    intact t.db
+    [ "$(sqlite3 t.db "select kind from errors")" = invalid-handle ] || fail "the error row was not kept"
+    [ "$(sqlite3 t.db "select count(*) from handles where deleted_ns is not null")" = 10 ] || fail "misuse: history not trimmed to 10"
+    note "an error with max_history=10: the errors row kept, 10 lifetimes"
     ;;
 *)
     echo "run.sh: unknown case $case_name" >&2
