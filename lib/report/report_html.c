@@ -800,7 +800,13 @@ static void j_traces(struct handle__json *j, const struct handle__rm *m)
         j_opt_int(j, "pid", mt->has_pid, mt->pid);
         j_opt_int(j, "started", mt->has_started, mt->started_at);
         bool ran = mt->has_started && mt->has_ended && mt->ended_at >= mt->started_at;
-        j_opt_int(j, "ran_ns", ran, mt->ended_at - mt->started_at);
+        /* ended_at >= started_at: the difference fits unsigned (a hostile
+         * trace's does not fit signed). */
+        handle__json_key(j, "ran_ns");
+        if (ran)
+            handle__json_uint(j, (uint64_t)mt->ended_at - (uint64_t)mt->started_at);
+        else
+            handle__json_null(j);
         j_opt_int(j, "exit_status", mt->has_ended && mt->has_exit, mt->exit_status);
         handle__json_key(j, "clean_exit");
         handle__json_bool(j, mt->has_ended);

@@ -282,6 +282,13 @@ struct tctx {
     size_t *lg_site;
 };
 
+/* A time of trace c (ns since its start) as Unix ns; it wraps instead of
+ * overflowing for a damaged trace's times. */
+static int64_t abs_ns(const struct tctx *c, int64_t ns)
+{
+    return (int64_t)((uint64_t)c->abs0 + (uint64_t)ns);
+}
+
 /* Registers the trace's modules with the symbolizer under fresh global
  * ids, dense whatever the trace's ids are. */
 static bool register_modules(struct tctx *c, char *err, size_t errlen)
@@ -532,7 +539,7 @@ static bool merge_sites(struct tctx *c, struct handle__leak_site *s, size_t n)
             ok = false;
             break;
         }
-        uint64_t abs = (uint64_t)(c->abs0 + (int64_t)r->first_ns);
+        uint64_t abs = (uint64_t)c->abs0 + r->first_ns;
         struct ment *e = map_find(m->site_keys, fb.p, fb.len);
         if (c->lg_site && r->order < c->nlg)
             c->lg_site[r->order] = e ? e->val : m->nsites;
@@ -792,9 +799,9 @@ static bool add_detail(struct tctx *c, struct handle__rm_stat *st, const struct 
         !grow(&st->died, &st->capdied, st->ndied + sg->deleted, sizeof *st->died))
         return false;
     for (uint64_t i = 0; i < sg->created; i++)
-        st->born[st->nborn++] = (int64_t)((uint64_t)c->abs0 + (uint64_t)sg->c[i]);
+        st->born[st->nborn++] = abs_ns(c, sg->c[i]);
     for (uint64_t i = 0; i < sg->deleted; i++)
-        st->died[st->ndied++] = (int64_t)((uint64_t)c->abs0 + (uint64_t)sg->d[i]);
+        st->died[st->ndied++] = abs_ns(c, sg->d[i]);
     for (size_t i = 0; i < sg->nlife; i++) {
         uint64_t v = sg->life[i];
         st->hist[v ? 63 - __builtin_clzll(v) : 0]++;
@@ -903,8 +910,9 @@ static bool add_stats(struct tctx *c, char *err, size_t errlen)
             if (sg->peak > st->peak)
                 st->peak = sg->peak;
             st->processes++;
-            if (c->abs0 + sg->first_ns < st->first_abs)
-                st->first_abs = c->abs0 + sg->first_ns;
+            int64_t first = abs_ns(c, sg->first_ns);
+            if (first < st->first_abs)
+                st->first_abs = first;
             if (!grow(&st->life, &st->caplife, st->nlife + sg->nlife, sizeof *st->life)) {
                 ok = false;
                 break;

@@ -52,7 +52,8 @@ static void trace_header(struct handle__sb *b, const struct handle__rm_trace *t)
         utc(b, mt->started_at);
     }
     if (mt->has_ended && mt->has_started && mt->ended_at >= mt->started_at)
-        handle__sb_printf(b, ", ran %.3f s", (double)(mt->ended_at - mt->started_at) / 1e9);
+        handle__sb_printf(b, ", ran %.3f s",
+                          (double)((uint64_t)mt->ended_at - (uint64_t)mt->started_at) / 1e9);
     if (mt->has_ended && mt->has_exit)
         handle__sb_printf(b, ", exit status %" PRId64, mt->exit_status);
     handle__sb_putc(b, '\n');
