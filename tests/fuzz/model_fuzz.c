@@ -21,10 +21,10 @@
  *  - debug build: a stale handle whose slot is still in quarantine (fewer
  *    than `quarantine` deletions since) still has its history in the side
  *    table (the precise diagnostics the quarantine exists for).
- * Calls run on the fuzzer's thread or on one of two helper threads (one at
- * a time, so the model stays sequential), and a helper may be restarted,
- * which exercises the per-thread caches, their spill on thread exit and
- * cross-thread deletes.
+ * Runs of calls go to the fuzzer's thread or to one of two helper threads
+ * (one thread at a time, so the model stays sequential), and a helper may
+ * be restarted, which exercises the per-thread caches, their spill on
+ * thread exit and cross-thread deletes.
  *
  * Panics are observed without losing the process: the release build calls
  * handle__panic_hook (lib/core/panic_hook.h) before abort(), and the hook
@@ -43,8 +43,8 @@
  * Input format: a sequence of operations, each one opcode byte followed by
  * its arguments (missing bytes read as 0):
  *   op % 10: 0 new, 1 new_tagged, 2 value, 3 value_tagged, 4 delete,
- *            5 lookup, 6 live_count, 7 switch thread, 8 restart a helper,
- *            9 delete a live handle
+ *            5 lookup, 6 live_count, 7 go on on another thread, 8 restart
+ *            a helper (from the fuzzer's thread only), 9 delete live handles
  *   handle selector (1 byte + sometimes 1-8 more): see pick_handle().
  */
 #include <errno.h>
@@ -251,7 +251,8 @@ static void run_call(struct call *c)
 struct helper {
     pthread_t thread;
     sem_t go, done;
-    struct call *c;
+    void (*fn)(void *);
+    void *arg;
     bool running, stop;
 };
 static struct helper helpers[2];
@@ -264,7 +265,7 @@ static void *helper_main(void *arg)
             ;
         if (hp->stop)
             break;
-        run_call(hp->c);
+        hp->fn(hp->arg);
         sem_post(&hp->done);
     }
     return NULL;
@@ -288,20 +289,31 @@ static void helper_stop(struct helper *hp)
     hp->running = false;
 }
 
-/* Runs c on the current executor: 0 the fuzzer's thread, 1-2 a helper. */
-static void exec_call(struct call *c, int where)
+/* Runs fn(arg) on helper `where` (1 or 2) and waits for it. */
+static void on_helper(int where, void (*fn)(void *), void *arg)
 {
-    if (where == 0) {
-        run_call(c);
-        return;
-    }
     struct helper *hp = &helpers[where - 1];
     if (!hp->running)
         helper_start(hp);
-    hp->c = c;
+    hp->fn = fn;
+    hp->arg = arg;
     sem_post(&hp->go);
     while (sem_wait(&hp->done) != 0)
         ;
+}
+
+static void run_call_v(void *c)
+{
+    run_call(c);
+}
+
+/* Runs c on executor `where`: 0 the calling thread, 1-2 a helper. */
+static void exec_call(struct call *c, int where)
+{
+    if (where == 0)
+        run_call(c);
+    else
+        on_helper(where, run_call_v, c);
 }
 
 /* ---- checking one call against the model ---------------------------- */
@@ -591,16 +603,22 @@ const char *__handle_default_options(void)
 }
 #endif
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* The operations of one input, run on one thread (the fuzzer's or a
+ * helper) until an operation switches threads (then `where` says to which)
+ * or the input ends. Helpers get whole runs of operations, not single calls:
+ * one handoff per switch keeps the target on the CPU. */
+struct opctx {
+    struct input *in;
+    int where;        /* the thread running now: 0 the fuzzer's, 1-2 a helper */
+    unsigned restarts;
+};
+
+static void run_ops(struct opctx *x)
 {
-    struct input in = {data, size};
-    int where = 0;
-    unsigned restarts = 0;
-    npool = 0;
-    nlive_list = 0;
     static int errno_seed;
-    while (in.n > 0) {
-        uint8_t op = u8(&in);
+    struct input *in = x->in;
+    while (in->n > 0) {
+        uint8_t op = u8(in);
         struct call c;
         memset(&c, 0, sizeof c);
         c.errno_in = ++errno_seed % 200;
@@ -609,59 +627,86 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (op % 10) {
         case 0:
             c.op = C_NEW;
-            c.value = pick_value(&in);
-            do_new(&c, where);
+            c.value = pick_value(in);
+            do_new(&c, 0);
             break;
         case 1:
             c.op = C_NEW_TAGGED;
-            c.value = pick_value(&in);
-            c.tag = pick_tag(&in);
-            do_new(&c, where);
+            c.value = pick_value(in);
+            c.tag = pick_tag(in);
+            do_new(&c, 0);
             break;
         case 2:
             c.op = C_VALUE;
-            c.h = pick_handle(&in);
-            do_value(&c, where);
+            c.h = pick_handle(in);
+            do_value(&c, 0);
             break;
         case 3:
             c.op = C_VALUE_TAGGED;
-            c.h = pick_handle(&in);
-            c.tag = pick_tag(&in);
-            do_value(&c, where);
+            c.h = pick_handle(in);
+            c.tag = pick_tag(in);
+            do_value(&c, 0);
             break;
         case 4:
             c.op = C_DELETE;
-            c.h = pick_handle(&in);
-            do_delete(&c, where);
+            c.h = pick_handle(in);
+            do_delete(&c, 0);
             break;
         case 5:
             c.op = C_LOOKUP;
-            c.h = pick_handle(&in);
-            c.lookup_null = u8(&in) & 1;
-            do_lookup(&c, where);
+            c.h = pick_handle(in);
+            c.lookup_null = u8(in) & 1;
+            do_lookup(&c, 0);
             break;
         case 6:
             c.op = C_COUNT;
-            do_count(&c, where);
+            do_count(&c, 0);
             break;
-        case 7:
-            where = u8(&in) % 3;
+        case 7: {
+            int to = u8(in) % 3;
+            if (to != x->where) {
+                x->where = to;
+                return;
+            }
             break;
+        }
         case 8: /* a helper thread exits (its cache is spilled) and comes back */
-            if (restarts++ < 4)
-                helper_stop(&helpers[u8(&in) & 1]);
+        {
+            uint8_t which = u8(in) & 1;
+            if (x->where == 0 && x->restarts++ < 2)
+                helper_stop(&helpers[which]);
             break;
+        }
         case 9: /* bulk: delete the oldest live handles, to keep the count bounded */
-            for (unsigned n = u8(&in) % 16 + 1; n > 0; n--) {
+            for (unsigned n = u8(in) % 16 + 1; n > 0; n--) {
                 handle_t h = any_live(0);
                 if (h == 0)
                     break;
                 c.op = C_DELETE;
                 c.h = h;
-                do_delete(&c, where);
+                do_delete(&c, 0);
             }
             break;
         }
+    }
+}
+
+static void run_ops_v(void *x)
+{
+    run_ops(x);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct input in = {data, size};
+    struct opctx x = {&in, 0, 0};
+    npool = 0;
+    nlive_list = 0;
+    while (in.n > 0) {
+        if (x.where == 0)
+            run_ops(&x);
+        else
+            on_helper(x.where, run_ops_v, &x);
     }
     /* Leave nothing live for the next input, and check the count. */
     for (size_t i = 0; i < nlive_list; i++) {
