@@ -233,6 +233,13 @@ static int do_kill9(int argc, char **argv)
         return 1;
     }
     const char *fmt = query1(db, "SELECT value FROM meta WHERE key = 'format'");
+    if (!fmt) {
+        /* No meta table: the kill came while the schema was being
+         * created (its transaction never committed). */
+        const char *tables = query1(db, "SELECT count(*) FROM sqlite_master");
+        if (tables && strcmp(tables, "0") == 0)
+            fmt = "";
+    }
     if (!fmt || (strcmp(fmt, "handle-trace") != 0 && (must_exist || fmt[0]))) {
         /* An empty database is what a kill during the schema's creation
          * leaves (the transaction never committed): intact, and allowed
