@@ -187,6 +187,22 @@ install_test() {
         || { echo "install: consumer_static failed: $out" >&2; return 1; }
     echo "install: consumer_static (handle::handle_static): $out"
 
+    # The debug build and the tools: installed, linked directly through
+    # handle::debug, and handle-run finds the installed library from bin/.
+    for f in lib/libhandle-debug.so lib/pkgconfig/handle-debug.pc bin/handle-report bin/handle-run; do
+        [ -e "$prefix/$f" ] || { echo "install: $prefix/$f is missing" >&2; return 1; }
+    done
+    out=$(cd "$TMP" && HANDLE_OPTIONS=trace= "$TMP/consumer-cmake/consumer_debug") \
+        && [ "$out" = "install-consumer: ok" ] \
+        || { echo "install: consumer_debug (handle::debug) failed: $out" >&2; return 1; }
+    echo "install: consumer_debug (handle::debug): $out"
+    out=$(cd "$TMP" && "$prefix/bin/handle-run" --trace "$TMP/run.db" "$TMP/consumer-cmake/consumer") \
+        && [ "$out" = "install-consumer: ok" ] && [ -f "$TMP/run.db" ] \
+        || { echo "install: installed handle-run failed: $out" >&2; return 1; }
+    "$prefix/bin/handle-report" "$TMP/run.db" >/dev/null \
+        || { echo "install: installed handle-report on a clean trace did not exit 0" >&2; return 1; }
+    echo "install: bin/handle-run preloads lib/libhandle-debug.so; bin/handle-report reads its trace"
+
     # 2. pkg-config, as a Makefile user would.
     export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
     local pcprefix pcargs=()
@@ -216,6 +232,19 @@ elif install_test; then
     tests_passed=$((tests_passed + 1))
 else
     record install FAILED $(( $(now_ms) - t0 )) "see the messages above${pc_note:+; $pc_note}"
+    tests_failed=$((tests_failed + 1))
+fi
+
+# ---- fuzzing -------------------------------------------------------------
+
+# Every libFuzzer target briefly (scripts/fuzz.sh SECONDS runs them longer).
+banner "fuzz: scripts/fuzz.sh ${HANDLE_TEST_FUZZ_SECONDS:-20} (every target)"
+t0=$(now_ms)
+if bash "$ROOT/scripts/fuzz.sh" "${HANDLE_TEST_FUZZ_SECONDS:-20}"; then
+    record fuzz ok $(( $(now_ms) - t0 )) "every target ${HANDLE_TEST_FUZZ_SECONDS:-20} s, no finding"
+    tests_passed=$((tests_passed + 1))
+else
+    record fuzz FAILED $(( $(now_ms) - t0 )) "see the messages above"
     tests_failed=$((tests_failed + 1))
 fi
 
