@@ -36,6 +36,7 @@ CLANG=${CC:-clang}
 case $SECONDS_EACH in '' | *[!0-9]*) echo "usage: fuzz.sh [SECONDS] [TARGET...]" >&2; exit 2 ;; esac
 
 echo "fuzz.sh: building in $BUILD with $CLANG"
+mkdir -p "$(dirname "$BUILD")"
 if ! cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER="$CLANG" -DHANDLE_FUZZ=ON \
         -DHANDLE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$BUILD.configure.log" 2>&1; then
     cat "$BUILD.configure.log" >&2
