@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "json_out.h"
+#include "text.h"
 #include "report_model.h"
 
 /* The page template (report.html, embedded by lib/report/CMakeLists.txt). */
@@ -46,25 +47,6 @@ extern const char handle__html_page[] __attribute__((visibility("hidden")));
 #define MAX_TAGS_RANKED 64
 /* A flame graph node below total / PRUNE_DIV is folded into "other". */
 #define PRUNE_DIV 1000
-
-static bool grow(void *pp, size_t *cap, size_t need, size_t elem)
-{
-    void **p = pp;
-    if (need <= *cap)
-        return true;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / elem)
-            return false;
-        ncap *= 2;
-    }
-    void *np = realloc(*p, ncap * elem);
-    if (np == NULL)
-        return false;
-    *p = np;
-    *cap = ncap;
-    return true;
-}
 
 /* ---- tables of strings, frames and stacks ----------------------------------- */
 
@@ -89,7 +71,7 @@ static int64_t str_id(struct tables *t, const char *s)
     size_t len = strlen(s), v;
     bool added;
     if (!handle__rm_map_get(t->str_map, s, len, t->nstrs, &v, &added) ||
-        (added && !grow(&t->strs, &t->capstrs, t->nstrs + 1, sizeof *t->strs))) {
+        (added && !handle__grow(&t->strs, &t->capstrs, t->nstrs + 1, sizeof *t->strs))) {
         t->oom = true;
         return -1;
     }
@@ -124,7 +106,7 @@ static size_t frame_id(struct tables *t, const struct handle__sym_frame *f)
     size_t v;
     bool added;
     if (!handle__rm_map_get(t->frame_map, &k, sizeof k, t->nframes, &v, &added) ||
-        (added && !grow(&t->frames, &t->capframes, t->nframes + 1, sizeof *t->frames))) {
+        (added && !handle__grow(&t->frames, &t->capframes, t->nframes + 1, sizeof *t->frames))) {
         t->oom = true;
         return 0;
     }
@@ -147,8 +129,8 @@ static int64_t stack_id(struct tables *t, const struct handle__sym_frame *f, siz
     bool added;
     bool ok = handle__rm_map_get(t->stack_map, ids, n * sizeof *ids, t->nstacks, &v, &added);
     if (ok && added) {
-        ok = grow(&t->stack_idx, &t->capstack_idx, t->nstack_idx + n, sizeof *t->stack_idx) &&
-             grow(&t->stack_off, &t->capstack_off, t->nstacks + 2, sizeof *t->stack_off);
+        ok = handle__grow(&t->stack_idx, &t->capstack_idx, t->nstack_idx + n, sizeof *t->stack_idx) &&
+             handle__grow(&t->stack_off, &t->capstack_off, t->nstacks + 2, sizeof *t->stack_off);
         if (ok) {
             if (t->nstacks == 0)
                 t->stack_off[0] = 0;
@@ -210,7 +192,7 @@ static size_t flame_child(struct flame *fl, struct tables *t, size_t parent, int
     size_t v;
     bool added;
     if (!handle__rm_map_get(fl->kids, &k, sizeof k, fl->nn, &v, &added) ||
-        (added && !grow(&fl->n, &fl->cap, fl->nn + 1, sizeof *fl->n))) {
+        (added && !handle__grow(&fl->n, &fl->cap, fl->nn + 1, sizeof *fl->n))) {
         t->oom = true;
         return SIZE_MAX;
     }
@@ -258,7 +240,7 @@ static void flame_add(struct flame *fl, struct tables *t, const struct handle__s
 static bool flame_init(struct flame *fl, struct tables *t)
 {
     fl->kids = handle__rm_map_new();
-    if (fl->kids == NULL || !grow(&fl->n, &fl->cap, 1, sizeof *fl->n))
+    if (fl->kids == NULL || !handle__grow(&fl->n, &fl->cap, 1, sizeof *fl->n))
         return false;
     fl->n[0] = (struct fnode){str_id(t, "all"), -1, false, false, 0, 0, 0};
     fl->nn = 1;
@@ -297,7 +279,7 @@ static void flame_json(struct handle__json *j, struct flame *fl, struct tables *
     size_t nst = 0, capst = 0;
     size_t *kids = NULL, capkids = 0;
     handle__json_arr(j);
-    if (!grow(&st, &capst, 1, sizeof *st)) {
+    if (!handle__grow(&st, &capst, 1, sizeof *st)) {
         t->oom = true;
         goto out;
     }
@@ -325,7 +307,7 @@ static void flame_json(struct handle__json *j, struct flame *fl, struct tables *
         handle__json_arr_end(j);
         size_t nk = 0;
         for (size_t c = n->child; c; c = fl->n[c].next) {
-            if (!grow(&kids, &capkids, nk + 1, sizeof *kids)) {
+            if (!handle__grow(&kids, &capkids, nk + 1, sizeof *kids)) {
                 t->oom = true;
                 goto out;
             }
@@ -342,7 +324,7 @@ static void flame_json(struct handle__json *j, struct flame *fl, struct tables *
                 rest += fl->n[kids[k]].value;
         }
         /* Pushed in reverse, so that they come out largest first. */
-        if (!grow(&st, &capst, nst + keep + 1, sizeof *st)) {
+        if (!handle__grow(&st, &capst, nst + keep + 1, sizeof *st)) {
             t->oom = true;
             goto out;
         }

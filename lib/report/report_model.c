@@ -16,6 +16,7 @@
  * report_json.c.
  */
 #include "report_model.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -48,25 +49,6 @@ static void copy(void *dst, const void *src, size_t n)
 {
     if (n)
         memcpy(dst, src, n);
-}
-
-static bool grow(void *pp, size_t *cap, size_t need, size_t elem)
-{
-    void **p = pp;
-    if (need <= *cap)
-        return true;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / elem)
-            return false;
-        ncap *= 2;
-    }
-    void *np = realloc(*p, ncap * elem);
-    if (np == NULL)
-        return false;
-    *p = np;
-    *cap = ncap;
-    return true;
 }
 
 /* ---- a string-keyed hash table ------------------------------------------- */
@@ -147,7 +129,7 @@ static struct ment *map_put(struct handle__rm_map *mp, const char *k, size_t len
         mp->slot = ns;
         mp->cap = ncap;
     }
-    if (!grow(&mp->e, &mp->cap_e, mp->n + 1, sizeof *mp->e))
+    if (!handle__grow(&mp->e, &mp->cap_e, mp->n + 1, sizeof *mp->e))
         return NULL;
     char *c = malloc(len + 1);
     if (c == NULL)
@@ -302,7 +284,7 @@ static bool register_modules(struct tctx *c, char *err, size_t errlen)
     }
     c->base = m->next_module - 1;
     m->next_module += (uint32_t)c->nmods;
-    if (!grow(&m->gmod_path, &m->capgmod, m->next_module, sizeof *m->gmod_path)) {
+    if (!handle__grow(&m->gmod_path, &m->capgmod, m->next_module, sizeof *m->gmod_path)) {
         setf(err, errlen, "out of memory");
         return false;
     }
@@ -367,7 +349,7 @@ static bool resolve_stack(struct tctx *c, uint32_t id, struct handle__rm_frames 
         struct handle__sym_frame tmp[HANDLE__SYM_MAX_INLINE];
         size_t k = handle__sym_pc(c->m->sym, gmod(c, st.modules[d], st.pcs[d]), st.pcs[d], tmp,
                                   HANDLE__SYM_MAX_INLINE);
-        if (!grow(&out->f, &cap, out->n + k, sizeof *out->f))
+        if (!handle__grow(&out->f, &cap, out->n + k, sizeof *out->f))
             return false;
         memcpy(out->f + out->n, tmp, k * sizeof *tmp);
         out->n += k;
@@ -555,8 +537,8 @@ static bool merge_sites(struct tctx *c, struct handle__leak_site *s, size_t n)
             continue;
         }
         size_t idx = m->nsites;
-        if (!grow(&m->sites, &m->capsites, idx + 1, sizeof *m->sites) ||
-            !grow(&m->side, &m->capside, idx + 1, sizeof *m->side)) {
+        if (!handle__grow(&m->sites, &m->capsites, idx + 1, sizeof *m->sites) ||
+            !handle__grow(&m->side, &m->capside, idx + 1, sizeof *m->side)) {
             ok = false;
             break;
         }
@@ -609,7 +591,7 @@ static bool add_errors(struct tctx *c, const struct handle__tr_error *e, size_t 
 {
     struct handle__rm *m = c->m;
     for (size_t i = 0; i < n; i++) {
-        if (!grow(&m->errors, &m->caperrors, m->nerrors + 1, sizeof *m->errors))
+        if (!handle__grow(&m->errors, &m->caperrors, m->nerrors + 1, sizeof *m->errors))
             return false;
         struct handle__rm_error *o = &m->errors[m->nerrors];
         *o = (struct handle__rm_error){
@@ -692,7 +674,7 @@ static struct sgrp *sg_get(struct sgroups *s, uint32_t stack, uint32_t tag)
         s->slot = ns;
         s->scap = ncap;
     }
-    if (!grow(&s->g, &s->cap, s->n + 1, sizeof *s->g))
+    if (!handle__grow(&s->g, &s->cap, s->n + 1, sizeof *s->g))
         return NULL;
     s->g[s->n] = (struct sgrp){.stack = stack, .tag = tag, .first_ns = INT64_MAX};
     size_t i = h & (s->scap - 1);
@@ -707,7 +689,7 @@ static bool on_life(void *ctx, const struct handle__tr_life *l)
     struct sgroups *s = ctx;
     struct sgrp *g = sg_get(s, l->stack, l->tag);
     size_t capc = g ? g->capc : 0;
-    if (g == NULL || !grow(&g->c, &capc, g->created + 1, sizeof *g->c)) {
+    if (g == NULL || !handle__grow(&g->c, &capc, g->created + 1, sizeof *g->c)) {
         s->oom = true;
         return false;
     }
@@ -716,8 +698,8 @@ static bool on_life(void *ctx, const struct handle__tr_life *l)
     if (l->created_ns < g->first_ns)
         g->first_ns = l->created_ns;
     if (l->deleted) {
-        if (!grow(&g->d, &g->capd, g->deleted + 1, sizeof *g->d) ||
-            !grow(&g->life, &g->caplife, g->nlife + 1, sizeof *g->life)) {
+        if (!handle__grow(&g->d, &g->capd, g->deleted + 1, sizeof *g->d) ||
+            !handle__grow(&g->life, &g->caplife, g->nlife + 1, sizeof *g->life)) {
             s->oom = true;
             return false;
         }
@@ -795,8 +777,8 @@ static bool add_detail(struct tctx *c, struct handle__rm_stat *st, const struct 
                        const size_t *lg_order)
 {
     struct handle__rm *m = c->m;
-    if (!grow(&st->born, &st->capborn, st->nborn + sg->created, sizeof *st->born) ||
-        !grow(&st->died, &st->capdied, st->ndied + sg->deleted, sizeof *st->died))
+    if (!handle__grow(&st->born, &st->capborn, st->nborn + sg->created, sizeof *st->born) ||
+        !handle__grow(&st->died, &st->capdied, st->ndied + sg->deleted, sizeof *st->died))
         return false;
     for (uint64_t i = 0; i < sg->created; i++)
         st->born[st->nborn++] = abs_ns(c, sg->c[i]);
@@ -823,7 +805,7 @@ static bool add_detail(struct tctx *c, struct handle__rm_stat *st, const struct 
     if (c->lg[gi].stack != sg->stack || c->lg[gi].tag != sg->tag || c->lg_site[gi] == SIZE_MAX)
         return true;
     size_t site = c->lg_site[gi];
-    if (!grow(&m->site_stat, &m->capsite_stat, site + 1, sizeof *m->site_stat))
+    if (!handle__grow(&m->site_stat, &m->capsite_stat, site + 1, sizeof *m->site_stat))
         return false;
     for (size_t k = m->nsite_stat; k <= site; k++)
         m->site_stat[k] = 0;
@@ -888,7 +870,7 @@ static bool add_stats(struct tctx *c, char *err, size_t errlen)
             if (e != NULL) {
                 st = &m->stats[e->val];
             } else {
-                if (fb.oom || !grow(&m->stats, &m->capstats, m->nstats + 1, sizeof *m->stats) ||
+                if (fb.oom || !handle__grow(&m->stats, &m->capstats, m->nstats + 1, sizeof *m->stats) ||
                     map_put(m->stat_keys, fb.p, fb.len, m->nstats) == NULL) {
                     ok = false;
                     break;
@@ -913,7 +895,7 @@ static bool add_stats(struct tctx *c, char *err, size_t errlen)
             int64_t first = abs_ns(c, sg->first_ns);
             if (first < st->first_abs)
                 st->first_abs = first;
-            if (!grow(&st->life, &st->caplife, st->nlife + sg->nlife, sizeof *st->life)) {
+            if (!handle__grow(&st->life, &st->caplife, st->nlife + sg->nlife, sizeof *st->life)) {
                 ok = false;
                 break;
             }
@@ -965,7 +947,7 @@ bool handle__rm_add_trace(struct handle__rm *m, const char *path, char *err, siz
     const struct handle__tr_error *e;
     size_t ng = 0, ne = 0;
     c.path = intern(m, path);
-    if (c.path == NULL || !grow(&m->traces, &m->captraces, m->ntraces + 1, sizeof *m->traces)) {
+    if (c.path == NULL || !handle__grow(&m->traces, &m->captraces, m->ntraces + 1, sizeof *m->traces)) {
         setf(err, errlen, "out of memory");
         goto out;
     }
@@ -1213,8 +1195,8 @@ static bool baseline_json(struct handle__rm *m, const char *path, char *err, siz
         }
         if (sqlite3_column_type(s, 2) == SQLITE_NULL)
             continue; /* an empty stack */
-        if (!grow(&f, &capf, nf + 1, sizeof *f) ||
-            !grow(&owned, &capowned, nowned + 3, sizeof *owned)) {
+        if (!handle__grow(&f, &capf, nf + 1, sizeof *f) ||
+            !handle__grow(&owned, &capowned, nowned + 3, sizeof *owned)) {
             ok = false;
             continue;
         }
@@ -1298,7 +1280,7 @@ static uint64_t percentile(const uint64_t *v, size_t n, unsigned p)
 static void finish_notes(struct handle__rm *m)
 {
     if (handle__sym_error(m->sym)) {
-        if (grow(&m->notes, &m->capnotes, m->nnotes + 1, sizeof *m->notes))
+        if (handle__grow(&m->notes, &m->capnotes, m->nnotes + 1, sizeof *m->notes))
             m->notes[m->nnotes++] =
                 (struct handle__rm_note){"", intern(m, handle__sym_error(m->sym)), false};
         return;
@@ -1317,7 +1299,7 @@ static void finish_notes(struct handle__rm *m)
         struct handle__sb k = {0};
         handle__sb_printf(&k, "%s%c%s", m->gmod_path[g], 0, why);
         if (!k.oom && map_find(seen, k.p, k.len) == NULL && map_put(seen, k.p, k.len, 0) &&
-            grow(&m->notes, &m->capnotes, m->nnotes + 1, sizeof *m->notes))
+            handle__grow(&m->notes, &m->capnotes, m->nnotes + 1, sizeof *m->notes))
             m->notes[m->nnotes++] = (struct handle__rm_note){
                 m->gmod_path[g], intern(m, why), handle__sym_module_changed(m->sym, g)};
         handle__sb_free(&k);

@@ -22,6 +22,7 @@
  * hash table that cannot grow gets slower.
  */
 #include "symbolize.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -40,27 +41,6 @@
 #define DEFAULT_DEBUGINFO_PATH ":.debug:/usr/lib/debug"
 
 /* ---- small growable things --------------------------------------------- */
-
-/* Makes room for need elements of size elem in *p (capacity *cap).
- * False when out of memory (*p unchanged). */
-static bool grow(void *pp, size_t *cap, size_t need, size_t elem)
-{
-    void **p = pp;
-    if (need <= *cap)
-        return true;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / elem)
-            return false;
-        ncap *= 2;
-    }
-    void *np = realloc(*p, ncap * elem);
-    if (!np)
-        return false;
-    *p = np;
-    *cap = ncap;
-    return true;
-}
 
 static uint64_t hash_mix(uint64_t x)
 {
@@ -292,7 +272,7 @@ static const char *intern_n(struct handle__symbolizer *s, const char *str, size_
         return NULL;
     memcpy(p, str, len);
     p[len] = '\0';
-    if (s->nstrs < UINT32_MAX - 1 && grow(&s->strs, &s->strs_cap, s->nstrs + 1, sizeof *s->strs)) {
+    if (s->nstrs < UINT32_MAX - 1 && handle__grow(&s->strs, &s->strs_cap, s->nstrs + 1, sizeof *s->strs)) {
         s->strs[s->nstrs] = (struct sym_string){p, len, h};
         itab_add(&s->strs_ix, h, (uint32_t)s->nstrs, str_hash, s);
         s->nstrs++;
@@ -490,14 +470,14 @@ void handle__sym_add_module(struct handle__symbolizer *s, uint32_t id, const cha
     uint32_t fi = itab_find(&s->files_ix, h, file_eq, &fk);
     if (fi == UINT32_MAX) {
         if (s->nfiles >= UINT32_MAX - 1 ||
-            !grow(&s->files, &s->files_cap, s->nfiles + 1, sizeof *s->files))
+            !handle__grow(&s->files, &s->files_cap, s->nfiles + 1, sizeof *s->files))
             return;
         fi = (uint32_t)s->nfiles;
         s->files[fi] = (struct sym_file){.path = p, .build_id = b, .hash = h};
         itab_add(&s->files_ix, h, fi, file_hash, s);
         s->nfiles++;
     }
-    if (s->nmods >= UINT32_MAX - 1 || !grow(&s->mods, &s->mods_cap, s->nmods + 1, sizeof *s->mods))
+    if (s->nmods >= UINT32_MAX - 1 || !handle__grow(&s->mods, &s->mods_cap, s->nmods + 1, sizeof *s->mods))
         return;
     s->mods[s->nmods] = (struct sym_module){.id = id, .file = fi, .bias = bias, .lo = lo, .hi = hi};
     itab_add(&s->mods_ix, hash_mix(id), (uint32_t)s->nmods, mod_hash, s);
@@ -710,7 +690,7 @@ static Dwarf_Die *cu_of(struct handle__symbolizer *s, struct sym_file *f, Dwarf_
             for (ptrdiff_t off = 0; (off = dw->dwarf_ranges(c, off, &base, &lo, &hi)) > 0;) {
                 if (hi <= lo)
                     continue;
-                if (!grow(&f->cu_ranges, &cap, f->ncu_ranges + 1, sizeof *f->cu_ranges))
+                if (!handle__grow(&f->cu_ranges, &cap, f->ncu_ranges + 1, sizeof *f->cu_ranges))
                     break;
                 f->cu_ranges[f->ncu_ranges++] = (struct cu_range){lo, hi, c};
             }
@@ -921,8 +901,8 @@ size_t handle__sym_pc(struct handle__symbolizer *s, uint32_t module_id, uintptr_
         n = symbolize(s, f, addr, tmp, HANDLE__SYM_MAX_INLINE);
         fr = tmp;
         if (s->ncache < UINT32_MAX - 1 && s->nframes + n < UINT32_MAX &&
-            grow(&s->cache, &s->cache_cap, s->ncache + 1, sizeof *s->cache) &&
-            grow(&s->frames, &s->frames_cap, s->nframes + n, sizeof *s->frames)) {
+            handle__grow(&s->cache, &s->cache_cap, s->ncache + 1, sizeof *s->cache) &&
+            handle__grow(&s->frames, &s->frames_cap, s->nframes + n, sizeof *s->frames)) {
             memcpy(s->frames + s->nframes, tmp, n * sizeof *tmp);
             s->cache[s->ncache] = (struct sym_centry){
                 .file = m->file,

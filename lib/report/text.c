@@ -151,3 +151,22 @@ void handle__sb_location(struct handle__sb *b, const struct handle__sym_frame *f
     if (f[0].function)
         handle__sb_printf(b, " in %s", f[0].function);
 }
+
+bool handle__grow(void *pp, size_t *cap, size_t need, size_t elem)
+{
+    void **p = pp;
+    if (need <= *cap)
+        return true;
+    size_t ncap = *cap ? *cap : 16;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / elem)
+            return false;
+        ncap *= 2;
+    }
+    void *np = realloc(*p, ncap * elem);
+    if (np == NULL)
+        return false;
+    *p = np;
+    *cap = ncap;
+    return true;
+}

@@ -41,6 +41,12 @@ HANDLE__HIDDEN void handle__sb_reset(struct handle__sb *b);
 /* Frees the memory; the buffer is empty ({0}) again. */
 HANDLE__HIDDEN void handle__sb_free(struct handle__sb *b);
 
+/* Makes room for need elements of size elem in the array *pp (capacity
+ * *cap, doubled from 16): false when out of memory or when the size would
+ * overflow, with *pp and *cap unchanged. Shared by every growable array of
+ * lib/report. */
+HANDLE__HIDDEN bool handle__grow(void *pp, size_t *cap, size_t need, size_t elem);
+
 /* Appends one line per frame, numbered from *num (incremented per line):
  *   "    #N 0xPC in FUNCTION FILE:LINE"       function and line known
  *   "    #N 0xPC in FUNCTION (MODULE+0xOFF)"  no line info

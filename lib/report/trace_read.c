@@ -13,6 +13,7 @@
  * symbolize, group across traces or print.
  */
 #include "trace_read.h"
+#include "text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,30 +124,10 @@ static void setf(char *err, size_t len, const char *fmt, ...)
     handle__one_line(err, 300);
 }
 
-/* Makes room for need elements of size elem; false when out of memory. */
-static bool grow(void *pp, size_t *cap, size_t need, size_t elem)
-{
-    void **p = pp;
-    if (need <= *cap)
-        return true;
-    size_t ncap = *cap ? *cap : 16;
-    while (ncap < need) {
-        if (ncap > SIZE_MAX / 2 / elem)
-            return false;
-        ncap *= 2;
-    }
-    void *np = realloc(*p, ncap * elem);
-    if (np == NULL)
-        return false;
-    *p = np;
-    *cap = ncap;
-    return true;
-}
-
 /* A copy of s (n bytes) owned by t; NULL when out of memory. */
 static const char *own(struct handle__tr *t, const char *s, size_t n)
 {
-    if (!grow(&t->strs, &t->capstrs, t->nstrs + 1, sizeof *t->strs))
+    if (!handle__grow(&t->strs, &t->capstrs, t->nstrs + 1, sizeof *t->strs))
         return NULL;
     char *c = malloc(n + 1);
     if (c == NULL)
@@ -327,7 +308,7 @@ static uint32_t tag_id(struct handle__tr *t, const char *s, size_t n)
         t->tag_slot = ns;
         t->tag_cap = ncap;
     }
-    if (!grow(&t->tags, &t->captags, t->ntags + 1, sizeof *t->tags))
+    if (!handle__grow(&t->tags, &t->captags, t->ntags + 1, sizeof *t->tags))
         return 0;
     char *c = malloc(n + 1);
     if (c == NULL)
@@ -788,7 +769,7 @@ bool handle__tr_modules(struct handle__tr *t, const struct handle__tr_module **o
         uint32_t id = col_id(s, 0);
         if (id == 0)
             continue;
-        if (!grow(&t->mods, &cap, t->nmods + 1, sizeof *t->mods)) {
+        if (!handle__grow(&t->mods, &cap, t->nmods + 1, sizeof *t->mods)) {
             sqlite3_reset(s);
             setf(err, errlen, "out of memory");
             return false;
@@ -818,7 +799,7 @@ bool handle__tr_leak_groups(struct handle__tr *t, const struct handle__tr_group 
     t->ngroups = 0;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!grow(&t->groups, &cap, t->ngroups + 1, sizeof *t->groups)) {
+        if (!handle__grow(&t->groups, &cap, t->ngroups + 1, sizeof *t->groups)) {
             sqlite3_reset(s);
             setf(err, errlen, "out of memory");
             return false;
@@ -848,7 +829,7 @@ bool handle__tr_errors(struct handle__tr *t, const struct handle__tr_error **out
     t->nerrs = 0;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!grow(&t->errs, &cap, t->nerrs + 1, sizeof *t->errs)) {
+        if (!handle__grow(&t->errs, &cap, t->nerrs + 1, sizeof *t->errs)) {
             sqlite3_reset(s);
             setf(err, errlen, "out of memory");
             return false;
@@ -992,7 +973,7 @@ static bool parse_batch(const char *p, size_t len, struct elem **e, size_t *n, s
         }
         if (k < 8)
             return false;
-        if (!grow(e, cap, *n + 1, sizeof **e))
+        if (!handle__grow(e, cap, *n + 1, sizeof **e))
             return false;
         (*e)[(*n)++] = (struct elem){v[0], v[1], v[4], v[6]};
         if (p < end && *p == ',') {
@@ -1050,7 +1031,7 @@ static int lifetimes_fast(struct handle__tr *t,
         int64_t id = sqlite3_column_int64(q[Q_TAGS], 0);
         if (ntm && tm[ntm - 1].id == id)
             goto out; /* which row would the view take? SQLite decides */
-        if (!grow(&tm, &captm, ntm + 1, sizeof *tm)) {
+        if (!handle__grow(&tm, &captm, ntm + 1, sizeof *tm)) {
             setf(err, errlen, "out of memory");
             used = 1;
             *ok = false;
@@ -1178,7 +1159,7 @@ static bool stack_add(struct handle__tr *t, uint32_t id)
         t->sslot = ns;
         t->scap = ncap;
     }
-    if (!grow(&t->sents, &t->capsents, t->nsents + 1, sizeof *t->sents))
+    if (!handle__grow(&t->sents, &t->capsents, t->nsents + 1, sizeof *t->sents))
         return false;
     t->sents[t->nsents] = (struct stack_ent){.id = id, .off = t->nframes};
     size_t mask = t->scap - 1;
@@ -1197,8 +1178,8 @@ static bool frame_add(struct handle__tr *t, struct stack_ent *e, sqlite3_stmt *s
 {
     if (e->depth >= MAX_DEPTH)
         return true;
-    if (!grow(&t->pcs, &t->cap_pcs, t->nframes + 1, sizeof *t->pcs) ||
-        !grow(&t->smods, &t->cap_smods, t->nframes + 1, sizeof *t->smods))
+    if (!handle__grow(&t->pcs, &t->cap_pcs, t->nframes + 1, sizeof *t->pcs) ||
+        !handle__grow(&t->smods, &t->cap_smods, t->nframes + 1, sizeof *t->smods))
         return false;
     t->pcs[t->nframes] = (uintptr_t)col_u64(s, col);
     t->smods[t->nframes] = col_id(s, col + 1);
