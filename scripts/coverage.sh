@@ -65,19 +65,30 @@ ctest --test-dir "$BUILD" --timeout 900 >"$OUT/ctest.log" 2>&1
 ctest_line=$(grep -E 'tests passed' "$OUT/ctest.log" | tail -1)
 echo "coverage.sh: $ctest_line"
 
-# The committed fuzz corpora through the harnesses as plain programs
-# (tests/fuzz/*_replay): every input is checked as under the fuzzer.
-for r in options suppress model_release model_debug; do
-    bin=$BUILD/tests/fuzz/${r}_replay corpus=$ROOT/tests/fuzz/corpus/$r
-    [ -x "$bin" ] && [ -d "$corpus" ] || continue
-    if "$bin" "$corpus" >"$OUT/replay.$r.log" 2>&1; then r2=ok; else r2=FAILED; fi
-    echo "coverage.sh: corpus $r: $(tail -1 "$OUT/replay.$r.log") $r2"
+# The committed fuzz corpora (tests/fuzz/corpus/NAME.tar.xz, minimized
+# with libFuzzer's -merge=1) through the harnesses built as plain programs
+# (tests/fuzz/NAME_replay): every input is checked as under the fuzzer.
+rm -rf "$OUT/corpus"
+mkdir -p "$OUT/corpus"
+for r in options suppress model_release model_debug trace; do
+    tarball=$ROOT/tests/fuzz/corpus/$r.tar.xz
+    [ -f "$tarball" ] || continue
+    mkdir -p "$OUT/corpus/$r" && tar -C "$OUT/corpus/$r" -xJf "$tarball"
+    if [ $r = trace ]; then
+        bin=$BUILD/tests/fuzz/trace_replay
+        [ -x "$bin" ] || continue
+        # trace_replay reads each file where it is: work on copies.
+        (cd "$OUT/corpus/trace" && "$bin" ./* >"$OUT/replay.trace.log" 2>&1 \
+            && "$bin" "$ROOT"/tests/fuzz/corpus/trace/* >>"$OUT/replay.trace.log" 2>&1) \
+            && res=ok || res=FAILED
+        echo "coverage.sh: corpus trace: $(grep -c '^read:' "$OUT/replay.trace.log") trace(s) $res"
+        continue
+    fi
+    bin=$BUILD/tests/fuzz/${r}_replay
+    [ -x "$bin" ] || continue
+    if "$bin" "$OUT/corpus/$r" >"$OUT/replay.$r.log" 2>&1; then res=ok; else res=FAILED; fi
+    echo "coverage.sh: corpus $r: $(tail -1 "$OUT/replay.$r.log") $res"
 done
-if [ -x "$BUILD/tests/fuzz/trace_replay" ] && [ -d "$ROOT/tests/fuzz/corpus/trace" ]; then
-    (cd "$OUT" && "$BUILD/tests/fuzz/trace_replay" "$ROOT"/tests/fuzz/corpus/trace/* >replay.trace.log 2>&1) \
-        && r2=ok || r2=FAILED
-    echo "coverage.sh: corpus trace: $(grep -c '^read:' "$OUT/replay.trace.log") trace(s) $r2"
-fi
 
 if [ $faults -eq 1 ]; then
     export DEBUG_LIB=$BUILD/lib/debug/libhandle-debug.so RELEASE_LIB=$BUILD/lib/libhandle.so

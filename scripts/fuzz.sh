@@ -6,8 +6,8 @@
 # Targets (default: all): options_fuzz suppress_fuzz trace_fuzz
 # model_release_fuzz model_debug_fuzz. Each keeps a working corpus in
 # BUILD/corpus/TARGET, which grows from run to run and starts from the
-# committed seeds in tests/fuzz/corpus/* (read-only); findings go to
-# BUILD/artifacts/. Every run appends a line to BUILD/runs.tsv (date,
+# committed corpora in tests/fuzz/corpus (NAME.tar.xz, and the real traces
+# of trace/; read-only); findings go to BUILD/artifacts/. Every run appends a line to BUILD/runs.tsv (date,
 # target, seconds, executions, exec/s, coverage, corpus size, result), the
 # record of how much fuzzing was done.
 #
@@ -63,11 +63,18 @@ args_of() {
     model_*) echo "-max_len=4096" ;;
     esac
 }
+# The seeds: the committed corpus of the target, tests/fuzz/corpus/NAME.tar.xz
+# (minimized with -merge=1 after the long runs), unpacked into BUILD/seeds,
+# and for trace_fuzz the real traces of tests/fuzz/corpus/trace.
 seeds_of() {
-    case $1 in
-    trace_fuzz) echo "$src/corpus/trace" ;;
-    *) [ -d "$src/corpus/${1%_fuzz}" ] && echo "$src/corpus/${1%_fuzz}" ;;
-    esac
+    local name=${1%_fuzz} dirs=""
+    if [ -f "$src/corpus/$name.tar.xz" ]; then
+        rm -rf "$BUILD/seeds/$name"
+        mkdir -p "$BUILD/seeds/$name"
+        tar -C "$BUILD/seeds/$name" -xJf "$src/corpus/$name.tar.xz" && dirs="$BUILD/seeds/$name"
+    fi
+    [ "$1" = trace_fuzz ] && dirs="$dirs $src/corpus/trace"
+    echo "$dirs"
 }
 
 # run_target NAME: runs one target for SECONDS_EACH; writes its log and a
