@@ -13,7 +13,7 @@ HANDLE_DEB_PACKAGES=(
     build-essential cmake pkg-config clang libclang-rt-dev
     libcmocka-dev
     libunwind-dev libdw-dev libelf-dev
-    libsqlite3-dev sqlite3 chromium
+    libsqlite3-dev sqlite3 chromium xz-utils
 )
 
 installed() {
