@@ -3,7 +3,7 @@
 # with clang (-DHANDLE_FUZZ=ON, in its own build directory) and runs each
 # for SECONDS (default 60), HANDLE_FUZZ_JOBS of them at a time.
 #
-# Targets (default: all): options_fuzz suppress_fuzz trace_fuzz
+# Targets (default: all): options_fuzz fmt_fuzz suppress_fuzz trace_fuzz
 # model_release_fuzz model_debug_fuzz. Each keeps a working corpus in
 # BUILD/corpus/TARGET, which grows from run to run and starts from the
 # committed corpora in tests/fuzz/corpus (NAME.tar.xz, and the real traces
@@ -26,7 +26,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 SECONDS_EACH=${1:-60}
 shift || true
-ALL_TARGETS=(options_fuzz suppress_fuzz trace_fuzz model_release_fuzz model_debug_fuzz)
+ALL_TARGETS=(options_fuzz fmt_fuzz suppress_fuzz trace_fuzz model_release_fuzz model_debug_fuzz)
 TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL_TARGETS[@]}")
 BUILD=${HANDLE_FUZZ_BUILD:-$ROOT/build/fuzz}
@@ -58,6 +58,7 @@ src=$ROOT/tests/fuzz
 args_of() {
     case $1 in
     options_fuzz) echo "-max_len=4096 -dict=$src/options.dict" ;;
+    fmt_fuzz) echo "-max_len=2048" ;;
     suppress_fuzz) echo "-max_len=4096 -dict=$src/suppress.dict" ;;
     trace_fuzz) echo "-max_len=65536 -dict=$src/trace.dict -timeout=20" ;;
     model_*) echo "-max_len=4096" ;;
