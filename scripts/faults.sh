@@ -25,12 +25,13 @@ if [ "${1:-}" = --quick ]; then quick=1; shift; fi
 
 if [ $quick -eq 1 ]; then
     ALL=("kill9 5" disk_full_rlimit "eintr 1" "forkstorm 30" "threadstorm 1" trace_dir_removed
-         trace_file_security setuid_ignores_options sql_prepared_only hostile_traces report_inputs max_history
+         trace_file_security setuid_ignores_options sql_prepared_only hostile_traces report_inputs
+         report_variants max_history
          "oom_runtime 20" "oom_report 20")
 else
     ALL=("kill9 50" disk_full_rlimit disk_full_log_path disk_full_tmpfs "eintr 3" "forkstorm 200"
          "threadstorm 3" trace_dir_removed trace_file_security setuid_ignores_options
-         sql_prepared_only hostile_traces hostile_traces_dos report_inputs max_history
+         sql_prepared_only hostile_traces hostile_traces_dos report_inputs report_variants max_history
          "oom_runtime 150" "oom_report 150")
 fi
 CASES=("$@")

@@ -36,6 +36,9 @@
  *   leaky
  *       one thread, always the same calls: 300 lifetimes from three sites,
  *       then 5 handles leaked (for the out-of-memory sweeps).
+ *   sites [BITS]
+ *       one leaked handle from each of 2^BITS (default 11) distinct
+ *       creation stacks: an exit report with 2048 sites.
  *   history N K [misuse]
  *       K lifetimes in a row with 7 handles live; prints the last N deleted
  *       handles ("kept 0x..."), what max_history=N must keep; "misuse"
@@ -456,6 +459,44 @@ static int leaky_main(void)
     return 0;
 }
 
+/* ---- sites ----------------------------------------------------------------- */
+
+/* 2^BITS distinct creation stacks: a path of BITS calls through two
+ * functions, chosen by the bits of i, then one leaked handle. */
+static int site_value;
+__attribute__((noinline)) static void path0(unsigned bits, int n);
+__attribute__((noinline)) static void path1(unsigned bits, int n);
+static void site_step(unsigned bits, int n)
+{
+    if (n == 0) {
+        handle_new_tagged(&site_value, "site");
+        return;
+    }
+    if (bits & 1)
+        path1(bits >> 1, n - 1);
+    else
+        path0(bits >> 1, n - 1);
+}
+__attribute__((noinline)) static void path0(unsigned bits, int n)
+{
+    site_step(bits, n);
+    __asm__ volatile("" ::: "memory"); /* not a tail call: a frame of its own */
+}
+__attribute__((noinline)) static void path1(unsigned bits, int n)
+{
+    site_step(bits, n);
+    __asm__ volatile("" ::: "memory");
+}
+
+static int sites_main(int argc, char **argv)
+{
+    int bits = argc > 2 ? atoi(argv[2]) : 11;
+    for (unsigned i = 0; i < (1u << bits); i++)
+        site_step(i, bits);
+    printf("sites done %u\n", 1u << bits);
+    return 0;
+}
+
 /* ---- history --------------------------------------------------------------- */
 
 /* K lifetimes one after another on one thread, 7 handles kept live, the
@@ -514,6 +555,8 @@ int main(int argc, char **argv)
         return leaky_main();
     if (strcmp(mode, "history") == 0)
         return history_main(argc, argv);
-    fprintf(stderr, "usage: faultprog churn|eintr|forkstorm|threadstorm|misuse|leaky|history ...\n");
+    if (strcmp(mode, "sites") == 0)
+        return sites_main(argc, argv);
+    fprintf(stderr, "usage: faultprog churn|eintr|forkstorm|threadstorm|misuse|leaky|history|sites ...\n");
     return 2;
 }
