@@ -56,3 +56,20 @@ handle_unit_test(test_suppress
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_suppress.c LIBS handle_report_dl)
 handle_unit_test(test_format
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_format.c LIBS handle_report_dl)
+handle_unit_test(test_out_json
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_out_json.c LIBS handle_report)
+
+# dw.c's failure paths: a libdw.so.1 that cannot be loaded and, for each
+# function of the table, one without it (report_fixtures/fake_libdw.c),
+# found first on LD_LIBRARY_PATH by test_symbolize_dl --dw-sweep.
+foreach(kind ok broken)
+  add_library(handle_fakedw_${kind} SHARED ${HANDLE_REPORT_FX}/fake_libdw.c)
+  target_include_directories(handle_fakedw_${kind} PRIVATE ${PROJECT_SOURCE_DIR}/lib)
+  set_target_properties(handle_fakedw_${kind} PROPERTIES OUTPUT_NAME dw SOVERSION 1
+    LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/fakedw/${kind})
+  add_dependencies(test_symbolize_dl handle_fakedw_${kind})
+endforeach()
+target_compile_definitions(handle_fakedw_broken PRIVATE FAKE_DW_BROKEN)
+add_test(NAME test_symbolize_dl_without_libdw
+  COMMAND test_symbolize_dl --dw-sweep ${CMAKE_CURRENT_BINARY_DIR}/fakedw/ok
+          ${CMAKE_CURRENT_BINARY_DIR}/fakedw/broken)

@@ -636,8 +636,111 @@ static void test_symbolized_frames_print_as_sanitizer_lines(void **state)
     handle__sym_free(s);
 }
 
-int main(void)
+#ifdef TEST_DW_DLOPEN
+/* ---- libdw absent or incomplete (lib/report/dw.c) ------------------------ */
+
+#include <sys/wait.h>
+
+#include "report/dw.h"
+
+/* --dw-check WANT, run by the sweep with a fake libdw.so.1 first on
+ * LD_LIBRARY_PATH: loading fails with a message containing WANT, every
+ * time it is asked, and a symbolizer still gives module+offset frames
+ * and says why. */
+static int dw_check(const char *want)
 {
+    char err[256] = "";
+    if (handle__dw_load(err, sizeof err) || strstr(err, want) == NULL) {
+        fprintf(stderr, "dw-check: loaded or wrong message: '%s', want '%s'\n", err, want);
+        return 1;
+    }
+    char again[256] = "";
+    if (handle__dw_load(NULL, 0) || handle__dw_load(again, 0) || again[0] ||
+        handle__dw_load(again, sizeof again) || strcmp(again, err) != 0 || handle__dw_get()) {
+        fprintf(stderr, "dw-check: a second load differs: '%s'\n", again);
+        return 1;
+    }
+    dl_iterate_phdr(phdr_cb, NULL);
+    struct handle__symbolizer *s = new_sym();
+    struct fx_lines l;
+    uintptr_t pc = fx_plain(&l);
+    struct handle__sym_frame f[8];
+    int n = handle__sym_pc(s, 0, pc, f, 8);
+    const char *why = handle__sym_error(s);
+    int bad = n != 1 || f[0].function || f[0].file || !why || strcmp(why, err) != 0 ||
+              !handle__sym_module_problem(s, mod_of(pc)->id);
+    if (bad)
+        fprintf(stderr, "dw-check: n=%d function=%s error=%s\n", n,
+                n > 0 && f[0].function ? f[0].function : "-", why ? why : "-");
+    handle__sym_free(s);
+    return bad;
+}
+
+/* Runs this program with --dw-check WANT under env (NAME=VALUE strings);
+ * true when it passed. */
+static bool dw_run(char *const *env, const char *want)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0)
+            _exit(126);
+        self[n] = '\0';
+        for (size_t i = 0; env[i]; i++)
+            putenv(env[i]);
+        execl(self, self, "--dw-check", want, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* --dw-sweep OKDIR BROKENDIR: libdw.so.1 that cannot be loaded, then one
+ * run per function of the table with that one missing. */
+static int dw_sweep(const char *okdir, const char *brokendir)
+{
+    static char lp_ok[PATH_MAX + 32], lp_broken[PATH_MAX + 32];
+    snprintf(lp_ok, sizeof lp_ok, "LD_LIBRARY_PATH=%s", okdir);
+    snprintf(lp_broken, sizeof lp_broken, "LD_LIBRARY_PATH=%s", brokendir);
+    int failed = 0;
+    char *broken_env[] = {lp_broken, NULL};
+    if (!dw_run(broken_env, "cannot load libdw.so.1: ")) {
+        fprintf(stderr, "dw-sweep: libdw that cannot be loaded\n");
+        failed++;
+    }
+    static const char *names[] = {
+#define DW_NAME(name) #name,
+        HANDLE__DW_FUNCS(DW_NAME)
+#undef DW_NAME
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char missing[128], want[160];
+        snprintf(missing, sizeof missing, "FAKE_DW_MISSING=%s", names[i]);
+        snprintf(want, sizeof want, "libdw.so.1 has no symbol %s", names[i]);
+        char *env[] = {lp_ok, missing, NULL};
+        if (!dw_run(env, want)) {
+            fprintf(stderr, "dw-sweep: libdw without %s\n", names[i]);
+            failed++;
+        }
+    }
+    printf("dw-sweep: %zu fake libdw.so.1, %d failed\n", sizeof names / sizeof names[0] + 1,
+           failed);
+    return failed != 0;
+}
+#endif
+
+int main(int argc, char **argv)
+{
+#ifdef TEST_DW_DLOPEN
+    if (argc == 3 && strcmp(argv[1], "--dw-check") == 0)
+        return dw_check(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "--dw-sweep") == 0)
+        return dw_sweep(argv[2], argv[3]);
+#else
+    (void)argv;
+#endif
+    (void)argc;
     const struct CMUnitTest tests[] = {
         /* First: checks that nothing loaded libdw before it. */
         cmocka_unit_test(test_libdw_loaded_only_when_symbolizing_and_privately),

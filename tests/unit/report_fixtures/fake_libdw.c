@@ -1,0 +1,38 @@
+/*
+ * fake_libdw.c - a libdw.so.1 for the failure paths of lib/report/dw.c
+ * (test_symbolize_dl --dw-sweep), put first on LD_LIBRARY_PATH:
+ *
+ *  - FAKE_DW_BROKEN: a library that cannot be loaded with RTLD_NOW (it
+ *    needs a function nothing defines), so dlopen fails;
+ *  - otherwise every function of dw.h's table is an ifunc whose resolver
+ *    gives NULL for the one named by $FAKE_DW_MISSING, so dlsym finds
+ *    every symbol before it and not that one. Nothing is ever called.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/dw.h"
+
+#ifdef FAKE_DW_BROKEN
+void handle_fake_dw_nowhere(void);
+void handle_fake_dw_needs(void);
+void handle_fake_dw_needs(void)
+{
+    handle_fake_dw_nowhere();
+}
+#else
+static void never_called(void)
+{
+    abort();
+}
+
+#define FAKE(name)                                                            \
+    static __typeof__(&name) resolve_##name(void)                             \
+    {                                                                         \
+        const char *m = getenv("FAKE_DW_MISSING");                            \
+        return m && strcmp(m, #name) == 0 ? NULL : (__typeof__(&name))never_called; \
+    }                                                                         \
+    __typeof__(name) name                                                     \
+        __attribute__((visibility("default"), ifunc("resolve_" #name)));
+HANDLE__DW_FUNCS(FAKE)
+#endif
