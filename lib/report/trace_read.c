@@ -64,6 +64,7 @@ struct handle__tr {
     /* Strings owned by the trace (meta, modules, errors). */
     char **strs;
     size_t nstrs, capstrs;
+    bool oom; /* a string could not be copied (read as "") */
 
     /* Tags interned by content: names[id - 1]; hash slots hold ids. */
     char **tags;
@@ -124,14 +125,15 @@ static void setf(char *err, size_t len, const char *fmt, ...)
     handle__one_line(err, 300);
 }
 
-/* A copy of s (n bytes) owned by t; NULL when out of memory. */
+/* A copy of s (n bytes) owned by t; NULL (and t->oom) when out of memory. */
 static const char *own(struct handle__tr *t, const char *s, size_t n)
 {
-    if (!handle__grow(&t->strs, &t->capstrs, t->nstrs + 1, sizeof *t->strs))
+    char *c = NULL;
+    if (!handle__grow(&t->strs, &t->capstrs, t->nstrs + 1, sizeof *t->strs) ||
+        (c = malloc(n + 1)) == NULL) {
+        t->oom = true;
         return NULL;
-    char *c = malloc(n + 1);
-    if (c == NULL)
-        return NULL;
+    }
     memcpy(c, s, n);
     c[n] = '\0';
     t->strs[t->nstrs++] = c;
@@ -148,8 +150,10 @@ static const char *col_str(struct handle__tr *t, sqlite3_stmt *s, int i, bool nu
         const unsigned char *b = sqlite3_column_blob(s, i);
         int n = sqlite3_column_bytes(s, i);
         char *hex = malloc((size_t)n * 2 + 1);
-        if (hex == NULL)
+        if (hex == NULL) {
+            t->oom = true;
             return "";
+        }
         for (int k = 0; k < n; k++)
             snprintf(hex + 2 * k, 3, "%02x", b[k]);
         hex[2 * n] = '\0';
@@ -607,6 +611,10 @@ static int validate(struct handle__tr *t, char *err, size_t len)
         db_reason(t->db, rc, err, len);
         return rc;
     }
+    if (t->oom) { /* not "meta format is ''" for a trace */
+        setf(err, len, "out of memory");
+        return SQLITE_NOMEM;
+    }
     if (format == NULL) {
         setf(err, len, "an SQLite database but not a handle trace (meta has no format)");
         return -1;
@@ -764,6 +772,7 @@ bool handle__tr_modules(struct handle__tr *t, const struct handle__tr_module **o
     sqlite3_stmt *s = t->st[ST_MODULES];
     size_t cap = 0;
     t->nmods = 0;
+    t->oom = false;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         uint32_t id = col_id(s, 0);
@@ -784,6 +793,10 @@ bool handle__tr_modules(struct handle__tr *t, const struct handle__tr_module **o
     }
     if (!finish(t, s, rc, err, errlen))
         return false;
+    if (t->oom) { /* a path or build-id read as "" */
+        setf(err, errlen, "out of memory");
+        return false;
+    }
     *out = t->mods;
     *n = t->nmods;
     return true;
@@ -827,6 +840,7 @@ bool handle__tr_errors(struct handle__tr *t, const struct handle__tr_error **out
     free(t->errs);
     t->errs = NULL;
     t->nerrs = 0;
+    t->oom = false;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (!handle__grow(&t->errs, &cap, t->nerrs + 1, sizeof *t->errs)) {
@@ -852,6 +866,10 @@ bool handle__tr_errors(struct handle__tr *t, const struct handle__tr_error **out
     }
     if (!finish(t, s, rc, err, errlen))
         return false;
+    if (t->oom) { /* a kind, message or tag read as "" */
+        setf(err, errlen, "out of memory");
+        return false;
+    }
     *out = t->errs;
     *n = t->nerrs;
     return true;

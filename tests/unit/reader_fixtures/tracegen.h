@@ -1,0 +1,280 @@
+/*
+ * tracegen.h - small traces for test_trace_read and test_report_model,
+ * written with SQLite directly in the layout lib/debug/trace.c writes
+ * (its schema_sql, copied: batches of JSON lifetimes, live, the views
+ * handles/leaks), then damaged with SQL one defect at a time.
+ *
+ * Also an allocation-failure injector: the tests are linked with
+ * -Wl,--wrap=malloc,calloc,realloc,strdup, so every allocation of lib/report
+ * (a static archive linked into the test) goes through oom_* below, while
+ * SQLite, libdw and libc (shared libraries) allocate as usual.
+ */
+#ifndef TRACEGEN_H
+#define TRACEGEN_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <limits.h>
+#include <link.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- allocation failures ---------------------------------------------------- */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+
+static long oom_at = -1;     /* the allocation (from 0) that fails; -1: none */
+static bool oom_sticky;      /* and every one after it */
+static long oom_count;       /* allocations seen since oom_arm */
+
+static __attribute__((unused)) void oom_arm(long at, bool sticky)
+{
+    oom_count = 0;
+    oom_sticky = sticky;
+    oom_at = at;
+}
+
+/* Disarms; true when the armed failure happened. */
+static __attribute__((unused)) bool oom_disarm(void)
+{
+    bool hit = oom_at >= 0 && oom_count > oom_at;
+    oom_at = -1;
+    return hit;
+}
+
+static __attribute__((unused)) bool oom_fail(void)
+{
+    if (oom_at < 0)
+        return false;
+    long c = oom_count++;
+    return c == oom_at || (oom_sticky && c > oom_at);
+}
+
+void *__wrap_malloc(size_t n);
+void *__wrap_malloc(size_t n)
+{
+    return oom_fail() ? NULL : __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t m);
+void *__wrap_calloc(size_t n, size_t m)
+{
+    return oom_fail() ? NULL : __real_calloc(n, m);
+}
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n)
+{
+    return oom_fail() ? NULL : __real_realloc(p, n);
+}
+char *__wrap_strdup(const char *s);
+char *__wrap_strdup(const char *s)
+{
+    return oom_fail() ? NULL : __real_strdup(s);
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+static char tg_dirbuf[PATH_MAX];
+
+/* A private directory for this process's files (removed by tg_cleanup). */
+static __attribute__((unused)) const char *tg_dir(void)
+{
+    if (tg_dirbuf[0] == '\0') {
+        const char *t = getenv("TMPDIR");
+        snprintf(tg_dirbuf, sizeof tg_dirbuf, "%s/reader-test.XXXXXX", t && *t ? t : "/tmp");
+        if (mkdtemp(tg_dirbuf) == NULL) {
+            perror("mkdtemp");
+            abort();
+        }
+    }
+    return tg_dirbuf;
+}
+
+/* DIR/name in a static buffer (one of four, used in turn). */
+static __attribute__((unused)) const char *tg_path(const char *name)
+{
+    static char bufs[4][PATH_MAX];
+    static int next;
+    char *b = bufs[next++ & 3];
+    snprintf(b, PATH_MAX, "%s/%s", tg_dir(), name);
+    return b;
+}
+
+static __attribute__((unused)) void tg_cleanup(void)
+{
+    if (tg_dirbuf[0] == '\0')
+        return;
+    char cmd[PATH_MAX + 32];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tg_dirbuf);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", tg_dirbuf);
+    tg_dirbuf[0] = '\0';
+}
+
+static __attribute__((unused)) void tg_write(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+        perror(path);
+        abort();
+    }
+}
+
+static __attribute__((unused)) void tg_unlink_all(const char *path)
+{
+    char p[PATH_MAX + 16];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-journal", path);
+    unlink(p);
+}
+
+/* ---- SQL ------------------------------------------------------------------ */
+
+static __attribute__((unused)) void tg_exec(sqlite3 *db, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        fprintf(stderr, "tracegen: %s\n  in: %s\n", msg ? msg : "?", sql);
+        abort();
+    }
+    sqlite3_free(sql);
+}
+
+static __attribute__((unused)) sqlite3 *tg_open(const char *path)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open(path, &db) != SQLITE_OK) {
+        fprintf(stderr, "tracegen: cannot open %s\n", path);
+        abort();
+    }
+    return db;
+}
+
+/* lib/debug/trace.c's schema_sql (format version 1). */
+static const char tg_schema[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;\n"
+    "CREATE TABLE batches(id INTEGER PRIMARY KEY, base_ns INTEGER NOT NULL, n INTEGER NOT NULL,\n"
+    "  skip INTEGER NOT NULL, data TEXT NOT NULL);\n"
+    "CREATE TABLE live(handle INTEGER PRIMARY KEY, tag INTEGER, created_ns INTEGER,\n"
+    "  created_thread INTEGER, created_stack INTEGER);\n"
+    "CREATE TABLE errors(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, handle INTEGER,\n"
+    "  at_ns INTEGER, thread INTEGER, stack INTEGER, message TEXT, tag TEXT,\n"
+    "  created_thread INTEGER, created_stack INTEGER,\n"
+    "  deleted_thread INTEGER, deleted_stack INTEGER);\n"
+    "CREATE TABLE stacks(id INTEGER NOT NULL, depth INTEGER NOT NULL, pc INTEGER NOT NULL,\n"
+    "  module INTEGER, PRIMARY KEY (id, depth)) WITHOUT ROWID;\n"
+    "CREATE TABLE modules(id INTEGER PRIMARY KEY, path TEXT, build_id TEXT,\n"
+    "  bias INTEGER, lo INTEGER, hi INTEGER, loaded_ns INTEGER, unloaded_ns INTEGER);\n"
+    "CREATE TABLE threads(id INTEGER PRIMARY KEY, tid INTEGER, name TEXT, first_ns INTEGER);\n"
+    "CREATE TABLE tags(id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"
+    "CREATE VIEW handles(handle, tag, created_ns, created_thread, created_stack,\n"
+    "                    deleted_ns, deleted_thread, deleted_stack) AS\n"
+    "  SELECT (json_extract(j.value, '$[3]') << 32) | json_extract(j.value, '$[2]'),\n"
+    "         (SELECT name FROM tags WHERE id = json_extract(j.value, '$[4]')),\n"
+    "         b.base_ns + json_extract(j.value, '$[0]') - json_extract(j.value, '$[1]'),\n"
+    "         json_extract(j.value, '$[5]'),\n"
+    "         nullif(json_extract(j.value, '$[6]'), 0),\n"
+    "         b.base_ns + json_extract(j.value, '$[0]'),\n"
+    "         coalesce(json_extract(j.value, '$[8]'), json_extract(j.value, '$[5]')),\n"
+    "         nullif(json_extract(j.value, '$[7]'), 0)\n"
+    "    FROM batches AS b, json_each(b.data) AS j WHERE j.key >= b.skip\n"
+    "  UNION ALL\n"
+    "  SELECT l.handle, (SELECT name FROM tags WHERE id = l.tag), l.created_ns,\n"
+    "         l.created_thread, nullif(l.created_stack, 0), NULL, NULL, NULL\n"
+    "    FROM live AS l;\n"
+    "CREATE VIEW leaks(handle, tag, created_ns, created_thread, created_stack,\n"
+    "                  deleted_ns, deleted_thread, deleted_stack) AS\n"
+    "  SELECT l.handle, (SELECT name FROM tags WHERE id = l.tag), l.created_ns,\n"
+    "         l.created_thread, nullif(l.created_stack, 0), NULL, NULL, NULL\n"
+    "    FROM live AS l;\n";
+
+#define TG_T0 1764039600000000000LL
+
+/* An empty trace of the writer's layout with the standard meta (a clean
+ * run of /usr/bin/app, pid 4242), then extra SQL (may be NULL), in
+ * rollback-journal mode: nothing beside the file once closed. */
+static __attribute__((unused)) void tg_make(const char *path, const char *extra)
+{
+    tg_unlink_all(path);
+    sqlite3 *db = tg_open(path);
+    tg_exec(db, "BEGIN");
+    tg_exec(db, "%s", tg_schema);
+    tg_exec(db, "INSERT INTO meta VALUES ('format', 'handle-trace'), ('version', 1), "
+                "('pid', 4242), ('exe', '/usr/bin/app'), ('cmdline', 'app --serve'), "
+                "('started_at', %lld), ('ended_at', %lld), ('exit_status', 3)",
+            TG_T0, TG_T0 + 1500000000LL);
+    if (extra)
+        tg_exec(db, "%s", extra);
+    tg_exec(db, "COMMIT");
+    sqlite3_close(db);
+}
+
+/* SQL on an existing trace (the damage). */
+static __attribute__((unused)) void tg_sql(const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    sqlite3 *db = tg_open(path);
+    tg_exec(db, "%s", sql);
+    sqlite3_close(db);
+    sqlite3_free(sql);
+}
+
+/* ---- this program as a traced module -------------------------------------- */
+
+struct tg_self {
+    char path[PATH_MAX];
+    uintptr_t bias, lo, hi;
+};
+
+static __attribute__((unused)) int tg_phdr_cb(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    struct tg_self *s = ctx;
+    s->bias = info->dlpi_addr;
+    s->lo = UINTPTR_MAX;
+    s->hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+        if (a < s->lo)
+            s->lo = a;
+        if (a + ph->p_memsz > s->hi)
+            s->hi = a + ph->p_memsz;
+    }
+    return 1; /* the first object is the program */
+}
+
+static __attribute__((unused)) void tg_self(struct tg_self *s)
+{
+    memset(s, 0, sizeof *s);
+    ssize_t n = readlink("/proc/self/exe", s->path, sizeof s->path - 1);
+    if (n <= 0)
+        abort();
+    s->path[n] = '\0';
+    dl_iterate_phdr(tg_phdr_cb, s);
+}
+
+#endif

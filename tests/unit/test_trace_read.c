@@ -1,0 +1,925 @@
+/*
+ * test_trace_read.c - lib/report/trace_read.c on small traces written in
+ * the writer's layout (reader_fixtures/tracegen.h) and damaged one defect
+ * at a time: the refusals (exact one-line reasons), the lenient reading of
+ * odd values, the fast lifetime decoder against the `handles` view it
+ * replaces, stacks with and without an index, WAL traces that cannot be
+ * read in place, and allocation failures.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "tracegen.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "report/trace_read.h"
+
+/* Tags, two modules, four stacks, live handles, two batches, one error. */
+static const char fill[] =
+    "INSERT INTO tags VALUES (1, 'conn'), (2, 'file');"
+    "INSERT INTO modules VALUES (1, '/usr/bin/app', '00ff', 4096, 4096, 65536, 0, NULL),"
+    "  (2, '/lib/libx.so', '', 0x7f0000000000, 0x7f0000000000, 0x7f0000100000, 0, NULL);"
+    "INSERT INTO stacks VALUES (1, 0, 4200, 1), (1, 1, 4300, 1), (2, 0, 0x7f0000001234, 2),"
+    "  (3, 0, 5000, 0);"
+    "INSERT INTO live VALUES (1, 1, 100, 1, 1), (2, 1, 50, 1, 1), (3, NULL, 200, 1, 2),"
+    "  (4, 2, 300, 2, 0);"
+    "INSERT INTO batches VALUES (1, 1000, 2, 0, '[[0,10,5,1,1,1,1,0],[5,20,6,1,0,1,2,3,2]]');"
+    "INSERT INTO errors VALUES (1, 'double-delete', 7, 400, 1, 3, 'handle 7 deleted twice',"
+    "  'conn', 1, 1, 2, 2);";
+
+static char err[512];
+
+/* The reason handle__tr_open gives for path (it must refuse it). */
+static const char *refusal(const char *path)
+{
+    strcpy(err, "unset");
+    struct handle__tr *t = handle__tr_open(path, err, sizeof err);
+    if (t != NULL) {
+        handle__tr_close(t);
+        return "(opened)";
+    }
+    return err;
+}
+
+static struct handle__tr *must_open(const char *path)
+{
+    err[0] = '\0';
+    struct handle__tr *t = handle__tr_open(path, err, sizeof err);
+    if (t == NULL)
+        fail_msg("cannot open %s: %s", path, err);
+    return t;
+}
+
+static int teardown_all(void **state)
+{
+    (void)state;
+    tg_cleanup();
+    return 0;
+}
+
+/* ---- one_line ------------------------------------------------------------- */
+
+static void test_one_line(void **state)
+{
+    (void)state;
+    char s[64];
+    strcpy(s, "  a\tb\n\n  c \x7f ");
+    handle__one_line(s, 0);
+    assert_string_equal(s, "a b c");
+    strcpy(s, "abcdefghij");
+    handle__one_line(s, 8);
+    assert_string_equal(s, "abcde...");
+    strcpy(s, "abcdefgh");
+    handle__one_line(s, 8);
+    assert_string_equal(s, "abcdefgh");
+    strcpy(s, "abcdefghij");
+    handle__one_line(s, 3); /* too small a limit: not cut */
+    assert_string_equal(s, "abcdefghij");
+    strcpy(s, "\n\n");
+    handle__one_line(s, 0);
+    assert_string_equal(s, "");
+}
+
+/* ---- the file itself -------------------------------------------------------- */
+
+static void test_precheck(void **state)
+{
+    (void)state;
+    assert_string_equal(refusal(tg_path("nothing-here.db")), "no such file");
+    assert_string_equal(refusal(tg_dir()), "is a directory, not a trace");
+    const char *fifo = tg_path("fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_string_equal(refusal(fifo), "not a regular file");
+    char longname[PATH_MAX + 64];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[0] = '/';
+    longname[sizeof longname - 1] = '\0';
+    assert_string_equal(refusal(longname), strerror(ENAMETOOLONG));
+
+    const char *p = tg_path("f.db");
+    tg_write(p, "", 0);
+    assert_string_equal(refusal(p), "empty file");
+    tg_write(p, "hello, this is not a database at all", 36);
+    assert_string_equal(refusal(p), "not an SQLite database");
+    tg_write(p, "SQLi", 4);
+    assert_string_equal(refusal(p), "truncated SQLite database (4 bytes, shorter than its header)");
+    unsigned char h[4096] = "SQLite format 3";
+    h[16] = 3; /* page size 768 */
+    tg_write(p, h, sizeof h);
+    assert_string_equal(refusal(p), "corrupt SQLite header (page size 768)");
+    h[16] = 0;
+    h[17] = 1; /* 1 is 65536; two pages by the header */
+    h[31] = 2;
+    memcpy(h + 92, h + 24, 4);
+    tg_write(p, h, sizeof h);
+    assert_string_equal(refusal(p), "truncated SQLite database (4096 of 131072 bytes)");
+
+    /* A real trace cut short, or with bytes appended. */
+    tg_make(p, fill);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(truncate(p, sb.st_size - 4096), 0);
+    char want[128];
+    snprintf(want, sizeof want, "truncated SQLite database (%lld of %lld bytes)",
+             (long long)sb.st_size - 4096, (long long)sb.st_size);
+    assert_string_equal(refusal(p), want);
+    tg_make(p, fill);
+    FILE *f = fopen(p, "ab");
+    assert_non_null(f);
+    fputs("junk", f);
+    fclose(f);
+    snprintf(want, sizeof want,
+             "truncated SQLite database (%lld bytes, not a whole number of 4096-byte pages)",
+             (long long)sb.st_size + 4);
+    assert_string_equal(refusal(p), want);
+
+    /* No room for the reason: still refused, nothing written. */
+    strcpy(err, "untouched");
+    assert_null(handle__tr_open(tg_path("nothing-here.db"), err, 0));
+    assert_string_equal(err, "untouched");
+    handle__tr_close(NULL);
+}
+
+/* ---- meta and schema ------------------------------------------------------ */
+
+static void expect_refusal(const char *damage, const char *want)
+{
+    const char *p = tg_path("m.db");
+    tg_make(p, fill);
+    tg_sql(p, "%s", damage);
+    const char *got = refusal(p);
+    if (strcmp(got, want) != 0)
+        fail_msg("after %s:\n  got  '%s'\n  want '%s'", damage, got, want);
+}
+
+static void test_meta_refusals(void **state)
+{
+    (void)state;
+    expect_refusal("DROP TABLE meta",
+                   "an SQLite database but not a handle trace (no meta table)");
+    expect_refusal("DELETE FROM meta WHERE key = 'format'",
+                   "an SQLite database but not a handle trace (meta has no format)");
+    expect_refusal("UPDATE meta SET value = 'sqlite-stats' WHERE key = 'format'",
+                   "an SQLite database but not a handle trace (meta format is 'sqlite-stats')");
+    expect_refusal("UPDATE meta SET value = X'68690a' WHERE key = 'format'",
+                   "an SQLite database but not a handle trace (meta format is '68690a')");
+    expect_refusal("UPDATE meta SET value = 'one' WHERE key = 'version'",
+                   "bad trace: meta version 'one' is not a format version");
+    expect_refusal("UPDATE meta SET value = '1x' WHERE key = 'version'",
+                   "bad trace: meta version '1x' is not a format version");
+    expect_refusal("UPDATE meta SET value = 0 WHERE key = 'version'",
+                   "bad trace: meta version '0' is not a format version");
+    expect_refusal("UPDATE meta SET value = NULL WHERE key = 'version'",
+                   "bad trace: meta version '' is not a format version");
+    expect_refusal("DELETE FROM meta WHERE key = 'version'",
+                   "bad trace: meta version '' is not a format version");
+    expect_refusal("UPDATE meta SET value = 2 WHERE key = 'version'",
+                   "trace format version 2 is newer than this handle-report reads (1); use a "
+                   "newer handle-report");
+    expect_refusal("DROP TABLE errors", "not a handle trace (no such table: errors)");
+    expect_refusal("DROP TABLE threads", "not a handle trace (no such table: threads)");
+    expect_refusal("ALTER TABLE errors DROP COLUMN tag",
+                   "not a handle trace (no such column: tag)");
+    expect_refusal("DROP TABLE modules; CREATE TABLE modules(id INTEGER PRIMARY KEY, path TEXT)",
+                   "not a handle trace (no such column: build_id)");
+    /* A view that compiles only when used: SQLite's own words. */
+    expect_refusal("DROP VIEW leaks; CREATE VIEW leaks(created_stack, tag, created_ns) AS "
+                   "SELECT no_such_function(1), 2, 3",
+                   "no such function: no_such_function");
+}
+
+static void test_meta_lenient(void **state)
+{
+    (void)state;
+    const char *p = tg_path("lenient.db");
+    tg_make(p, fill);
+    tg_sql(p, "DROP TABLE meta; CREATE TABLE meta(key TEXT, value);"
+              "INSERT INTO meta VALUES ('format', 'handle-trace'), ('version', '1'),"
+              "  (NULL, 'ignored'), ('pid', '0x10'), ('started_at', 1.5e18),"
+              "  ('ended_at', 'soon'), ('exit_status', '-2'), ('exe', NULL),"
+              "  ('cmdline', X'00ff'), ('other', 5)");
+    struct handle__tr *t = must_open(p);
+    const struct handle__tr_meta *m = handle__tr_meta(t);
+    assert_int_equal(m->version, 1);
+    assert_true(m->has_pid);
+    assert_int_equal(m->pid, 16);
+    assert_true(m->has_started);
+    assert_int_equal(m->started_at, 1500000000000000000LL);
+    assert_false(m->has_ended);
+    assert_true(m->has_exit);
+    assert_int_equal(m->exit_status, -2);
+    assert_string_equal(m->exe, "");
+    assert_string_equal(m->cmdline, "00ff");
+    handle__tr_close(t);
+
+    /* Out of range and not numbers: absent. */
+    tg_sql(p, "UPDATE meta SET value = 1e30 WHERE key = 'pid';"
+              "UPDATE meta SET value = '' WHERE key = 'started_at';"
+              "UPDATE meta SET value = '-3z' WHERE key = 'exit_status';"
+              "UPDATE meta SET value = '99999999999999999999' WHERE key = 'ended_at'");
+    t = must_open(p);
+    m = handle__tr_meta(t);
+    assert_false(m->has_pid);
+    assert_false(m->has_started);
+    assert_false(m->has_exit);
+    assert_false(m->has_ended);
+    handle__tr_close(t);
+}
+
+/* ---- damaged pages -------------------------------------------------------- */
+
+/* Overwrites the root page of table name with garbage. */
+static void smash(const char *path, const char *name)
+{
+    sqlite3 *db = tg_open(path);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT rootpage FROM sqlite_schema WHERE name = ?1",
+                                        -1, &s, NULL), SQLITE_OK);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    long page = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    assert_true(page > 1);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, (page - 1) * 4096, SEEK_SET), 0);
+    char junk[4096];
+    memset(junk, 0xa5, sizeof junk);
+    assert_int_equal(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+    fclose(f);
+}
+
+static bool count_life(void *ctx, const struct handle__tr_life *l)
+{
+    (void)l;
+    (*(int *)ctx)++;
+    return true;
+}
+
+#define assert_corrupt(e) assert_string_equal(e, "corrupt or truncated database (database disk image is malformed)")
+
+static void test_corrupt_pages(void **state)
+{
+    (void)state;
+    const char *p = tg_path("corrupt.db");
+    const struct handle__tr_module *mods;
+    const struct handle__tr_group *g;
+    const struct handle__tr_error *e;
+    size_t n;
+    int count = 0;
+
+    tg_make(p, fill);
+    smash(p, "modules");
+    struct handle__tr *t = must_open(p);
+    assert_false(handle__tr_modules(t, &mods, &n, err, sizeof err));
+    assert_corrupt(err);
+    handle__tr_close(t);
+
+    tg_make(p, fill);
+    smash(p, "live");
+    t = must_open(p);
+    assert_false(handle__tr_leak_groups(t, &g, &n, err, sizeof err));
+    assert_corrupt(err);
+    strcpy(err, "");
+    assert_false(handle__tr_lifetimes(t, count_life, &count, err, sizeof err));
+    assert_corrupt(err);
+    handle__tr_close(t);
+
+    tg_make(p, fill);
+    smash(p, "errors");
+    t = must_open(p);
+    assert_false(handle__tr_errors(t, &e, &n, err, sizeof err));
+    assert_corrupt(err);
+    handle__tr_close(t);
+
+    tg_make(p, fill);
+    smash(p, "batches");
+    t = must_open(p);
+    assert_false(handle__tr_lifetimes(t, count_life, &count, err, sizeof err));
+    assert_corrupt(err);
+    handle__tr_close(t);
+
+    /* Stacks: by index and by a scan of a table without one. */
+    uint32_t ids[] = {1, 2};
+    tg_make(p, fill);
+    smash(p, "stacks");
+    t = must_open(p);
+    assert_false(handle__tr_load_stacks(t, ids, 2, err, sizeof err));
+    assert_corrupt(err);
+    handle__tr_close(t);
+    tg_make(p, fill);
+    tg_sql(p, "CREATE TABLE s2 AS SELECT * FROM stacks; DROP TABLE stacks;"
+              "ALTER TABLE s2 RENAME TO stacks");
+    smash(p, "stacks");
+    t = must_open(p);
+    assert_false(handle__tr_load_stacks(t, ids, 2, err, sizeof err));
+    assert_corrupt(err);
+    handle__tr_close(t);
+
+    /* The schema page itself. */
+    tg_make(p, fill);
+    FILE *f = fopen(p, "r+b");
+    assert_non_null(f);
+    fseek(f, 100, SEEK_SET);
+    char junk[3000];
+    memset(junk, 0x5a, sizeof junk);
+    fwrite(junk, 1, sizeof junk, f);
+    fclose(f);
+    const char *r = refusal(p);
+    assert_true(strncmp(r, "corrupt or truncated database (", 31) == 0);
+}
+
+/* A writer holding its lock (a -journal beside the file): busy, then
+ * refused after the 2 s busy timeout. */
+static void test_locked(void **state)
+{
+    (void)state;
+    const char *p = tg_path("locked.db");
+    tg_make(p, fill);
+    sqlite3 *w = tg_open(p);
+    tg_exec(w, "BEGIN EXCLUSIVE; INSERT INTO tags VALUES (9, 'x')");
+    assert_string_equal(refusal(p), "the database is locked (database is locked)");
+    tg_exec(w, "ROLLBACK");
+    sqlite3_close(w);
+}
+
+/* ---- WAL traces ------------------------------------------------------------ */
+
+/* dst and dst-wal as a killed writer leaves them: pid 777 only in the WAL. */
+static void make_wal_trace(const char *dst)
+{
+    const char *src = tg_path("walsrc.db");
+    tg_make(src, fill);
+    sqlite3 *w = tg_open(src);
+    tg_exec(w, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;"
+               "UPDATE meta SET value = 777 WHERE key = 'pid'");
+    char cmd[3 * PATH_MAX];
+    tg_unlink_all(dst);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && cp '%s-wal' '%s-wal'", src, dst, src, dst);
+    assert_int_equal(system(cmd), 0);
+    sqlite3_close(w);
+}
+
+static int count_entries(const char *dir)
+{
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls -A '%s')\"", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+static void test_wal(void **state)
+{
+    (void)state;
+    const char *p = tg_path("wal.db");
+    char shm[PATH_MAX + 8], wal[PATH_MAX + 8];
+    snprintf(shm, sizeof shm, "%s-shm", p);
+    snprintf(wal, sizeof wal, "%s-wal", p);
+
+    /* In place: the WAL's transaction is read. */
+    make_wal_trace(p);
+    struct handle__tr *t = must_open(p);
+    assert_int_equal(handle__tr_meta(t)->pid, 777);
+    handle__tr_close(t);
+
+    /* No -shm can be made beside it (a read-only directory for anyone but
+     * root; here a -shm that is a dangling symlink into nowhere): read
+     * from a private copy, which is gone after close. */
+    const char *tmp = tg_path("tmp");
+    mkdir(tmp, 0700);
+    char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    setenv("TMPDIR", tmp, 1);
+    make_wal_trace(p);
+    unlink(shm);
+    assert_int_equal(symlink("/nonexistent-dir/x/shm", shm), 0);
+    t = must_open(p);
+    assert_int_equal(handle__tr_meta(t)->pid, 777);
+    assert_int_equal(count_entries(tmp), 1);
+    handle__tr_close(t);
+    assert_int_equal(count_entries(tmp), 0);
+
+    /* Nor a copy. */
+    setenv("TMPDIR", "/nonexistent-dir/tmp", 1);
+    assert_string_equal(refusal(p), "cannot read its -wal file in place (read-only directory?) "
+                                    "nor copy it to a temporary directory");
+    /* The -wal cannot be copied (a dangling symlink): the copy is removed. */
+    setenv("TMPDIR", tmp, 1);
+    unlink(wal);
+    assert_int_equal(symlink("/nonexistent-dir/x/wal", wal), 0);
+    const char *r = refusal(p);
+    assert_int_equal(count_entries(tmp), 0);
+    if (strcmp(r, "(opened)") == 0 || strncmp(r, "cannot", 6) != 0)
+        fail_msg("dangling -wal: %s", r);
+    if (old) {
+        setenv("TMPDIR", old, 1);
+        free(old);
+    } else {
+        unsetenv("TMPDIR");
+    }
+    unlink(shm);
+    unlink(wal);
+}
+
+/* ---- tables read leniently ------------------------------------------------- */
+
+static void test_modules(void **state)
+{
+    (void)state;
+    const char *p = tg_path("mods.db");
+    tg_make(p, "INSERT INTO modules VALUES (0, '/zero', '', 0, 0, 0, 0, NULL),"
+               "  (-4, '/neg', '', 0, 0, 0, 0, NULL), (4294967296, '/big', '', 0, 0, 0, 0, NULL),"
+               "  (4294967295, NULL, X'00abff', '0x1000', 8192.0, 'junk', 0, NULL),"
+               "  (3, '/lib/odd path/%41.so', NULL, -1, '-0x10', NULL, 0, NULL)");
+    struct handle__tr *t = must_open(p);
+    const struct handle__tr_module *m;
+    size_t n;
+    assert_true(handle__tr_modules(t, &m, &n, err, sizeof err));
+    assert_int_equal(n, 2);
+    assert_int_equal(m[0].id, 3);
+    assert_string_equal(m[0].path, "/lib/odd path/%41.so");
+    assert_string_equal(m[0].build_id, "");
+    assert_int_equal(m[0].bias, UINT64_MAX);
+    assert_int_equal(m[0].lo, (uint64_t)-16);
+    assert_int_equal(m[0].hi, 0);
+    assert_int_equal(m[1].id, 4294967295u);
+    assert_string_equal(m[1].path, "");
+    assert_string_equal(m[1].build_id, "00abff");
+    assert_int_equal(m[1].bias, 0x1000);
+    assert_int_equal(m[1].lo, 8192);
+    assert_int_equal(m[1].hi, 0);
+    /* A second call reads the table again. */
+    assert_true(handle__tr_modules(t, &m, &n, err, sizeof err));
+    assert_int_equal(n, 2);
+    handle__tr_close(t);
+}
+
+static void test_groups_and_tags(void **state)
+{
+    (void)state;
+    const char *p = tg_path("groups.db");
+    /* 100 distinct tags (the intern table grows), odd stacks and times. */
+    tg_make(p, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 100)"
+               "  INSERT INTO tags SELECT i, 'tag' || i FROM k;"
+               "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 200)"
+               "  INSERT INTO live SELECT i, (i % 100) + 1, i * 10, 1, 5 FROM k;"
+               "INSERT INTO live VALUES (1000, NULL, NULL, 1, 'junk'), (1001, 555, 'x', 1, -7),"
+               "  (1002, NULL, 5, 1, 4294967296)");
+    struct handle__tr *t = must_open(p);
+    const struct handle__tr_group *g;
+    size_t n;
+    assert_true(handle__tr_leak_groups(t, &g, &n, err, sizeof err));
+    assert_int_equal(n, 100 + 3); /* three odd stacks: three groups */
+    size_t untagged = 0, tagged = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (g[i].tag == 0) {
+            /* 'junk', -7 and 2^32 are no stack ids; NULL and 'x' no time */
+            assert_int_equal(g[i].stack, 0);
+            untagged += g[i].count;
+            continue;
+        }
+        const char *name = handle__tr_tag(t, g[i].tag);
+        assert_non_null(name);
+        int k = atoi(name + 3);
+        assert_int_equal(g[i].stack, 5);
+        assert_int_equal(g[i].count, 2);
+        /* handles k-1 and k+99 (k-1 = 0 is handle 100) */
+        assert_int_equal(g[i].first_ns, (k == 1 ? 100 : k - 1) * 10);
+        tagged += g[i].count;
+    }
+    assert_int_equal(tagged, 200);
+    assert_int_equal(untagged, 3);
+    assert_null(handle__tr_tag(t, 0));
+    assert_null(handle__tr_tag(t, 100000));
+    handle__tr_close(t);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    const char *p = tg_path("errors.db");
+    tg_make(p, "INSERT INTO errors VALUES (1, '', '0x10', 5, -5, 0, NULL, NULL, 8589934592, -1,"
+               "  'x', 'y'),"
+               "  (2, 'use-after-delete', 3, 'late', 2, 1, 'gone', 'conn', 1, 2, 3, 4)");
+    struct handle__tr *t = must_open(p);
+    const struct handle__tr_error *e;
+    size_t n;
+    assert_true(handle__tr_errors(t, &e, &n, err, sizeof err));
+    assert_int_equal(n, 2);
+    /* ORDER BY at_ns: text sorts after numbers */
+    assert_string_equal(e[0].kind, "unknown");
+    assert_int_equal(e[0].handle, 16);
+    assert_int_equal(e[0].at_ns, 5);
+    assert_int_equal(e[0].thread, -1);
+    assert_int_equal(e[0].stack, 0);
+    assert_string_equal(e[0].message, "");
+    assert_null(e[0].tag);
+    assert_int_equal(e[0].created_thread, -1);
+    assert_int_equal(e[0].created_stack, 0);
+    assert_int_equal(e[0].deleted_thread, -1);
+    assert_int_equal(e[0].deleted_stack, 0);
+    assert_string_equal(e[1].kind, "use-after-delete");
+    assert_int_equal(e[1].at_ns, 0); /* 'late' is no time */
+    assert_int_equal(e[1].thread, 2);
+    assert_string_equal(e[1].message, "gone");
+    assert_string_equal(e[1].tag, "conn");
+    assert_int_equal(e[1].created_thread, 1);
+    assert_int_equal(e[1].created_stack, 2);
+    assert_int_equal(e[1].deleted_thread, 3);
+    assert_int_equal(e[1].deleted_stack, 4);
+    handle__tr_close(t);
+}
+
+/* ---- stacks ---------------------------------------------------------------- */
+
+static void check_stacks(struct handle__tr *t)
+{
+    struct handle__tr_stack s;
+    uint32_t ids[] = {1, 0, 99, 1, 2};
+    assert_true(handle__tr_load_stacks(t, ids, 5, err, sizeof err));
+    assert_true(handle__tr_stack(t, 1, &s));
+    assert_int_equal(s.depth, 2);
+    assert_int_equal(s.pcs[0], 4200);
+    assert_int_equal(s.pcs[1], 4300);
+    assert_int_equal(s.modules[0], 1);
+    assert_false(handle__tr_stack(t, 99, &s)); /* no rows */
+    assert_int_equal(s.depth, 0);
+    assert_false(handle__tr_stack(t, 0, &s));
+    assert_false(handle__tr_stack(t, 3, &s)); /* not loaded */
+    /* Loaded before, new ones, odd values, a stack too deep to keep. */
+    uint32_t more[] = {1, 3, 6, 7};
+    assert_true(handle__tr_load_stacks(t, more, 4, err, sizeof err));
+    assert_true(handle__tr_stack(t, 1, &s));
+    assert_int_equal(s.depth, 2);
+    assert_int_equal(s.pcs[1], 4300);
+    assert_true(handle__tr_stack(t, 3, &s));
+    assert_int_equal(s.depth, 1);
+    assert_int_equal(s.modules[0], 0);
+    assert_true(handle__tr_stack(t, 6, &s));
+    assert_int_equal(s.depth, 3);
+    assert_int_equal(s.pcs[0], 0x7f00);
+    assert_int_equal(s.modules[0], 2);
+    assert_int_equal(s.pcs[1], 0);
+    assert_int_equal(s.modules[1], 0);
+    assert_int_equal(s.pcs[2], 12);
+    assert_true(handle__tr_stack(t, 7, &s));
+    assert_int_equal(s.depth, 1024);
+    assert_int_equal(s.pcs[1023], 1023);
+    /* Many ids at once (the index grows), most of them unknown. */
+    uint32_t many[600];
+    for (uint32_t i = 0; i < 600; i++)
+        many[i] = 1000 + i;
+    assert_true(handle__tr_load_stacks(t, many, 600, err, sizeof err));
+    assert_true(handle__tr_stack(t, 1001, &s));
+    assert_int_equal(s.pcs[0], 77);
+    assert_false(handle__tr_stack(t, 1002, &s));
+    assert_true(handle__tr_stack(t, 6, &s));
+    assert_int_equal(s.depth, 3);
+}
+
+static const char stack_rows[] =
+    "INSERT INTO stacks VALUES (6, 0, '0x7f00', '2'), (6, 1, 'zz', -1), (6, 2, 12.0, 4294967296);"
+    "WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < 1099)"
+    "  INSERT INTO stacks SELECT 7, i, i, 1 FROM k;"
+    "INSERT INTO stacks VALUES (1001, 0, 77, 1);";
+
+static void test_stacks(void **state)
+{
+    (void)state;
+    const char *p = tg_path("stacks.db");
+    tg_make(p, fill);
+    tg_sql(p, "%s", stack_rows);
+    struct handle__tr *t = must_open(p);
+    check_stacks(t);
+    handle__tr_close(t);
+    /* The same without an index on id: one ordered pass per load. */
+    tg_sql(p, "CREATE TABLE s2 AS SELECT * FROM stacks; DROP TABLE stacks;"
+              "ALTER TABLE s2 RENAME TO stacks");
+    t = must_open(p);
+    check_stacks(t);
+    handle__tr_close(t);
+}
+
+/* ---- lifetimes ------------------------------------------------------------- */
+
+struct lives {
+    struct handle__tr *t;
+    char **row;
+    size_t n, cap;
+    size_t stop_after; /* 0: never */
+};
+
+static void add_row(struct lives *L, uint32_t stack, const char *tag, int64_t c, bool deleted,
+                    int64_t d)
+{
+    if (L->n == L->cap) {
+        L->cap = L->cap ? 2 * L->cap : 16;
+        L->row = __real_realloc(L->row, L->cap * sizeof *L->row);
+        assert_non_null(L->row);
+    }
+    char buf[256];
+    if (deleted)
+        snprintf(buf, sizeof buf, "%u|%s|%lld|%lld", stack, tag ? tag : "-", (long long)c,
+                 (long long)d);
+    else
+        snprintf(buf, sizeof buf, "%u|%s|%lld|live", stack, tag ? tag : "-", (long long)c);
+    L->row[L->n++] = __real_strdup(buf); /* not failed by oom_arm */
+}
+
+static bool on_life(void *ctx, const struct handle__tr_life *l)
+{
+    struct lives *L = ctx;
+    add_row(L, l->stack, handle__tr_tag(L->t, l->tag), l->created_ns, l->deleted, l->deleted_ns);
+    return L->stop_after == 0 || L->n < L->stop_after;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void lives_free(struct lives *L)
+{
+    for (size_t i = 0; i < L->n; i++)
+        free(L->row[i]);
+    free(L->row);
+    memset(L, 0, sizeof *L);
+}
+
+/* A column as the reader takes numbers (trace_read.h): integers, floats
+ * within int64's range, decimal or 0x text; anything else is absent. */
+static bool num(sqlite3_stmt *s, int i, int64_t *v)
+{
+    switch (sqlite3_column_type(s, i)) {
+    case SQLITE_INTEGER:
+        *v = sqlite3_column_int64(s, i);
+        return true;
+    case SQLITE_FLOAT: {
+        double d = sqlite3_column_double(s, i);
+        *v = (int64_t)d;
+        return d > -9.2e18 && d < 9.2e18;
+    }
+    case SQLITE_TEXT: {
+        char *end;
+        const char *t = (const char *)sqlite3_column_text(s, i);
+        *v = strtoll(t, &end, 0);
+        return *t && !*end;
+    }
+    default:
+        return false;
+    }
+}
+
+/* What the handles view itself says, with the reader's rules for odd
+ * values (ids outside 1..2^32-1 are none, non-numbers 0 or absent). */
+static void view_rows(const char *path, struct lives *L)
+{
+    sqlite3 *db = tg_open(path);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT created_stack, tag, created_ns, deleted_ns "
+                                            "FROM handles", -1, &s, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        int64_t st = 0, c = 0, d = 0;
+        bool has_st = num(s, 0, &st);
+        uint32_t stack = has_st && st > 0 && st <= (int64_t)UINT32_MAX ? (uint32_t)st : 0;
+        const char *tag = (const char *)sqlite3_column_text(s, 1);
+        char *tagc = tag ? __real_strdup(tag) : NULL;
+        if (!num(s, 2, &c))
+            c = 0;
+        bool deleted = num(s, 3, &d);
+        add_row(L, stack, tagc, c, deleted, d);
+        free(tagc);
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+/* The reader's lifetimes of path equal the view's. */
+static void expect_like_view(const char *path, size_t want_rows)
+{
+    struct lives a = {0}, b = {0};
+    a.t = must_open(path);
+    if (!handle__tr_lifetimes(a.t, on_life, &a, err, sizeof err))
+        fail_msg("lifetimes: %s", err);
+    view_rows(path, &b);
+    qsort(a.row, a.n, sizeof *a.row, str_cmp);
+    qsort(b.row, b.n, sizeof *b.row, str_cmp);
+    if (a.n != want_rows || a.n != b.n) {
+        for (size_t i = 0; i < a.n || i < b.n; i++)
+            print_message("%-40s %s\n", i < a.n ? a.row[i] : "", i < b.n ? b.row[i] : "");
+        fail_msg("%zu rows from the reader, %zu from the view, %zu expected", a.n, b.n, want_rows);
+    }
+    for (size_t i = 0; i < a.n; i++)
+        if (strcmp(a.row[i], b.row[i]) != 0)
+            fail_msg("row %zu: reader '%s', view '%s'", i, a.row[i], b.row[i]);
+    handle__tr_close(a.t);
+    lives_free(&a);
+    lives_free(&b);
+}
+
+/* Batches of every shape: the fast decoder takes the writer's, SQLite
+ * unpacks the others, and both give what the view gives. */
+static const char odd_batches[] =
+    "INSERT INTO batches(base_ns, n, skip, data) VALUES"
+    "  (2000, 2, 1, '[[1,2,3,4,1,1,1,0],[7,3,5,1,2,1,2,0,3]]'),"   /* skip 1 */
+    "  (3000, 0, 0, '[]'),"
+    "  (3000, 0, 0, '[] '),"                                     /* white space: SQLite */
+    "  (4000, 1, 0, '[[0.5,10,5,1,1,1,1,0]]'),"                    /* a fraction */
+    "  (4000, 1, 0, '[[1,2,3,4,1,1,1,0,2,9]]'),"                   /* ten values */
+    "  (4000, 1, 0, '[[1,2,3,4,1,1,1]]'),"                         /* seven */
+    "  (4000, 1, 0, '[[12345678901234567890,1,1,1,1,1,1,0]]'),"    /* 20 digits */
+    "  (4000, 1, 0, '[[9999999999999999999,1,1,1,1,1,1,0]]'),"     /* > INT64_MAX */
+    "  (4000, 1, 0, '[[-5,-2,1,1,1,1,-3,0]]'),"                    /* negatives */
+    "  ('4000', 1, 0, '[[1,2,3,4,1,1,1,0]]'),"                     /* text base */
+    "  (4000, '0', 0, '[[1,2,3,4,1,1,1,0]]'),"                     /* text n: ignored */
+    "  (4000, 1, '0', '[[1,2,3,4,1,1,1,0]]'),"                     /* text skip */
+    "  (4000, 1, 0, '[[1,2,3,4,1,1,4294967296,0]]'),"              /* stack id too big */
+    "  (4000, 1, 0, '[[1,2,3,4,77,1,1,0]]'),"                      /* unknown tag id */
+    "  (4000, 1, 0, '[[1,2,3,4,1,1,1,0] ,[1,2,3,4,1,1,1,0]]'),"    /* white space */
+    "  (4000, 2, 0, '[[1,2,3,4,1,1,1,0],[1,2,3,4,1,1,1,0]]'),"
+    "  (4000, 1, 0, '[1,2]'),"                                     /* not nested */
+    "  (4000, 1, 0, X'5b5b312c322c332c342c312c312c312c305d5d')";   /* a blob */
+
+static void test_lifetimes_shapes(void **state)
+{
+    (void)state;
+    const char *p = tg_path("life.db");
+    tg_make(p, fill);
+    expect_like_view(p, 6);
+    tg_sql(p, "%s", odd_batches);
+    expect_like_view(p, 25);
+}
+
+/* Tags the fast decoder cannot map (a text id, an id twice): the view. */
+static void test_lifetimes_odd_tags(void **state)
+{
+    (void)state;
+    const char *p = tg_path("tags.db");
+    tg_make(p, fill);
+    tg_sql(p, "DROP TABLE tags; CREATE TABLE tags(id, name);"
+              "INSERT INTO tags VALUES ('1', 'conn'), (2, 'file')");
+    expect_like_view(p, 6);
+    tg_sql(p, "DELETE FROM tags; INSERT INTO tags VALUES (1, 'conn'), (1, 'again'), (2, 'file')");
+    expect_like_view(p, 6);
+    /* handles as a plain table (another writer): read as it is. */
+    tg_sql(p, "DROP VIEW leaks; DROP VIEW handles;"
+              "CREATE TABLE handles(handle, tag, created_ns, created_thread, created_stack,"
+              "  deleted_ns, deleted_thread, deleted_stack);"
+              "INSERT INTO handles VALUES (1, 'a', 5, 1, 3, 9, 1, 0), (2, NULL, 7, 1, 0, NULL, 0, 0);"
+              "CREATE VIEW leaks AS SELECT * FROM handles WHERE deleted_ns IS NULL");
+    expect_like_view(p, 2);
+}
+
+/* Malformed JSON: the view fails, and so does the reader, with SQLite's
+ * reason. */
+static void test_lifetimes_malformed(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"[[1,2,3,4,1,1,1,0]", "[[1,2,3,4,1,1,1,0]x", "x", "",
+                                      "[[1,2,3,4,1,1,1,0],", "[[-,1,1,1,1,1,1,0]]"};
+    const char *p = tg_path("bad.db");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tg_make(p, fill);
+        tg_sql(p, "INSERT INTO batches(base_ns, n, skip, data) VALUES (1, 1, 0, %Q)", bad[i]);
+        struct handle__tr *t = must_open(p);
+        struct lives L = {.t = t};
+        strcpy(err, "");
+        assert_false(handle__tr_lifetimes(t, on_life, &L, err, sizeof err));
+        assert_string_equal(err, "malformed JSON");
+        lives_free(&L);
+        handle__tr_close(t);
+    }
+}
+
+/* The callback stops the reading: false, err untouched, no more rows. */
+static void test_lifetimes_stop(void **state)
+{
+    (void)state;
+    const char *p = tg_path("stop.db");
+    tg_make(p, fill);
+    tg_sql(p, "INSERT INTO batches(base_ns, n, skip, data) VALUES (1, 1, 0, '[[0.5,1,1,1,1,1,1,0]]')");
+    /* rows: 2 fast, 1 by SQLite, 4 live */
+    for (size_t stop = 1; stop <= 8; stop++) {
+        struct handle__tr *t = must_open(p);
+        struct lives L = {.t = t, .stop_after = stop};
+        strcpy(err, "untouched");
+        bool ok = handle__tr_lifetimes(t, on_life, &L, err, sizeof err);
+        assert_string_equal(err, "untouched");
+        assert_int_equal(ok, stop > 7);
+        assert_int_equal(L.n, stop > 7 ? 7 : stop);
+        lives_free(&L);
+        handle__tr_close(t);
+    }
+    /* The same through a plain handles table. */
+    tg_sql(p, "DROP VIEW leaks; DROP VIEW handles;"
+              "CREATE TABLE handles(handle, tag, created_ns, created_thread, created_stack,"
+              "  deleted_ns, deleted_thread, deleted_stack);"
+              "INSERT INTO handles VALUES (1, 'a', 5, 1, 3, 9, 1, 0), (2, NULL, 7, 1, 0, NULL, 0, 0);"
+              "CREATE VIEW leaks AS SELECT * FROM handles WHERE deleted_ns IS NULL");
+    struct handle__tr *t = must_open(p);
+    struct lives L = {.t = t, .stop_after = 1};
+    strcpy(err, "untouched");
+    assert_false(handle__tr_lifetimes(t, on_life, &L, err, sizeof err));
+    assert_string_equal(err, "untouched");
+    assert_int_equal(L.n, 1);
+    lives_free(&L);
+    handle__tr_close(t);
+}
+
+/* ---- allocation failures --------------------------------------------------- */
+
+/* Everything read from one trace; false with the reason of the first
+ * failure. */
+static bool read_all(const char *path, struct lives *L, char *why, size_t len)
+{
+    struct handle__tr *t = handle__tr_open(path, why, len);
+    if (t == NULL)
+        return false;
+    const struct handle__tr_module *m;
+    const struct handle__tr_group *g;
+    const struct handle__tr_error *e;
+    size_t nm, ng, ne;
+    uint32_t ids[] = {1, 2, 3, 7, 1001};
+    L->t = t;
+    bool ok = handle__tr_modules(t, &m, &nm, why, len) &&
+              handle__tr_leak_groups(t, &g, &ng, why, len) &&
+              handle__tr_errors(t, &e, &ne, why, len) &&
+              handle__tr_load_stacks(t, ids, 5, why, len) &&
+              handle__tr_lifetimes(t, on_life, L, why, len);
+    if (ok) {
+        struct handle__tr_stack s;
+        add_row(L, (uint32_t)nm, "modules", (int64_t)ng, true, (int64_t)ne);
+        for (size_t i = 0; i < 5; i++) {
+            handle__tr_stack(t, ids[i], &s);
+            add_row(L, ids[i], "stack", s.depth, false, 0);
+        }
+    }
+    handle__tr_close(t);
+    return ok;
+}
+
+static void test_oom(void **state)
+{
+    (void)state;
+    const char *p = tg_path("oom.db");
+    tg_make(p, fill);
+    tg_sql(p, "%s", stack_rows);
+    tg_sql(p, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 40)"
+              "  INSERT INTO tags SELECT i + 10, 'more' || i FROM k;"
+              "INSERT INTO live SELECT 100 + id, id, 1, 1, 1 FROM tags WHERE id > 10");
+    struct lives ref = {0};
+    assert_true(read_all(p, &ref, err, sizeof err));
+    for (int sticky = 0; sticky <= 1; sticky++) {
+        int failures = 0;
+        for (long at = 0;; at++) {
+            struct lives L = {0};
+            char why[256] = "";
+            oom_arm(at, sticky);
+            bool ok = read_all(p, &L, why, sizeof why);
+            bool hit = oom_disarm();
+            if (!ok) {
+                failures++;
+                if (strcmp(why, "out of memory") != 0)
+                    fail_msg("allocation %ld failing: '%s'", at, why);
+            }
+            if (!hit) {
+                /* Past the last allocation: the whole trace, as without. */
+                assert_true(ok);
+                assert_int_equal(L.n, ref.n);
+                lives_free(&L);
+                break;
+            }
+            lives_free(&L);
+        }
+        assert_true(failures > 10);
+    }
+    lives_free(&ref);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_line),
+        cmocka_unit_test(test_precheck),
+        cmocka_unit_test(test_meta_refusals),
+        cmocka_unit_test(test_meta_lenient),
+        cmocka_unit_test(test_corrupt_pages),
+        cmocka_unit_test(test_locked),
+        cmocka_unit_test(test_wal),
+        cmocka_unit_test(test_modules),
+        cmocka_unit_test(test_groups_and_tags),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_stacks),
+        cmocka_unit_test(test_lifetimes_shapes),
+        cmocka_unit_test(test_lifetimes_odd_tags),
+        cmocka_unit_test(test_lifetimes_malformed),
+        cmocka_unit_test(test_lifetimes_stop),
+        cmocka_unit_test(test_oom),
+    };
+    return cmocka_run_group_tests(tests, NULL, teardown_all);
+}
