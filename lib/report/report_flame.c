@@ -37,8 +37,11 @@ void handle__rm_frame_name(struct handle__sb *b, const struct handle__sym_frame 
 {
     if (f->function)
         put_clean(b, f->function);
-    else if (f->module && f->module[0])
-        handle__sb_printf(b, "%s+0x%" PRIxPTR, base_name(f->module), f->module_offset);
+    else if (f->module && f->module[0]) {
+        /* A file name may hold ';' or a newline too. */
+        put_clean(b, base_name(f->module));
+        handle__sb_printf(b, "+0x%" PRIxPTR, f->module_offset);
+    }
     else
         handle__sb_printf(b, "0x%" PRIxPTR, f->pc);
     if (mark_inline && f->inlined)

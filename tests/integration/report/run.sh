@@ -631,6 +631,128 @@ debuginfo_path)
     has "^    #0 0x[0-9a-f]+ in open_session .*gen_trace.c:$L_SESSION$"
     ;;
 
+# ---- outputs and tools: odd inputs and failures (issue 5) ----------------
+out_cli)
+    # Every command-line and output failure: exit 2 and one line.
+    gen basic t.db
+    rep -x t.db; expect_rc 2; one_line_naming "unknown option '-x'"
+    rep t.db --format; expect_rc 2; one_line_naming "option '--format' needs an argument"
+    rep -o; expect_rc 2; one_line_naming "option '-o' needs an argument"
+    "$R" t.db >/dev/full 2>err; rc=$?; expect_rc 2
+    [ "$(cat err)" = "handle-report: stdout: No space left on device" ] || fail "stdout full: $(cat err)"
+    for f in text json sarif html folded; do
+        rep -f $f -o /dev/full t.db; expect_rc 2; one_line_naming "/dev/full: No space left on device"
+    done
+    # a clean trace written to a full disk is still a failure
+    gen clean c.db; "$R" c.db >/dev/full 2>err; rc=$?; expect_rc 2
+    # suppression files: a directory, NUL bytes, a pipe longer than the
+    # first read (not a regular file: no size to start from)
+    mkdir d.supp; rep -s d.supp t.db; expect_rc 2; one_line_naming "d.supp: Is a directory"
+    printf 'leak:open_plain\n\0\n' >nul.supp; rep -s nul.supp t.db; expect_rc 2
+    one_line_naming "nul.supp: not a text file (contains NUL bytes)"
+    { for i in $(seq 40); do echo "# comment line $i, long enough to need more room"; done
+      echo 'leak:open_plain'; } >long.supp
+    "$R" -s <(cat long.supp) t.db >out 2>err; rc=$?; expect_rc 1
+    hasnt 'in open_plain '; has '4 handle\(s\) leaked in 2 site\(s\)'
+    has '^Suppressions used:'
+    ;;
+out_folded_odd)
+    # Frames without a function: module basename+offset; characters a
+    # collapsed stack cannot hold (';', control characters) replaced; a
+    # leak without a stack.
+    gen changed c.db; rep -f folded c.db; expect_rc 1
+    [ "$(wc -l <out)" = 3 ] || fail "three stacks"
+    grep -vqE '^gen_trace\+0x[0-9a-f]+;gen_trace\+0x[0-9a-f]+ [0-9]+$' out && fail "module+offset frames"
+    gen basic t.db
+    sqlite3 t.db "UPDATE modules SET path = '/gone/we;ird' || char(1) || 'mod' || char(127) || 'x';
+                  UPDATE handles SET created_stack = NULL WHERE handle = 0x100000020" || fail "cannot edit"
+    rep -f folded t.db; expect_rc 1
+    has '^\[no stack recorded\] 1$'
+    # (a module file name with ';' or control characters was written as
+    # it is: more frames, or a line cut in two)
+    has '^we:ird mod x\+0x[0-9a-f]+;we:ird mod x\+0x[0-9a-f]+ 3$'
+    [ "$(tr -d '\n' <out | tr -dc '\000-\037\177' | wc -c)" = 0 ] || fail "control characters"
+    [ "$(grep -o ';' out | wc -l)" = 2 ] || fail "frame separators"
+    # --all on traces whose module is gone: the same names
+    rep -f folded --all t.db; expect_rc 1; has '^we:ird mod x\+0x[0-9a-f]+;we:ird mod x\+0x[0-9a-f]+ 8$'
+    ;;
+out_text_odd)
+    # Errors of merged traces name their trace; a lifetime of seconds;
+    # a leak without a stack; suppressions that match nothing.
+    gen basic a.db; gen basic b.db
+    rep a.db b.db; expect_rc 1
+    has '^4 error\(s\) recorded:$'
+    [ "$(grep -c '^In a.db (pid 4242):$' out)" = 2 ] || fail "errors of a.db"
+    [ "$(grep -c '^In b.db (pid 4242):$' out)" = 2 ] || fail "errors of b.db"
+    sqlite3 a.db "UPDATE handles SET deleted_ns = created_ns + 2500000000 WHERE handle = 0x100000001;
+                  UPDATE handles SET created_stack = NULL WHERE handle = 0x100000020" || fail "cannot edit"
+    rep --stats a.db; expect_rc 1
+    has ' 2\.500 s'
+    has '^Leak of 1 handle\(s\) created from:$'
+    grep -A1 '^Leak of 1 handle(s) created from:$' out | grep -q '^    <empty stack>$' || fail "no stack"
+    ;;
+out_json_odd)
+    # JSON and SARIF of merged traces (errors name their trace, processes
+    # per site), baselines, suppressed sites, frames without a module.
+    gen basic a.db; gen basic b.db
+    rep -f json a.db b.db; expect_rc 1; mv out m.json
+    check m.json "SELECT json_valid(j) AND json_array_length(j,'\$.errors')=4
+                  AND json_extract(j,'\$.errors[0].trace')='a.db' AND json_extract(j,'\$.errors[3].trace')='b.db' FROM d"
+    rep -f sarif a.db b.db; expect_rc 1; mv out m.sarif
+    check m.sarif "SELECT json_valid(j) AND count(*)=3 AND sum(json_extract(r.value,'\$.properties.processes')=2)=3
+                   AND sum(json_extract(r.value,'\$.message.text') LIKE '% in 2 process(es)%')=3
+                   FROM d, json_each(j,'\$.runs[0].results') r WHERE json_extract(r.value,'\$.ruleId')='handle-leak'"
+    # a baseline: sites it has are left out and counted
+    gen twosame base.db
+    rep -f json -b a.db b.db; expect_rc 1; mv out bl.json
+    check bl.json "SELECT json_extract(j,'\$.summary.baseline_sites')=3 AND json_extract(j,'\$.summary.baseline_handles')=5
+                   AND json_array_length(j,'\$.leaks')=0 FROM d"
+    # suppressed sites are left out of SARIF
+    printf 'leak:open_plain\n' >s.supp
+    rep -f sarif -s s.supp a.db; expect_rc 1; mv out s.sarif
+    check s.sarif "SELECT count(*)=2 FROM d, json_each(j,'\$.runs[0].results') r WHERE json_extract(r.value,'\$.ruleId')='handle-leak'"
+    # a frame in no module (0x1234): module "" in JSON, an address in SARIF
+    gen reload r.db; rep -f json r.db; mv out r.json
+    check r.json "SELECT count(*)=1 FROM d, json_each(j,'\$.leaks') l WHERE json_extract(l.value,'\$.stack[0].pc')='0x1234'
+                  AND json_extract(l.value,'\$.stack[0].module')='' AND json_type(l.value,'\$.stack[0].function')='null'"
+    rep -f sarif r.db; mv out r.sarif; check r.sarif "SELECT json_valid(j) FROM d"
+    ;;
+out_html_odd)
+    # The page of traces with notes (a changed and a missing module),
+    # suppressions, merged traces with errors, many tags, a leak without a
+    # stack, hostile names; more sites than the page lists.
+    gen changed c.db; rep -f html c.db; expect_rc 1; html_data out >c.json
+    check c.json "SELECT json_valid(j) AND json_extract(j,'\$.notes[0]') LIKE '% changed since the run (build-id mismatch%' FROM d"
+    cp "$GEN" app; ./app basic g.db || fail "gen_trace copy failed"; rm app
+    rep -f html g.db; expect_rc 1; html_data out >g.json
+    check g.json "SELECT json_extract(j,'\$.notes[0]') = 'No symbols for $work/app ($work/app: No such file or directory): its frames show module+offset.' FROM d"
+    gen basic t.db; printf 'leak:open_plain\n' >s.supp
+    rep -f html -s s.supp t.db; expect_rc 1; html_data out >s.json
+    check s.json "SELECT json_extract(j,'\$.summary.suppressed_handles')=1 AND json_array_length(j,'\$.leaks')=2 FROM d"
+    cp t.db u.db; rep -f html t.db u.db; expect_rc 1; html_data out >m.json
+    check m.json "SELECT json_extract(j,'\$.summary.traces')=2 AND json_array_length(j,'\$.errors')=4
+                  AND json_extract(j,'\$.errors[3].trace')=1 FROM d"
+    # 70 tags, one handle each, and hostile names: the tag and the exe
+    sqlite3 t.db "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 70)
+                  INSERT INTO handles SELECT 0x500000000 + i, 'tag' || i, 40000000 + i, 0, 1, NULL, NULL, NULL FROM n;
+                  UPDATE handles SET tag = '</script><b>&amp;' || char(1) WHERE handle = 0x100000021;
+                  UPDATE meta SET value = '/bin/<i>&\"x' || char(9) || 'y' WHERE key = 'exe'" || fail "cannot edit"
+    rep -f html -o h.html t.db; expect_rc 1
+    self_contained h.html
+    grep -q '^<title>&lt;i&gt;&amp;&quot;x y (pid 4242) - handle-report</title>$' h.html || fail "title: $(grep '<title>' h.html)"
+    html_data h.html >h.json
+    check h.json "SELECT json_valid(j) AND json_extract(j,'\$.summary.leaked_handles')=75
+                  AND json_array_length(j,'\$.leaks')=73 AND json_extract(j,'\$.leaks[0][0]')=3 FROM d"
+    check h.json "SELECT count(*)=1 FROM d, json_each(j,'\$.strings') s WHERE s.value='</script><b>&amp;' || char(1)"
+    # more leak sites than listed (2000), pruned flame graphs ("other")
+    gen big b.db 6000 2100 2100; rep -f html b.db; expect_rc 1; html_data out >b.json
+    check b.json "SELECT json_extract(j,'\$.summary.leak_sites')=2100 AND json_array_length(j,'\$.leaks')=2000
+                  AND json_array_length(j,'\$.sites')=2000 FROM d"
+    check b.json "SELECT count(*)>0 FROM d, json_tree(j,'\$.flame_all') f WHERE f.type='array'
+                  AND json_extract(f.value,'\$[0]')=(SELECT s.key FROM json_each(j,'\$.strings') s WHERE s.value='other')
+                  AND json_extract(f.value,'\$[2]')=-1"
+    ;;
+
 # ---- real traces (libhandle-debug.so) --------------------------------------
 real_leak_same_as_exit_report)
     LD_PRELOAD="$DEBUG_LIB" "$LEAK" >pout 2>perr; prc=$?
