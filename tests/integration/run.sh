@@ -319,6 +319,105 @@ demo_eventloop)
   "$DEMO" >out 2>err; rc=$?; expect_rc 0   # the release build says nothing
   [ ! -s err ] || fail "release build printed something"
   ;;
+rt_reentrant)
+  # The program's own malloc makes handles while the runtime allocates
+  # (start-up, trace set-up): served, never recorded, never a deadlock.
+  timeout 60 env LD_PRELOAD="$DEBUG_LIB" "$PROGS/rt" reentrant >out 2>err; rc=$?
+  expect_rc 23   # the one handle kept from malloc is a leak
+  n=$(sed -nE 's/^reentrant=([0-9]+) value_ok=1 live=1$/\1/p' out)
+  [ -n "$n" ] && [ "$n" -ge 1 ] || fail "no re-entered handle: $(cat out)"
+  has '^Leak of 1 handle\(s\) created from:$'
+  grep -A1 '^Leak of 1 handle' err | grep -qx '    <empty stack>' || fail "the unrecorded handle's site is not <empty stack>"
+  has "^SUMMARY: HandleSanitizer: 1 handle\(s\) leaked in 1 site\(s\)\.$"
+  t=$(one_trace)
+  [ "$(sql "$t" "select group_concat(tag) from handles")" = outer ] || fail "re-entered handles were recorded: $(sql "$t" "select tag, count(*) from handles group by tag")"
+  # A misuse inside the re-entered call: the full diagnostic, then abort.
+  rm -f handle-trace.*
+  timeout 60 env LD_PRELOAD="$DEBUG_LIB" "$PROGS/rt" reentrant misuse >out 2>err; rc=$?
+  expect_rc 134
+  has "ERROR: HandleSanitizer: invalid-handle on handle 0x5555000000000077 in thread T0"
+  has "^    #0 0x[0-9a-f]+ in hook .*rt.c:$(line_of rt.c LINE_HOOK_MISUSE)"
+  has "never issued"
+  has "SUMMARY: HandleSanitizer: invalid-handle .*rt.c:$(line_of rt.c LINE_HOOK_MISUSE) in hook"
+  has "==[0-9]+==ABORTING"
+  ;;
+rt_jit_frames)
+  # Handles made and misused from code in an anonymous executable mapping
+  # (JIT code): that frame is printed as in no module, the rest symbolized.
+  run rt jit; expect_rc 23
+  jit=$(sed -n 's/^jit=0x//p' out); [ -n "$jit" ] || fail "no jit address"
+  pfx=${jit%???}
+  has '^Leak of 1 handle\(s\) tagged "jit" created from:'
+  has "^    #0 0x[0-9a-f]+ in from_jit .*rt.c"
+  has "^    #1 0x${pfx}[0-9a-f]{3} \(<unknown module>\)$"
+  has "^    #2 0x[0-9a-f]+ in jit_main .*rt.c"
+  rm -f handle-trace.*
+  for fu in 0 1; do
+    HANDLE_OPTIONS=fast_unwind=$fu run rt jit misuse; expect_rc 134
+    jit=$(sed -n 's/^jit=0x//p' out); pfx=${jit%???}
+    has "invalid-handle on handle 0x6666000000000042 in thread T0"
+    has "^    #1 0x${pfx}[0-9a-f]{3} \(<unknown module>\)$"
+    has "in jit_main .*rt.c"
+    has "SUMMARY: HandleSanitizer: invalid-handle .*rt.c:[0-9]+ in from_jit"
+    t=$(one_trace)
+    [ "$(sql "$t" "select kind from errors")" = invalid-handle ] || fail "errors row"
+    rm -f handle-trace.*
+  done
+  ;;
+rt_out_of_handles)
+  # RLIMIT_AS leaves no room for the handle table's second chunk: the
+  # out-of-handles panic (SPEC section 2), in both builds.
+  run rt ooh; expect_rc 134
+  made=$(tail -1 out | sed -n 's/^made=//p'); [ "${made:-0}" -ge 65530 ] || fail "made ${made:-?} handles"
+  has "==[0-9]+==ERROR: HandleSanitizer: out-of-handles on handle 0x0 in thread T0"
+  has "no handle could be created: the table or memory is exhausted \([0-9]+ handles live\)"
+  has "SUMMARY: HandleSanitizer: out-of-handles"
+  has "==[0-9]+==ABORTING"
+  "$PROGS/rt" ooh >out 2>err; rc=$?; expect_rc 134
+  has "^==[0-9]+==ERROR: HandleSanitizer: out-of-handles on handle 0x0$"
+  [ "$(wc -l <err)" = 2 ] || fail "release panic is not two lines"
+  ;;
+rt_many_modules)
+  # 300 plugins loaded at once, a handle leaked from each, half of them
+  # unloaded before exit: every site symbolized, unloads in the trace.
+  mkdir pl; for i in $(seq 0 299); do cp "$PROGS/libplugin.so" "pl/p$i.so"; done
+  HANDLE_OPTIONS=max_leaks=1000 run rt dlmany "$work/pl" 300; expect_rc 23
+  has '^plugins=300 live=300$' out
+  [ "$(grep -c "^    #0 0x[0-9a-f]* in plugin_leak .*plugin.c:$(line_of plugin.c LINE_PLUGIN)$" err)" = 300 ] || fail "not 300 symbolized plugin sites"
+  has "^SUMMARY: HandleSanitizer: 300 handle\(s\) leaked in 300 site\(s\)\.$"
+  t=$(one_trace)
+  [ "$(sql "$t" "select count(*) from modules where path like '%/pl/p%.so'")" = 300 ] || fail "plugin modules in the trace: $(sql "$t" "select count(*) from modules")"
+  [ "$(sql "$t" "select count(*) from modules where path like '%/pl/p%.so' and unloaded_ns is not null")" = 150 ] || fail "unloaded plugins"
+  ;;
+rt_paths_and_log)
+  # %% and %p in trace=; verbosity=1 names the trace at start and exit;
+  # log_path gets every line (several writes, one file), a child its own.
+  HANDLE_OPTIONS="trace=$work/a%%b-%p.db:verbosity=1" run leak; expect_rc 23
+  f=$(ls a%b-*.db 2>/dev/null); [ -n "$f" ] || fail "no a%b-PID.db: $(ls)"
+  [[ $f =~ ^a%b-[0-9]+\.db$ ]] || fail "trace name $f"
+  has "WARNING: HandleSanitizer: tracing to $work/$f"
+  has "WARNING: HandleSanitizer: exiting with status 23; trace $work/$f"
+  HANDLE_OPTIONS="trace=$work/x.db:verbosity=1:log_path=$work/log" run forker; expect_rc 23
+  [ ! -s err ] || fail "stderr not empty with log_path: $(head -3 err)"
+  [ "$(ls log.* | wc -l)" = 2 ] || fail "log files: $(ls log.*)"
+  for l in log.*; do
+    grep -q 'tracing to' "$l" && grep -q 'exiting with status' "$l" && grep -q 'detected handle leaks' "$l" \
+      || fail "$l lacks a line: $(cat "$l")"
+  done
+  HANDLE_OPTIONS="trace=:log_path=/nonexistent-dir/log" run leak; expect_rc 23
+  has "detected handle leaks"   # no log file: stderr
+  ;;
+rt_trace_path_errors)
+  # A directory at the trace path, a missing suppressions file.
+  mkdir adir
+  HANDLE_OPTIONS="trace=$work/adir" run leak; expect_rc 23
+  has "WARNING: HandleSanitizer: cannot create trace $work/adir: exists and is not a regular file; checks go on without a trace"
+  has "detected handle leaks"
+  [ -d adir ] && [ -z "$(ls -A adir)" ] || fail "the directory was touched"
+  HANDLE_OPTIONS="trace=:suppressions=$work/missing.supp" run leak; expect_rc 23
+  has "WARNING: HandleSanitizer: suppressions: .*missing.supp"
+  has "^SUMMARY: HandleSanitizer: 3 handle\(s\) leaked in 2 site\(s\)\.$"
+  ;;
 *) fail "unknown case";;
 esac
 echo "PASS [$case_name]"
