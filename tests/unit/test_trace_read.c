@@ -112,8 +112,23 @@ static void test_precheck(void **state)
     h[16] = 3; /* page size 768 */
     tg_write(p, h, sizeof h);
     assert_string_equal(refusal(p), "corrupt SQLite header (page size 768)");
+    h[16] = 1;
+    h[17] = 0; /* page size 256 */
+    tg_write(p, h, sizeof h);
+    assert_string_equal(refusal(p), "corrupt SQLite header (page size 256)");
+    /* 1 is 65536; no page count in the header (or one that is not valid,
+     * being from another change counter): whole pages are all it checks */
     h[16] = 0;
-    h[17] = 1; /* 1 is 65536; two pages by the header */
+    h[17] = 1;
+    tg_write(p, h, sizeof h);
+    assert_string_equal(refusal(p), "truncated SQLite database (4096 bytes, not a whole number of "
+                                    "65536-byte pages)");
+    h[31] = 2;
+    h[92] = 1;
+    tg_write(p, h, sizeof h);
+    assert_string_equal(refusal(p), "truncated SQLite database (4096 bytes, not a whole number of "
+                                    "65536-byte pages)");
+    h[92] = 0; /* two pages by the header */
     h[31] = 2;
     memcpy(h + 92, h + 24, 4);
     tg_write(p, h, sizeof h);
@@ -137,6 +152,17 @@ static void test_precheck(void **state)
              "truncated SQLite database (%lld bytes, not a whole number of 4096-byte pages)",
              (long long)sb.st_size + 4);
     assert_string_equal(refusal(p), want);
+
+    /* A header SQLite itself rejects (payload fractions must be 64/32/32). */
+    tg_make(p, fill);
+    f = fopen(p, "r+b");
+    assert_non_null(f);
+    fseek(f, 21, SEEK_SET);
+    fputc(0, f);
+    fclose(f);
+    assert_string_equal(refusal(p), "not an SQLite database");
+    /* A regular file that cannot be read (EIO at offset 0). */
+    assert_string_equal(refusal("/proc/self/mem"), "cannot read: Input/output error");
 
     /* No room for the reason: still refused, nothing written. */
     strcpy(err, "untouched");
@@ -187,6 +213,8 @@ static void test_meta_refusals(void **state)
                    "not a handle trace (no such column: tag)");
     expect_refusal("DROP TABLE modules; CREATE TABLE modules(id INTEGER PRIMARY KEY, path TEXT)",
                    "not a handle trace (no such column: build_id)");
+    expect_refusal("DROP TABLE meta; CREATE VIEW meta AS SELECT no_such_function(1) AS key, 2 AS value",
+                   "no such function: no_such_function");
     /* A view that compiles only when used: SQLite's own words. */
     expect_refusal("DROP VIEW leaks; CREATE VIEW leaks(created_stack, tag, created_ns) AS "
                    "SELECT no_such_function(1), 2, 3",
@@ -222,6 +250,7 @@ static void test_meta_lenient(void **state)
               "UPDATE meta SET value = '' WHERE key = 'started_at';"
               "UPDATE meta SET value = '-3z' WHERE key = 'exit_status';"
               "UPDATE meta SET value = '99999999999999999999' WHERE key = 'ended_at'");
+    tg_sql(p, "INSERT INTO meta VALUES ('exit_status', -1e30), ('pid', '-99999999999999999999')");
     t = must_open(p);
     m = handle__tr_meta(t);
     assert_false(m->has_pid);
@@ -322,6 +351,18 @@ static void test_corrupt_pages(void **state)
     assert_corrupt(err);
     handle__tr_close(t);
 
+    tg_make(p, fill);
+    smash(p, "meta");
+    assert_corrupt(refusal(p));
+
+    /* tags: the fast decoder gives up, the view then fails. */
+    tg_make(p, fill);
+    smash(p, "tags");
+    t = must_open(p);
+    assert_false(handle__tr_lifetimes(t, count_life, &count, err, sizeof err));
+    assert_corrupt(err);
+    handle__tr_close(t);
+
     /* The schema page itself. */
     tg_make(p, fill);
     FILE *f = fopen(p, "r+b");
@@ -387,6 +428,15 @@ static void test_wal(void **state)
     assert_int_equal(handle__tr_meta(t)->pid, 777);
     handle__tr_close(t);
 
+    /* An empty -wal beside a complete file (a writer that just started,
+     * or checkpointed): read through it. */
+    tg_make(p, fill);
+    tg_write(wal, "", 0);
+    t = must_open(p);
+    assert_int_equal(handle__tr_meta(t)->pid, 4242);
+    handle__tr_close(t);
+    unlink(wal);
+
     /* No -shm can be made beside it (a read-only directory for anyone but
      * root; here a -shm that is a dangling symlink into nowhere): read
      * from a private copy, which is gone after close. */
@@ -402,6 +452,34 @@ static void test_wal(void **state)
     assert_int_equal(count_entries(tmp), 1);
     handle__tr_close(t);
     assert_int_equal(count_entries(tmp), 0);
+
+    /* TMPDIR empty: /tmp. */
+    setenv("TMPDIR", "", 1);
+    t = must_open(p);
+    assert_int_equal(handle__tr_meta(t)->pid, 777);
+    handle__tr_close(t);
+
+    /* Allocations failing on the way: refused for want of memory (a copy
+     * whose directory name cannot be kept cannot be made either). */
+    setenv("TMPDIR", tmp, 1);
+    for (long at = 0;; at++) {
+        char why[256] = "";
+        oom_arm(at, false);
+        t = handle__tr_open(p, why, sizeof why);
+        bool hit = oom_disarm();
+        if (t == NULL && strcmp(why, "out of memory") != 0 &&
+            strcmp(why, "cannot read its -wal file in place (read-only directory?) nor copy it "
+                        "to a temporary directory") != 0)
+            fail_msg("allocation %ld failing: %s", at, why);
+        if (t)
+            assert_int_equal(handle__tr_meta(t)->pid, 777);
+        handle__tr_close(t);
+        assert_int_equal(count_entries(tmp), 0);
+        if (!hit) {
+            assert_non_null(t);
+            break;
+        }
+    }
 
     /* Nor a copy. */
     setenv("TMPDIR", "/nonexistent-dir/tmp", 1);
@@ -423,6 +501,29 @@ static void test_wal(void **state)
     }
     unlink(shm);
     unlink(wal);
+}
+
+/* Paths SQLite takes as URIs: relative, and with characters a URI
+ * escapes. */
+static void test_paths(void **state)
+{
+    (void)state;
+    const char *dir = tg_path("odd dir?#%");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/tr ace&=%%41+\xc3\xa9.db", dir);
+    tg_make(p, fill);
+    struct handle__tr *t = must_open(p);
+    assert_int_equal(handle__tr_meta(t)->pid, 4242);
+    handle__tr_close(t);
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    t = handle__tr_open("tr ace&=%41+\xc3\xa9.db", err, sizeof err);
+    assert_int_equal(chdir(cwd), 0);
+    assert_non_null(t);
+    assert_int_equal(handle__tr_meta(t)->pid, 4242);
+    handle__tr_close(t);
 }
 
 /* ---- tables read leniently ------------------------------------------------- */
@@ -569,6 +670,10 @@ static void check_stacks(struct handle__tr *t)
     assert_true(handle__tr_stack(t, 7, &s));
     assert_int_equal(s.depth, 1024);
     assert_int_equal(s.pcs[1023], 1023);
+    /* Nothing new: no query. */
+    uint32_t old[] = {0, 1, 3};
+    assert_true(handle__tr_load_stacks(t, old, 3, err, sizeof err));
+    assert_true(handle__tr_load_stacks(t, NULL, 0, err, sizeof err));
     /* Many ids at once (the index grows), most of them unknown. */
     uint32_t many[600];
     for (uint32_t i = 0; i < 600; i++)
@@ -773,6 +878,9 @@ static void test_lifetimes_odd_tags(void **state)
               "INSERT INTO handles VALUES (1, 'a', 5, 1, 3, 9, 1, 0), (2, NULL, 7, 1, 0, NULL, 0, 0);"
               "CREATE VIEW leaks AS SELECT * FROM handles WHERE deleted_ns IS NULL");
     expect_like_view(p, 2);
+    /* and without the writer's tables at all */
+    tg_sql(p, "DROP TABLE batches; DROP TABLE live");
+    expect_like_view(p, 2);
 }
 
 /* Malformed JSON: the view fails, and so does the reader, with SQLite's
@@ -781,7 +889,9 @@ static void test_lifetimes_malformed(void **state)
 {
     (void)state;
     static const char *const bad[] = {"[[1,2,3,4,1,1,1,0]", "[[1,2,3,4,1,1,1,0]x", "x", "",
-                                      "[[1,2,3,4,1,1,1,0],", "[[-,1,1,1,1,1,1,0]]"};
+                                      "[[1,2,3,4,1,1,1,0],", "[[-,1,1,1,1,1,1,0]]",
+                                      "[", "[[", "[[1", "[[-", "[[1,2,3,4,1,1,1,0",
+                                      "[[1,2,3,4,1,1,1,0]]]"};
     const char *p = tg_path("bad.db");
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tg_make(p, fill);
@@ -871,7 +981,15 @@ static void test_oom(void **state)
     tg_sql(p, "%s", stack_rows);
     tg_sql(p, "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 40)"
               "  INSERT INTO tags SELECT i + 10, 'more' || i FROM k;"
-              "INSERT INTO live SELECT 100 + id, id, 1, 1, 1 FROM tags WHERE id > 10");
+              "INSERT INTO live SELECT 100 + id, id, 1, 1, 1 FROM tags WHERE id > 10;"
+              "INSERT INTO modules VALUES (3, '/lib/liby.so', X'0badf00d', 0, 0, 0, 0, NULL)");
+    const char *q = tg_path("oom-scan.db");
+    char cmd[2 * PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", p, q);
+    assert_int_equal(system(cmd), 0);
+    tg_sql(q, "CREATE TABLE s2 AS SELECT * FROM stacks; DROP TABLE stacks;"
+              "ALTER TABLE s2 RENAME TO stacks");
+  for (int scan = 0; scan <= 1; scan++, p = q) {
     struct lives ref = {0};
     assert_true(read_all(p, &ref, err, sizeof err));
     for (int sticky = 0; sticky <= 1; sticky++) {
@@ -899,10 +1017,12 @@ static void test_oom(void **state)
         assert_true(failures > 10);
     }
     lives_free(&ref);
+  }
 }
 
 int main(void)
 {
+    handle__tr_global_init(); /* as handle-report does */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_line),
         cmocka_unit_test(test_precheck),
@@ -911,6 +1031,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_pages),
         cmocka_unit_test(test_locked),
         cmocka_unit_test(test_wal),
+        cmocka_unit_test(test_paths),
         cmocka_unit_test(test_modules),
         cmocka_unit_test(test_groups_and_tags),
         cmocka_unit_test(test_errors),
