@@ -11,7 +11,9 @@
  * grows across chunk boundaries without moving or corrupting live slots;
  * the live count is exact; an exiting thread's cache of free slots is given
  * back (slots are reused, the count stays exact); and errno survives every
- * entry point, slow paths included. It does not test the panic text (see
+ * entry point, slow paths included. Also the kind names and summaries, and
+ * the async-signal-safe formatter lib/core/fmt.c (signed numbers, cutting
+ * at the capacity, flush retried after EINTR, errno kept). It does not test the panic text (see
  * test_release.c) or concurrency under load (see test_stress.c).
  *
  * Tests run in order in one process and share the table, so they measure
@@ -30,7 +32,12 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include "core/core.h"
+#include "core/fmt.h"
 #include "handle/handle.h"
 
 #define GEN(h) ((uint32_t)((uint64_t)(h) >> 32))
@@ -492,6 +499,172 @@ static void errno_is_preserved_by_every_entry_point(void **state)
     assert_int_equal(handle_live_count(), base);
 }
 
+/* ---- kinds, classification ------------------------------------------------ */
+
+static void kind_names_and_summaries_cover_every_kind_and_refuse_others(void **state)
+{
+    (void)state;
+    assert_string_equal(handle__kind_name(HANDLE__OK), "ok");
+    assert_string_equal(handle__kind_name(HANDLE__DOUBLE_DELETE), "double-delete");
+    assert_string_equal(handle__kind_name(HANDLE__OUT_OF_HANDLES), "out-of-handles");
+    assert_string_equal(handle__kind_summary(HANDLE__OK), "no error");
+    assert_string_equal(handle__kind_summary(HANDLE__TAG_MISMATCH),
+                        "a handle was resolved with a tag other than its own");
+    for (int k = 0; k < HANDLE__KIND_COUNT; k++) {
+        assert_string_not_equal(handle__kind_name(k), "?");
+        assert_string_not_equal(handle__kind_summary(k), "?");
+    }
+    assert_string_equal(handle__kind_name(-1), "?");
+    assert_string_equal(handle__kind_name(HANDLE__KIND_COUNT), "?");
+    assert_string_equal(handle__kind_summary(-1), "?");
+    assert_string_equal(handle__kind_summary(HANDLE__KIND_COUNT), "?");
+}
+
+static void classify_separates_deleted_from_never_issued(void **state)
+{
+    (void)state;
+    uint64_t key = (uint64_t)MAKE(5, 77); /* generation 5 last issued from slot 77 */
+    assert_int_equal(handle__core_classify(MAKE(1, 0), key), HANDLE__INVALID_HANDLE);
+    assert_int_equal(handle__core_classify(MAKE(1, 77), 0), HANDLE__INVALID_HANDLE);
+    assert_int_equal(handle__core_classify(MAKE(0, 77), key), HANDLE__INVALID_HANDLE);
+    assert_int_equal(handle__core_classify(MAKE(1, 77), key), HANDLE__USE_AFTER_DELETE);
+    assert_int_equal(handle__core_classify(MAKE(5, 77), key), HANDLE__USE_AFTER_DELETE);
+    assert_int_equal(handle__core_classify(MAKE(6, 77), key), HANDLE__INVALID_HANDLE);
+    /* An index in a chunk never mapped. */
+    assert_int_equal(handle__core_check(MAKE(1, 0xfff00001u)), HANDLE__INVALID_HANDLE);
+}
+
+static void refill_with_slots_in_the_cache_returns_it_unchanged(void **state)
+{
+    (void)state;
+    struct handle__tcache *c = handle__core_refill(); /* takes a batch if empty */
+    assert_non_null(c);
+    assert_ptr_equal(c, handle__tc);
+    uint32_t n = c->n;
+    assert_true(n > 0);
+    assert_ptr_equal(handle__core_refill(), c); /* slots there: nothing taken */
+    assert_int_equal(c->n, n);
+    handle_t h = core_new(val(1), NULL, NULL);
+    assert_int_equal(c->n, n - 1);
+    core_drop(h);
+}
+
+/* ---- fmt ------------------------------------------------------------------- */
+
+static void fmt_formats_numbers_and_strings(void **state)
+{
+    (void)state;
+    char buf[256];
+    struct handle__fmt f = {buf, 0, sizeof buf};
+    handle__fmt_sdec(&f, INT64_MIN);
+    handle__fmt_str(&f, " ");
+    handle__fmt_sdec(&f, -1);
+    handle__fmt_str(&f, " ");
+    handle__fmt_sdec(&f, 0);
+    handle__fmt_str(&f, " ");
+    handle__fmt_sdec(&f, INT64_MAX);
+    handle__fmt_str(&f, " ");
+    handle__fmt_dec(&f, UINT64_MAX);
+    handle__fmt_str(&f, " ");
+    handle__fmt_hex(&f, 0);
+    handle__fmt_str(&f, " ");
+    handle__fmt_hex(&f, UINT64_MAX);
+    handle__fmt_str(&f, " ");
+    handle__fmt_str(&f, NULL);
+    buf[f.len] = '\0';
+    assert_string_equal(buf, "-9223372036854775808 -1 0 9223372036854775807 "
+                             "18446744073709551615 0x0 0xffffffffffffffff (null)");
+}
+
+static void fmt_cuts_at_the_capacity_never_past_it(void **state)
+{
+    (void)state;
+    char buf[16];
+    memset(buf, '#', sizeof buf);
+    struct handle__fmt f = {buf, 0, 8};
+    handle__fmt_str(&f, "abc");
+    handle__fmt_sdec(&f, -12345); /* "-1234" fits, "5" is cut */
+    assert_int_equal(f.len, 8);
+    assert_memory_equal(buf, "abc-1234", 8);
+    handle__fmt_str(&f, "more");   /* full: nothing */
+    handle__fmt_sdec(&f, -7);
+    handle__fmt_hex(&f, 0xabc);
+    assert_int_equal(f.len, 8);
+    for (size_t i = 8; i < sizeof buf; i++)
+        assert_int_equal(buf[i], '#');
+    struct handle__fmt z = {buf, 0, 0}; /* no room at all */
+    handle__fmt_sdec(&z, -1);
+    assert_int_equal(z.len, 0);
+}
+
+static void fmt_flush_keeps_errno_and_empties_the_buffer_on_a_bad_fd(void **state)
+{
+    (void)state;
+    char buf[] = "lost";
+    struct handle__fmt f = {buf, 4, sizeof buf};
+    errno = 4321;
+    handle__fmt_flush(&f, -1); /* EBADF: gives up */
+    assert_int_equal(errno, 4321);
+    assert_int_equal(f.len, 0);
+}
+
+static void on_usr1(int sig) { (void)sig; }
+struct drain { int fd; pthread_t target; size_t got; char tail[8]; };
+
+/* Interrupts the writer (blocked on a full pipe) with signals, then reads
+ * everything; keeps the last bytes. */
+static void *drainer(void *p)
+{
+    struct drain *d = p;
+    for (int i = 0; i < 5; i++) {
+        usleep(20000);
+        pthread_kill(d->target, SIGUSR1);
+    }
+    char b[4096];
+    ssize_t n;
+    while ((n = read(d->fd, b, sizeof b)) > 0) {
+        d->got += (size_t)n;
+        if (n >= 7)
+            memcpy(d->tail, b + n - 7, 7);
+    }
+    return NULL;
+}
+
+static void fmt_flush_retries_after_eintr_and_writes_everything(void **state)
+{
+    (void)state;
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_usr1; /* no SA_RESTART: the blocked write gets EINTR */
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    /* Fill the pipe so that the flush blocks. */
+    int fl = fcntl(p[1], F_GETFL);
+    fcntl(p[1], F_SETFL, fl | O_NONBLOCK);
+    static char fill[4096];
+    size_t filled = 0;
+    ssize_t n;
+    while ((n = write(p[1], fill, sizeof fill)) > 0)
+        filled += (size_t)n;
+    fcntl(p[1], F_SETFL, fl);
+    struct drain d = {.fd = p[0], .target = pthread_self()};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, drainer, &d), 0);
+    char text[] = "flushed";
+    struct handle__fmt f = {text, 7, sizeof text};
+    errno = 77;
+    handle__fmt_flush(&f, p[1]);
+    assert_int_equal(errno, 77);
+    assert_int_equal(f.len, 0);
+    close(p[1]);
+    pthread_join(th, NULL);
+    close(p[0]);
+    sigaction(SIGUSR1, &old, NULL);
+    assert_int_equal(d.got, filled + 7);
+    assert_memory_equal(d.tail, "flushed", 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +678,13 @@ int main(void)
         cmocka_unit_test(thread_exit_gives_back_cached_slots_for_reuse),
         cmocka_unit_test(live_count_stays_exact_across_many_exited_threads),
         cmocka_unit_test(errno_is_preserved_by_every_entry_point),
+        cmocka_unit_test(kind_names_and_summaries_cover_every_kind_and_refuse_others),
+        cmocka_unit_test(classify_separates_deleted_from_never_issued),
+        cmocka_unit_test(refill_with_slots_in_the_cache_returns_it_unchanged),
+        cmocka_unit_test(fmt_formats_numbers_and_strings),
+        cmocka_unit_test(fmt_cuts_at_the_capacity_never_past_it),
+        cmocka_unit_test(fmt_flush_keeps_errno_and_empties_the_buffer_on_a_bad_fd),
+        cmocka_unit_test(fmt_flush_retries_after_eintr_and_writes_everything),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
