@@ -31,5 +31,15 @@ if(HANDLE_SANITIZE STREQUAL "")
       HANDLE_UNWFX_B="$<TARGET_FILE:handle_unwfx_b>")
     add_dependencies(test_unwind handle_unwfx_plugin handle_unwfx_a handle_unwfx_b)
     set_tests_properties(test_unwind PROPERTIES TIMEOUT 300)
+
+    # test_unwind_cfi: unwind.c included whole (its static parts called
+    # directly) on hand-made CFI in a fake module, the rule cache and the
+    # walk's refusals; the plugin only to make the unload counter move.
+    handle_unit_test(test_unwind_cfi
+      SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_unwind_cfi.c
+      LIBS PkgConfig::LIBUNWIND ${CMAKE_DL_LIBS} Threads::Threads)
+    target_compile_definitions(test_unwind_cfi PRIVATE
+      HANDLE_UNWFX_PLUGIN="$<TARGET_FILE:handle_unwfx_plugin>")
+    add_dependencies(test_unwind_cfi handle_unwfx_plugin)
   endif()
 endif()
