@@ -57,7 +57,8 @@ fi
 # /dev/null: a process run as nobody could not open a file of ours.
 export GCOV_ERROR_FILE=/dev/null
 # tests/faults/run.sh (also under ctest) then leaves out what would starve
-# libgcov itself: RLIMIT_FSIZE, allocations failing for good.
+# libgcov itself: RLIMIT_FSIZE (failmalloc.so stops failing when libgcov
+# starts writing, so the OOM sweeps run whole).
 export FAULT_UNDER_COVERAGE=1
 LCOV=(lcov --quiet --rc lcov_branch_coverage=1
       --rc "lcov_excl_br_line=LCOV_EXCL_BR_LINE|assert\\(")

@@ -9,8 +9,9 @@
  *   FAILMALLOC_NTH=N     the first allocation to fail (1-based); unset or 0:
  *                        never fail, only count
  *   FAILMALLOC_MODE      one | all
- *   FAILMALLOC_COUNT=F   at exit, write the number of allocations made to
- *                        the file F (how far a sweep must go)
+ *   FAILMALLOC_COUNT=F   at exit, _exit or abort, write the number of
+ *                        allocations made to the file F (how far a sweep
+ *                        must go)
  *
  * malloc, calloc, realloc (with a size), posix_memalign, aligned_alloc,
  * memalign and valloc are counted; free is not. Allocations made by glibc
@@ -21,16 +22,19 @@
  * Coverage builds (scripts/coverage.sh): libgcov, linked into each library,
  * needs memory to write its counters when the process ends, and crashes
  * when it gets none. Its dump starts with getenv("GCOV_PREFIX_STRIP"),
- * which this shim interposes: from then on nothing fails any more, so an
- * `all` sweep can run under coverage too. Nothing else asks for that name.
+ * which this shim interposes: from then on nothing fails, nor is counted,
+ * any more, so an `all` sweep can run under coverage too, over the same
+ * allocations as elsewhere. Nothing else asks for that name.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern void *__libc_malloc(size_t n);
@@ -60,7 +64,7 @@ __attribute__((constructor(101))) static void init(void)
     count_file = getenv("FAILMALLOC_COUNT");
 }
 
-__attribute__((destructor(101))) static void fini(void)
+static void write_count(void)
 {
     if (!count_file)
         return;
@@ -72,6 +76,36 @@ __attribute__((destructor(101))) static void fini(void)
             n = 0;
         close(fd);
     }
+}
+
+/* The count is written at every end of the process: a normal exit (this
+ * destructor, which may run before the debug runtime's exit leak check),
+ * and the _exit() and abort() by which the runtime ends after its leak
+ * report or a panic (both interposed here), so that a sweep reaches the
+ * allocations of the leak report and of the diagnostics too. */
+__attribute__((destructor(101))) static void fini(void)
+{
+    write_count();
+}
+
+void _exit(int status)
+{
+    write_count();
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
+}
+
+void abort(void)
+{
+    write_count();
+    signal(SIGABRT, SIG_DFL);
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGABRT);
+    sigprocmask(SIG_UNBLOCK, &s, NULL);
+    raise(SIGABRT);
+    syscall(SYS_exit_group, 128 + SIGABRT);
+    __builtin_unreachable();
 }
 
 static _Atomic bool gcov_dumping;
@@ -93,8 +127,11 @@ char *getenv(const char *name)
 
 static bool fail_now(void)
 {
+    /* libgcov's own allocations are neither counted nor failed. */
+    if (atomic_load_explicit(&gcov_dumping, memory_order_relaxed))
+        return false;
     long c = atomic_fetch_add_explicit(&count, 1, memory_order_relaxed) + 1;
-    if (nth <= 0 || atomic_load_explicit(&gcov_dumping, memory_order_relaxed))
+    if (nth <= 0)
         return false;
     return fail_all ? c >= nth : c == nth;
 }
