@@ -1116,6 +1116,7 @@ static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
 
 /* A JSON report of handle-report as a baseline: its leaks' tags and
  * frames, read with SQLite's JSON functions. */
+#define OBJ(e) "CASE " e ".type WHEN 'object' THEN " e ".value END"
 static bool baseline_json(struct handle__rm *m, const char *path, char *err, size_t errlen)
 {
     size_t len = 0;
@@ -1131,7 +1132,9 @@ static bool baseline_json(struct handle__rm *m, const char *path, char *err, siz
         goto out;
     }
     if (sqlite3_prepare_v2(db,
-                           "SELECT json_valid(?1), json_type(?1, '$.leaks') = 'array'", -1, &s,
+                           /* json_type fails on invalid JSON: only on valid */
+                           "SELECT json_valid(?1), CASE WHEN json_valid(?1) THEN "
+                           "json_type(?1, '$.leaks') = 'array' END", -1, &s,
                            NULL) != SQLITE_OK)
         goto sqlfail;
     sqlite3_bind_text(s, 1, text, (int)len, SQLITE_STATIC);
@@ -1148,11 +1151,15 @@ static bool baseline_json(struct handle__rm *m, const char *path, char *err, siz
     sqlite3_finalize(s);
     s = NULL;
     if (sqlite3_prepare_v2(db,
-                           "SELECT l.key, json_extract(l.value, '$.tag'), f.key, "
-                           "json_extract(f.value, '$.function'), json_extract(f.value, '$.file'), "
-                           "json_extract(f.value, '$.module') "
+                           /* Only objects are looked into: the value of a
+                            * string element is no JSON text, and
+                            * json_extract would fail ("malformed JSON"). */
+                           "SELECT l.key, json_extract(" OBJ("l") ", '$.tag'), f.key, "
+                           "json_extract(" OBJ("f") ", '$.function'), "
+                           "json_extract(" OBJ("f") ", '$.file'), "
+                           "json_extract(" OBJ("f") ", '$.module') "
                            "FROM json_each(?1, '$.leaks') AS l "
-                           "LEFT JOIN json_each(l.value, '$.stack') AS f "
+                           "LEFT JOIN json_each(" OBJ("l") ", '$.stack') AS f "
                            "ORDER BY l.key, f.key",
                            -1, &s, NULL) != SQLITE_OK)
         goto sqlfail;

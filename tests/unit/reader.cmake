@@ -10,7 +10,7 @@ if(NOT TARGET handle_report)
   add_subdirectory(${PROJECT_SOURCE_DIR}/lib/report ${CMAKE_BINARY_DIR}/lib/report)
 endif()
 
-foreach(t test_trace_read)
+foreach(t test_trace_read test_report_model)
   handle_unit_test(${t}
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/${t}.c LIBS handle_report ${CMAKE_DL_LIBS})
   target_include_directories(${t} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/reader_fixtures)
