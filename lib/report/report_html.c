@@ -226,6 +226,10 @@ static void flame_add(struct flame *fl, struct tables *t, const struct handle__s
     for (size_t i = n; i-- > 0 && cur != SIZE_MAX;) {
         handle__sb_reset(&nb);
         handle__rm_frame_name(&nb, &f[i], false);
+        if (nb.oom) {
+            t->oom = true;
+            break;
+        }
         int64_t name = str_id(t, handle__sb_str(&nb));
         size_t fr = frame_id(t, &f[i]);
         if (t->oom)
@@ -886,6 +890,8 @@ static bool j_document(struct handle__json *j, const struct handle__rm *m, struc
         else
             handle__sb_printf(&nb, "No symbols (%s): frames show module+offset.",
                               m->notes[i].reason);
+        if (nb.oom)
+            t->oom = true;
         handle__json_str(j, handle__sb_str(&nb));
         handle__sb_free(&nb);
     }

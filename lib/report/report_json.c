@@ -287,6 +287,8 @@ static void s_uri(struct handle__json *j, const char *path)
 {
     struct handle__sb u = {0};
     uri(&u, path);
+    if (u.oom) /* not a cut URI: the document fails */
+        j->out->oom = true;
     handle__json_kstr(j, "uri", handle__sb_str(&u));
     handle__sb_free(&u);
 }
@@ -387,6 +389,8 @@ static void s_fingerprint(struct handle__json *j, const char *tag,
 {
     struct handle__sb k = {0};
     handle__rm_key(&k, tag, f, n);
+    if (k.oom)
+        j->out->oom = true;
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < k.len; i++) {
         h ^= (unsigned char)k.p[i];
@@ -471,6 +475,8 @@ bool handle__rm_sarif(struct handle__sb *b, const struct handle__rm *m, const ch
         handle__sb_puts(&t, " created at ");
         handle__sb_location(&t, s->frames, s->nframes);
         handle__sb_puts(&t, ", never deleted.");
+        if (t.oom)
+            b->oom = true;
         s_message(&j, handle__sb_str(&t));
         s_locations(&j, s->frames, s->nframes);
         handle__json_key(&j, "stacks");
@@ -504,6 +510,8 @@ bool handle__rm_sarif(struct handle__sb *b, const struct handle__rm *m, const ch
         handle__sb_puts(&t, " at ");
         handle__sb_location(&t, e->stack.f, e->stack.n);
         handle__sb_putc(&t, '.');
+        if (t.oom)
+            b->oom = true;
         s_message(&j, handle__sb_str(&t));
         s_locations(&j, e->stack.f, e->stack.n);
         handle__json_key(&j, "stacks");

@@ -753,6 +753,53 @@ out_html_odd)
                   AND json_extract(f.value,'\$[2]')=-1"
     ;;
 
+out_oom)
+    # Out of memory while writing html, sarif and folded --all
+    # (tests/faults/failmalloc.c: allocation N failing, N strided over the
+    # output phase, from about what a text report needs on; text and json
+    # are swept by tests/faults oom_report): never a crash; either one line
+    # "out of memory" (or SQLite's "cannot open an in-memory database")
+    # and nothing on stdout, or a complete report (valid JSON). The
+    # program is gone, so libdw opens nothing: libdw itself ends the
+    # process when it finds no memory (error(EXIT_FAILURE, ...)), or
+    # crashes (dwarf_getsrclines, elfutils 0.188), which is not ours to test.
+    [ -z "${SANITIZED:-}" ] || skip "failmalloc.so cannot be preloaded before a sanitizer runtime"
+    "${CC:-cc}" -std=c11 -D_GNU_SOURCE -O1 -shared -fPIC "$SRC/../../faults/failmalloc.c" -o failmalloc.so ||
+        fail "cannot build failmalloc.so"
+    cp "$GEN" app; ./app basic t.db || fail "gen_trace copy failed"; rm app
+    fm() { # NTH ARGS...: handle-report with allocation NTH failing
+        local n=$1; shift
+        timeout 60 env LD_PRELOAD="$work/failmalloc.so" FAILMALLOC_NTH="$n" FAILMALLOC_MODE=one \
+            FAILMALLOC_COUNT="$work/count" "$R" "$@" >out 2>err
+        rc=$?
+    }
+    fm 0 t.db; start=$(( $(cat count) - 100 ))
+    [ "$start" -gt 0 ] || fail "no allocation counted"
+    for spec in "3 -f html" "5 -f sarif" "2 -f folded --all"; do
+        set -- $spec; stride=$1; shift
+        fm 0 "$@" t.db; expect_rc 1; cp out clean.out; total=$(cat count)
+        reports=0 errors=0
+        for ((n = start; n <= total + 1; n += stride)); do
+            fm $n "$@" t.db
+            case $rc in
+            1)  reports=$((reports + 1))
+                case $2 in
+                json | sarif) check out "SELECT json_valid(j) FROM d" ;;
+                html) html_data out >data.json; check data.json "SELECT json_valid(j) FROM d" ;;
+                *) [ "$(tail -c 1 out | od -An -c | tr -d ' ')" = '\n' ] || fail "$* N=$n: a cut report" ;;
+                esac ;;
+            2)  errors=$((errors + 1))
+                [ "$(wc -l <err)" = 1 ] && [ ! -s out ] || fail "$* N=$n: not one line: $(head -3 err)"
+                grep -qE '^handle-report: (.*: )?(out of memory|cannot open an in-memory database)$' err ||
+                    fail "$* N=$n: $(cat err)" ;;
+            *)  fail "$* N=$n: exit status $rc: $(tail -3 err)" ;;
+            esac
+        done
+        echo "$*: allocations $start..$total: $reports report(s), $errors out-of-memory error(s)"
+        [ "$errors" -gt 0 ] || fail "$*: no allocation failure was reported"
+    done
+    ;;
+
 # ---- real traces (libhandle-debug.so) --------------------------------------
 real_leak_same_as_exit_report)
     LD_PRELOAD="$DEBUG_LIB" "$LEAK" >pout 2>perr; prc=$?
