@@ -329,6 +329,7 @@ static void test_cfa_opcodes(void **state)
     /* An offset too large for the packed rule. */
     assert_int_equal(FDE_RULE(0, 0x0e, 0xc0, 0xcf, 0x24), K_UNSUP); /* 600000 */
     assert_int_equal(FDE_RULE(0, 0x0e, 0xff, 0xff, 0x1f), STD(524287));
+    assert_int_equal(FDE_RULE(0, 0x12, 0x07, 0xf0, 0xa2, 0x04), K_UNSUP); /* -560000 */
     /* GNU_args_size changes nothing. */
     assert_int_equal(FDE_RULE(0, 0x2e, 0x10, 0x0e, 0x10), STD(16));
 }
@@ -593,6 +594,9 @@ struct cie_spec {
     size_t ninsn;
     const uint8_t *fde_aug;
     size_t nfde_aug;
+    int64_t data_align; /* 0: -8 */
+    const uint8_t *fde_insn;
+    size_t nfde_insn;
 };
 
 static uint64_t cie_rule(const struct cie_spec *s)
@@ -607,7 +611,7 @@ static uint64_t cie_rule(const struct cie_spec *s)
     const char *aug = s->aug ? s->aug : "zR";
     raw(&o, aug, strlen(aug) + 1);
     uleb(&o, 1);
-    sleb(&o, -8);
+    sleb(&o, s->data_align ? s->data_align : -8);
     if ((s->version ? s->version : 1) == 1)
         u8(&o, s->ra ? s->ra : 16);
     else
@@ -643,8 +647,12 @@ static uint64_t cie_rule(const struct cie_spec *s)
             uleb(&o, 0);
         }
     }
-    u8(&o, 0x0e);
-    u8(&o, 0x10);
+    if (s->fde_insn) {
+        raw(&o, s->fde_insn, s->nfde_insn);
+    } else {
+        u8(&o, 0x0e);
+        u8(&o, 0x10);
+    }
     end_len(&o, len, s->dw64);
     return rule_at(0);
 }
@@ -689,6 +697,23 @@ static void test_cie_augmentations(void **state)
     static const uint8_t pbad[] = {6, 0x3b, 0, 0, 0, 0, 0x1b};
     assert_int_equal(cie_rule(&(struct cie_spec){.aug = "zPR", .augdata = pbad,
                                                  .naugdata = sizeof pbad}),
+                     K_UNSUP);
+
+    /* Data alignment -1: offsets in bytes. RBP or RSP "saved" at CFA-1 is
+     * libunwind's own marker value (-1): refused. */
+    static const uint8_t cie1[] = {0x0c, 0x07, 0x08, 0x90, 0x08};
+    static const uint8_t rbp16[] = {0x86, 0x10}, rbp1[] = {0x86, 0x01}, rsp1[] = {0x87, 0x01};
+    assert_int_equal(cie_rule(&(struct cie_spec){.data_align = -1, .insn = cie1,
+                                                 .ninsn = sizeof cie1, .fde_insn = rbp16,
+                                                 .nfde_insn = sizeof rbp16}),
+                     STD_SAVED(8, -16));
+    assert_int_equal(cie_rule(&(struct cie_spec){.data_align = -1, .insn = cie1,
+                                                 .ninsn = sizeof cie1, .fde_insn = rbp1,
+                                                 .nfde_insn = sizeof rbp1}),
+                     K_UNSUP);
+    assert_int_equal(cie_rule(&(struct cie_spec){.data_align = -1, .insn = cie1,
+                                                 .ninsn = sizeof cie1, .fde_insn = rsp1,
+                                                 .nfde_insn = sizeof rsp1}),
                      K_UNSUP);
 }
 
@@ -741,6 +766,26 @@ static void test_malformed_cies(void **state)
     memcpy(img + CIE_AT, &six, 4);
     memset(img + CIE_AT + 9, 'z', 8);
     assert_int_equal(rule_at(0), K_UNSUP);
+    /* The standard CIE cut inside its augmentation length, or right after
+     * it (before the R field). */
+    module((const uint8_t[]){0}, 1);
+    memcpy(img + CIE_AT, &(uint32_t){12}, 4);
+    img[CIE_AT + 15] = 0x80;
+    assert_int_equal(rule_at(0), K_UNSUP);
+    module((const uint8_t[]){0}, 1);
+    memcpy(img + CIE_AT, &(uint32_t){12}, 4);
+    img[CIE_AT + 15] = 0;
+    assert_int_equal(rule_at(0), K_UNSUP);
+    /* The CIE's length cut by the end of its segment. */
+    module((const uint8_t[]){0}, 1);
+    ph[0].p_memsz = CIE_AT + 2;
+    ph[2] = ph[0];
+    ph[2].p_vaddr = A(FDE_AT);
+    ph[2].p_memsz = IMG - FDE_AT;
+    info.dlpi_phnum = 3;
+    assert_int_equal(rule_at(0), K_UNSUP);
+    ph[0].p_memsz = CIE_AT + 0x40;
+    assert_int_equal(rule_at(0), STD(8));
     /* Cut inside the code alignment factor. */
     module((const uint8_t[]){0}, 1);
     memcpy(img + CIE_AT, &(uint32_t){9}, 4);
@@ -888,6 +933,18 @@ static void test_malformed_fdes(void **state)
     un(&o, 40, 8);
     un(&o, UINT64_MAX, 8);
     assert_int_equal(rule_at(0), K_UNSUP);
+    /* The FDE cut inside its CIE pointer. */
+    module(nop, sizeof nop);
+    memcpy(img + FDE_AT, &(uint32_t){2}, 4);
+    assert_int_equal(rule_at(0), K_UNSUP);
+    /* An FDE that starts after the table says it does. */
+    module(nop, sizeof nop);
+    int32_t begin;
+    memcpy(&begin, img + FDE_AT + 8, 4);
+    begin += 0x10;
+    memcpy(img + FDE_AT + 8, &begin, 4);
+    assert_int_equal(rule_at(0x0f), K_UNSUP);
+    assert_int_equal(rule_at(0x10), STD(16));
     /* The FDE cut inside pc_begin / the range. */
     module(nop, sizeof nop);
     memcpy(img + FDE_AT, &(uint32_t){6}, 4);
@@ -959,12 +1016,13 @@ static void test_segments(void **state)
 
 /* ---- the rule cache ---------------------------------------------------- */
 
-/* n keys (none a real pc: below 0x10000) that hash to the same slot. */
-static void colliding_keys(uint64_t *keys, int n)
+/* n keys (none a real pc: below 1 GiB) from `from` on that hash to the
+ * same slot. */
+static void colliding_keys(uint64_t from, uint64_t *keys, int n)
 {
     uint32_t want = UINT32_MAX;
     int k = 0;
-    for (uint64_t key = 0x2000; k < n; key++) {
+    for (uint64_t key = from; k < n; key++) {
         if (want == UINT32_MAX)
             want = slot_of(key);
         if (slot_of(key) == want)
@@ -977,7 +1035,7 @@ static void test_cache_probing_and_eviction(void **state)
 {
     (void)state;
     uint64_t keys[PROBES + 2];
-    colliding_keys(keys, PROBES + 2);
+    colliding_keys(0x2000, keys, PROBES + 2);
     uint32_t epoch = 7;
     uint64_t cur = rule_make(K_STD, 16, 0) | ((uint64_t)epoch << 40);
     uint64_t boot = rule_make(K_STD, 24, 0) | F_BOOT;
@@ -1012,6 +1070,21 @@ static void test_cache_probing_and_eviction(void **state)
     assert_int_equal(cache_get(keys[2]), 0);
     atomic_store(&table[s1 & (TABLE_SIZE - 1)].key, was);
     assert_int_equal(cache_get(keys[PROBES]), cur);
+
+    /* An out-of-epoch slot is reused before the empty one after it. */
+    uint64_t k2[2];
+    uint64_t from = 0x100000;
+    do {
+        colliding_keys(from, k2, 2);
+        from = k2[1] + 1;
+    } while (atomic_load(&table[slot_of(k2[0])].key) != 0 ||
+             atomic_load(&table[(slot_of(k2[0]) + 1) & (TABLE_SIZE - 1)].key) != 0);
+    cache_put(k2[0], cur, epoch);
+    cache_put(k2[1], cur + (1u << 20), epoch + 1);
+    assert_int_equal(cache_get(k2[0]), 0);
+    assert_int_equal(cache_get(k2[1]), cur + (1u << 20));
+    assert_int_equal(atomic_load(&table[slot_of(k2[0])].key), k2[1]);
+    assert_int_equal(atomic_load(&table[(slot_of(k2[0]) + 1) & (TABLE_SIZE - 1)].key), 0);
 }
 
 /* ---- the walk ---------------------------------------------------------- */
@@ -1098,8 +1171,9 @@ static void test_walk_limits(void **state)
     /* Bounds that cannot hold a frame: refused at once. */
     assert_int_equal(handle__unwind(pcs, 4, lo, 8), -1);
     assert_int_equal(handle__unwind(pcs, 4, hi - 16, hi), -1);
+    assert_int_equal(handle__unwind(pcs, 4, 0, lo + 32), -1);
     handle__unwind_stats(&b);
-    assert_int_equal(b.unsupported - a.unsupported, 2);
+    assert_int_equal(b.unsupported - a.unsupported, 3);
     /* Calling the initializer again changes nothing. */
     uint32_t n = atomic_load(&boot_count);
     handle__unwind_init();
@@ -1260,6 +1334,225 @@ static void test_walk_retries_when_a_module_goes(void **state)
     assert_int_equal(state_epoch(atomic_load(&dl_state)), epoch + 1);
 }
 
+/* ---- memos ------------------------------------------------------------ */
+
+static struct memo_slot *my_memo_slot(void)
+{
+    uintptr_t lo, hi;
+    bounds(&lo, &hi);
+    return &memos[(uint32_t)((hi * UINT64_C(0x9e3779b97f4a7c15)) >> 58) % MEMO_SLOTS];
+}
+
+static struct memo *last_memo(struct memo_slot *ms)
+{
+    return ms->way[0].used >= ms->way[1].used ? &ms->way[0] : &ms->way[1];
+}
+
+/* A remembered stack whose saved RBP no longer checks out is not trusted
+ * past that step: the walk goes on from there and remembers the fresh
+ * frames. */
+static void test_memo_that_does_not_check_out(void **state)
+{
+    (void)state;
+    static struct cap c;
+    struct memo_slot *ms = my_memo_slot();
+    memset(ms->way, 0, sizeof ms->way);
+    uint32_t s = 0;
+    uintptr_t right = 0;
+    for (int round = 0; round < 3; round++) {
+        if (round == 2) {
+            /* Round 1 used round 0's memo as it was (no new memo). */
+            struct memo *m = last_memo(ms);
+            struct memo *other = m == &ms->way[0] ? &ms->way[1] : &ms->way[0];
+            assert_int_equal(other->n, 0);
+            while (s + 1 < m->n && m->f[s].rbp_at == 0)
+                s++;
+            assert_true(s + 1 < m->n);
+            right = m->f[s + 1].rbp;
+            m->f[s + 1].rbp ^= 0x40;
+        }
+        memset(&c, 0, sizeof c);
+        c.max = N;
+        capture(&c);
+        assert_same_as_libunwind(&c);
+    }
+    /* The walk remembered the stack again, with the right RBP. */
+    struct memo *m = last_memo(ms);
+    assert_int_equal(m->n, (uint32_t)c.nlib);
+    assert_true(m->f[s + 1].rbp == right);
+}
+
+/* A memo made with rules of a module loaded later is not used once the
+ * epoch has moved. */
+static void test_memo_of_an_old_epoch(void **state)
+{
+    (void)state;
+    static struct cap c;
+    struct memo_slot *ms = my_memo_slot();
+    memset(ms->way, 0, sizeof ms->way);
+    for (int round = 0; round < 3; round++) {
+        if (round == 2) {
+            struct memo *m = last_memo(ms);
+            m->later = true;
+            m->epoch = state_epoch(atomic_load(&dl_state)) - 1;
+        }
+        memset(&c, 0, sizeof c);
+        c.max = N;
+        capture(&c);
+        assert_same_as_libunwind(&c);
+        /* Round 1 used round 0's memo; round 2 could not and wrote one. */
+        assert_int_equal(ms->way[0].n != 0, 1);
+        assert_int_equal(ms->way[1].n != 0, round == 2);
+    }
+}
+
+/* A walk that starts at frame 1 of the stack a previous walk remembered
+ * (same pc, RSP and RBP: an indirect call that called a deeper function,
+ * then the walker itself) takes the rest from the memo. */
+typedef int (*unwind_fn)(uintptr_t *, uint32_t, uintptr_t, uintptr_t);
+static volatile int sink;
+
+__attribute__((noinline)) static int one_deeper(uintptr_t *pcs, uint32_t max, uintptr_t lo,
+                                                uintptr_t hi)
+{
+    int n = handle__unwind(pcs, max, lo, hi);
+    sink += n;
+    return n;
+}
+
+__attribute__((noinline)) static void capture_via(unwind_fn fn, struct cap *c)
+{
+    uintptr_t lo, hi;
+    bounds(&lo, &hi);
+    c->nref = unw_backtrace((void **)c->ref, N);
+    c->nlib = fn(c->lib, c->max, lo, hi);
+    sink += c->nlib;
+}
+
+static void test_walk_joins_memo_below_its_first_frame(void **state)
+{
+    (void)state;
+    static struct cap c[2];
+    struct memo_slot *ms = my_memo_slot();
+    memset(ms->way, 0, sizeof ms->way);
+    static unwind_fn fns[2] = {one_deeper, handle__unwind};
+    for (int i = 0; i < 2; i++) {
+        memset(&c[i], 0, sizeof c[i]);
+        c[i].max = N;
+        capture_via(fns[i], &c[i]);
+    }
+    /* c[1] is c[0] without its first frame, and libunwind's. */
+    assert_int_equal(c[1].nlib, c[0].nlib - 1);
+    for (int i = 0; i < c[1].nlib; i++)
+        assert_true(c[1].lib[i] == c[0].lib[i + 1]);
+    assert_same_as_libunwind(&c[1]);
+    /* Both ways now hold a memo: the second walk remembered its own. */
+    assert_true(ms->way[0].n != 0 && ms->way[1].n != 0);
+    assert_int_equal(last_memo(ms)->n, (uint32_t)c[1].nlib);
+}
+
+/* A frame whose return address is below 0x4000 ends the stack
+ * (TAIL_STOP), from a fresh walk and from the memo of one; if the value
+ * has changed since, the memo's end is not trusted. The rule for
+ * capture_marker's frame is planted so that its return address is read
+ * from `marker`. */
+struct marker_cap {
+    uintptr_t lo, hi;
+    volatile uintptr_t *marker;
+    uintptr_t marker_value;
+    int n;
+    uintptr_t pcs[N];
+};
+
+__attribute__((noinline)) static void capture_marker(struct marker_cap *c)
+{
+    volatile uintptr_t marker = c->marker_value;
+    c->marker = &marker;
+    c->n = handle__unwind(c->pcs, N, c->lo, c->hi);
+    sink += (int)marker;
+}
+
+static void test_memo_ending_below_0x4000(void **state)
+{
+    (void)state;
+    static struct marker_cap c;
+    struct memo_slot *ms = my_memo_slot();
+    bounds(&c.lo, &c.hi);
+    uint64_t key = 0, good = 0;
+    uint32_t epoch = state_epoch(atomic_load(&dl_state));
+    static const uintptr_t values[] = {0, 1, 1, 0x5000};
+    static const int want[] = {0, 1, 1, -1};
+    for (int round = 0; round < 4; round++) {
+        c.marker_value = values[round];
+        if (round == 1) {
+            struct memo *m = last_memo(ms);
+            assert_true(m->n > 1 && m->f[0].pc == c.pcs[0]);
+            key = c.pcs[0] - 1;
+            good = cache_get(key);
+            uintptr_t cfa_off = (uintptr_t)c.marker + 8 - m->rsp0;
+            assert_true(cfa_off > 0 && cfa_off < 4096);
+            cache_put(key, rule_make(K_STD | F_BOOT, (int64_t)cfa_off, 0), epoch);
+            memset(ms->way, 0, sizeof ms->way);
+        }
+        capture_marker(&c);
+        if (round == 0) {
+            assert_true(c.n > 2);
+        } else {
+            assert_int_equal(c.n, want[round]);
+        }
+        if (round == 1) {
+            assert_int_equal(last_memo(ms)->tail, TAIL_STOP);
+            assert_int_equal(last_memo(ms)->n, 1);
+        }
+    }
+    cache_put(key, good, epoch);
+}
+
+__attribute__((noinline)) static void recurse(int depth, struct cap *c)
+{
+    if (depth > 0)
+        recurse(depth - 1, c);
+    else
+        capture(c);
+    sink += depth;
+}
+
+/* Stacks longer than a memo holds (64 frames), and memos of truncated
+ * walks that lie wholly below the next walk's frames. */
+static void test_long_and_truncated_memos(void **state)
+{
+    (void)state;
+    static struct cap c;
+    struct memo_slot *ms = my_memo_slot();
+    memset(ms->way, 0, sizeof ms->way);
+    for (int round = 0; round < 2; round++) {
+        memset(&c, 0, sizeof c);
+        c.max = N;
+        recurse(100, &c);
+        assert_true(c.nlib > 100);
+        assert_same_as_libunwind(&c);
+        /* The first 64 frames are remembered; the walk went on past them. */
+        struct memo *m = last_memo(ms);
+        assert_int_equal(m->n, MEMO_FRAMES);
+        assert_int_equal(m->tail, TAIL_MAX);
+        assert_true(m->f[MEMO_FRAMES - 1].pc == c.lib[MEMO_FRAMES - 1]);
+    }
+
+    /* A 3-frame walk deep in a recursion, then a full walk from a
+     * shallower point: its frames are all above the memo's. */
+    memset(ms->way, 0, sizeof ms->way);
+    memset(&c, 0, sizeof c);
+    c.max = 3;
+    recurse(12, &c);
+    assert_int_equal(c.nlib, 3);
+    assert_int_equal(last_memo(ms)->n, 3);
+    memset(&c, 0, sizeof c);
+    c.max = N;
+    recurse(2, &c);
+    assert_same_as_libunwind(&c);
+    assert_int_equal(last_memo(ms)->n, (uint32_t)c.nlib);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1288,6 +1581,11 @@ int main(void)
         cmocka_unit_test(test_walk_refuses_cfa_past_stack),
         cmocka_unit_test(test_walk_refuses_bad_rules),
         cmocka_unit_test(test_walk_retries_when_a_module_goes),
+        cmocka_unit_test(test_memo_that_does_not_check_out),
+        cmocka_unit_test(test_memo_of_an_old_epoch),
+        cmocka_unit_test(test_walk_joins_memo_below_its_first_frame),
+        cmocka_unit_test(test_memo_ending_below_0x4000),
+        cmocka_unit_test(test_long_and_truncated_memos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
