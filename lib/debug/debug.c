@@ -250,6 +250,8 @@ HANDLE_API void handle_delete(handle_t h)
     uint64_t now = handle__now_ns();
     struct handle__side *s = handle__side_get(idx, false);
     if (s && atomic_load_explicit(&s->h, memory_order_acquire) == h) {
+        if (HANDLE__UNLIKELY(now < s->created_ns))
+            now = s->created_ns; /* TSC reads of two CPUs a few ns apart (clock.c) */
         s->deleted_ns = now ? now : 1;
         s->deleted_stack = stack;
         s->deleted_thread = thread;

@@ -86,6 +86,10 @@ HANDLE__HIDDEN uint32_t handle__tag_count(void);
  * of the process start. */
 HANDLE__HIDDEN uint64_t handle__now_ns(void);
 HANDLE__HIDDEN uint64_t handle__start_unix_ns(void);
+/* Whether handle__now_ns reads the TSC (clock.c); for tests. */
+HANDLE__HIDDEN bool handle__clock_uses_tsc(void);
+/* In a fork child: a re-anchoring cut short by the fork is finished. */
+HANDLE__HIDDEN void handle__clock_fork_child(void);
 
 /* ---- fork ------------------------------------------------------------ */
 

@@ -1,5 +1,5 @@
 /*
- * threads.c - the report's thread numbers, interned tags, and the clock.
+ * threads.c - the report's thread numbers and interned tags.
  *
  * Threads: T0 is the main thread (tid == pid); every other thread gets the
  * next number on its first call into the library. The number is cached in
@@ -11,7 +11,8 @@
  * lock-free cache maps the caller's pointer to the id, so the common case
  * (a string literal) costs one hash probe and no strcmp.
  *
- * Both tables are append-only and read without a lock.
+ * Both tables are append-only and read without a lock. (The clock is in
+ * clock.c.)
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,39 +22,6 @@
 #include <unistd.h>
 
 #include "runtime.h"
-
-/* ---- clock ----------------------------------------------------------- */
-
-static uint64_t mono_start, unix_start;
-
-static uint64_t ns(clockid_t c)
-{
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-__attribute__((constructor(101))) static void clock_init(void)
-{
-    if (mono_start == 0) {
-        mono_start = ns(CLOCK_MONOTONIC);
-        unix_start = ns(CLOCK_REALTIME);
-    }
-}
-
-uint64_t handle__now_ns(void)
-{
-    if (HANDLE__UNLIKELY(mono_start == 0))
-        clock_init();
-    return ns(CLOCK_MONOTONIC) - mono_start;
-}
-
-uint64_t handle__start_unix_ns(void)
-{
-    if (mono_start == 0)
-        clock_init();
-    return unix_start;
-}
 
 /* ---- threads --------------------------------------------------------- */
 
