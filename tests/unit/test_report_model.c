@@ -427,7 +427,7 @@ static void test_baselines(void **state)
 
     /* hand-written JSON: frames found by function and file name, or by
      * the module's name alone; odd fields are no match */
-    write_text(json, "\n\t {\"leaks\": ["
+    write_text(json, "\r\n\t {\"leaks\": [ \"just a string\", 7,"
                      " {\"tag\": 5, \"stack\": [{\"module\": \"/elsewhere/libgone.so\"}]},"
                      " {\"tag\": \"file\", \"stack\": []},"
                      " {\"stack\": \"not an array\"},"
@@ -649,6 +649,125 @@ static void test_notes_without_libdw(void **state)
     handle__sym_free(s);
 }
 
+/* Frames without a recorded module (0, or an id the trace does not have)
+ * are found by address, as the runtime's own report does; a stack stored
+ * twice under two ids is two sites with one key. */
+static void test_modules_by_address(void **state)
+{
+    (void)state;
+    const char *a = tg_path("byaddr.db");
+    make_trace(a, 0, "(1, NULL, 5, 1, 7), (2, NULL, 6, 1, 8), (3, NULL, 7, 1, 9),"
+                     "(4, 1, 8, 1, 1), (5, 1, 9, 1, 10)");
+    tg_sql(a, "DELETE FROM meta WHERE key = 'pid';"
+              "INSERT INTO stacks VALUES (7, 0, %lld, 0), (8, 0, %lld, 9), (9, 0, 16, 0);"
+              "INSERT INTO stacks SELECT 10, depth, pc, module FROM stacks WHERE id = 1",
+           (long long)PC(rm_open_file, 8), (long long)PC(rm_run_app, 8));
+    struct handle__rm *m = model(false);
+    add(m, a);
+    assert_true(handle__rm_finish(m));
+    assert_int_equal(handle__rm_pid(m), 0);
+    site(m, NULL, "rm_open_file", 1);
+    site(m, NULL, "rm_run_app", 1);
+    const struct handle__leak_site *s = site(m, NULL, NULL, 1); /* 16: in no module */
+    assert_string_equal(s->frames[0].module, "");
+    /* stacks 1 and 10: the same frames, two sites of one handle each */
+    site(m, "conn", "rm_open_conn", 1);
+    size_t n = 0;
+    for (size_t i = 0; i < m->nsites; i++)
+        n += m->sites[i].tag != NULL;
+    assert_int_equal(n, 2);
+    handle__rm_free(m);
+}
+
+/* Many distinct sites and tags: the model's tables grow. */
+static void test_many_sites(void **state)
+{
+    (void)state;
+    const char *a = tg_path("many.db");
+    make_trace(a, 1, NULL);
+    tg_sql(a, "WITH RECURSIVE k(i) AS (SELECT 3 UNION ALL SELECT i + 1 FROM k WHERE i < 302)"
+              "  INSERT INTO tags SELECT i, 'tag-' || i FROM k;"
+              "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 600)"
+              "  INSERT INTO live SELECT i, 3 + i %% 300, i, 1, 1 + (i + i / 300) %% 3 FROM k;"
+              "INSERT INTO batches VALUES (1, 1000, 2, 0, '[[0,10,5,1,3,1,2,0],[1,10,6,1,4,1,1,0]]')");
+    struct handle__rm *m = model(true);
+    handle__rm_want_detail(m);
+    add(m, a);
+    assert_true(handle__rm_finish(m));
+    /* 300 tags, each at two of stacks 1..3 */
+    assert_int_equal(m->nsites, 600);
+    assert_int_equal(m->nstats, 601); /* and a lifetime of tag 4 at stack 1 */
+    for (size_t i = 0; i < m->nsites; i++) {
+        const struct handle__rm_stat *st = handle__rm_site_stat(m, &m->sites[i]);
+        assert_non_null(st);
+        assert_string_equal(st->tag, m->sites[i].tag);
+        assert_true(st->created >= 1 && st->created <= 2);
+    }
+    handle__rm_free(m);
+}
+
+/* A trace whose handles view does not show the live handles: leak sites
+ * without statistics. */
+static void test_sites_without_stats(void **state)
+{
+    (void)state;
+    const char *a = tg_path("nostats.db");
+    make_trace(a, 1, "(1, 1, 5, 1, 1), (2, NULL, 6, 1, 2)");
+    tg_sql(a, "DROP VIEW handles; CREATE VIEW handles AS SELECT NULL AS created_stack, "
+              "NULL AS tag, NULL AS created_ns, NULL AS deleted_ns WHERE 0");
+    struct handle__rm *m = model(true);
+    handle__rm_want_detail(m);
+    add(m, a);
+    assert_true(handle__rm_finish(m));
+    assert_int_equal(m->nsites, 2);
+    assert_int_equal(m->nstats, 0);
+    assert_null(handle__rm_site_stat(m, &m->sites[0]));
+    assert_null(handle__rm_site_stat(m, &m->sites[1]));
+    handle__rm_free(m);
+}
+
+/* The renderers' string-keyed table. */
+static void test_map(void **state)
+{
+    (void)state;
+    struct handle__rm_map *mp = handle__rm_map_new();
+    assert_non_null(mp);
+    size_t v = 99;
+    bool added = false;
+    assert_true(handle__rm_map_get(mp, NULL, 0, 7, &v, &added));
+    assert_true(added);
+    assert_int_equal(v, 7);
+    assert_true(handle__rm_map_get(mp, "", 0, 8, &v, &added));
+    assert_false(added);
+    assert_int_equal(v, 7);
+    char k[32];
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(k, sizeof k, "key %d", i);
+        assert_true(handle__rm_map_get(mp, k, (size_t)n, (size_t)i + 100, &v, &added));
+        assert_true(added);
+    }
+    for (int i = 0; i < 1000; i++) {
+        int n = snprintf(k, sizeof k, "key %d", i);
+        assert_true(handle__rm_map_get(mp, k, (size_t)n, 0, &v, &added));
+        assert_false(added);
+        assert_int_equal(v, (size_t)i + 100);
+    }
+    /* keys are bytes: an embedded NUL, a prefix */
+    assert_true(handle__rm_map_get(mp, "key 1\0x", 7, 5, &v, &added));
+    assert_true(added);
+    assert_true(handle__rm_map_get(mp, "key", 3, 6, &v, &added));
+    assert_true(added);
+    /* out of memory: false, nothing added */
+    oom_arm(0, true);
+    bool ok = handle__rm_map_get(mp, "new", 3, 1, &v, &added);
+    oom_disarm();
+    assert_false(ok);
+    assert_true(handle__rm_map_get(mp, "new", 3, 1, &v, &added));
+    assert_true(added);
+    handle__rm_map_free(mp);
+    handle__rm_map_free(NULL);
+}
+
 /* ---- leaks.c ------------------------------------------------------------------- */
 
 static void test_leaks_text(void **state)
@@ -693,6 +812,29 @@ static void test_leaks_text(void **state)
     assert_int_equal(b.len, 0);
     handle__sb_free(&b);
     handle__leaks_release(s, 5);
+
+    /* ties everywhere keep both; a symbolizer without modules gives
+     * frames with no module; suppressed sites are not printed */
+    struct handle__leak_site t[] = {
+        {.count = 1, .first_ns = 1, .order = 1, .depth = 2, .pcs = pcs},
+        {.count = 1, .first_ns = 1, .order = 1, .depth = 1, .pcs = pcs + 1},
+        {.count = 3, .first_ns = 1, .order = 1, .depth = 1, .pcs = pcs},
+    };
+    struct handle__symbolizer *sy = handle__sym_new_ex(HANDLE__SYM_NO_DW);
+    assert_true(handle__leaks_resolve(sy, NULL, t, 3));
+    assert_int_equal(t[0].count, 3);
+    assert_int_equal(t[0].nframes, 1);
+    assert_string_equal(t[0].frames[0].module, "");
+    assert_int_equal(t[0].frames[0].module_offset, 0x1234);
+    assert_int_equal(t[1].nframes + t[2].nframes, 3);
+    t[0].suppressed_by = 0;
+    handle__leaks_text(&b, 1, t, 3, 0, NULL);
+    assert_null(strstr(b.p, "Leak of 3"));
+    assert_non_null(strstr(b.p, "SUMMARY: HandleSanitizer: 2 handle(s) leaked in 2 site(s)."));
+    assert_non_null(strstr(b.p, "    #0 0x1234 (<unknown module>)\n"));
+    handle__sb_free(&b);
+    handle__leaks_release(t, 3);
+    handle__sym_free(sy);
 }
 
 /* ---- allocation failures --------------------------------------------------------- */
@@ -743,8 +885,14 @@ static void test_oom(void **state)
     tg_sql(b, "INSERT INTO live VALUES (100, 2, 5, 1, 2), (101, NULL, 6, 1, 4), (102, NULL, 7, 1, 3);"
               "INSERT INTO errors VALUES (1, 'double-delete', 7, 400, 1, 1, 'twice', 'conn', 1, 1,"
               "  2, 2), (2, 'use-after-delete', 8, 500, 1, 2, 'late', NULL, 1, 1, 2, 3)");
-    write_text(json, "{\"leaks\": [{\"tag\": \"conn\", \"stack\": [{\"module\": \"app\"}]},"
-                     " {\"tag\": \"zzz\", \"stack\": [{\"function\": \"f\", \"file\": \"g.c\"}]}]}");
+    /* > 64 KiB (read in more than one piece), leaks of two frames */
+    static char js[70000];
+    int n = snprintf(js, sizeof js, "{\"leaks\": [{\"tag\": \"conn\", \"stack\": [{\"module\": "
+                     "\"app\"}, {\"function\": \"x\"}]}, {\"tag\": \"zzz\", \"stack\": "
+                     "[{\"function\": \"f\", \"file\": \"g.c\"}, {\"module\": \"m\"}]}], \"pad\": \"");
+    memset(js + n, 'p', sizeof js - (size_t)n - 3);
+    strcpy(js + sizeof js - 3, "\"}");
+    write_text(json, js);
     char why[300];
     char *ref = whole_report(json, a, b, why, sizeof why);
     if (ref == NULL)
@@ -782,6 +930,38 @@ static void test_oom(void **state)
     free(ref);
 }
 
+/* handle__rm_finish alone (with libdw: module notes) under allocation
+ * failures: false, or the whole report. */
+static void test_oom_finish(void **state)
+{
+    (void)state;
+    const char *a = tg_path("oom-fin.db"), *b = tg_path("oom-fin-b.db");
+    make_trace(a, 1, "(1, 1, 500, 1, 1), (2, NULL, 300, 1, 4), (3, 2, 7, 1, 6)");
+    make_trace(b, 2, "(1, 1, 500, 1, 3), (2, NULL, 300, 1, 4)");
+    tg_sql(b, "UPDATE modules SET path = '/nonexistent/lib/libother.so' WHERE id = 2;"
+              "INSERT INTO batches VALUES (1, 1000, 1, 0, '[[0,10,5,1,1,1,1,0]]')");
+    for (int sticky = 0; sticky <= 1; sticky++) {
+        for (long at = 0;; at++) {
+            struct handle__rm *m = model(true);
+            handle__rm_want_detail(m);
+            add(m, a);
+            add(m, b);
+            oom_arm(at, sticky);
+            bool ok = handle__rm_finish(m);
+            bool hit = oom_disarm();
+            if (!hit) {
+                assert_true(ok);
+                assert_int_equal(m->nnotes, 2);
+                assert_int_equal(m->nsites, 4);
+                handle__rm_free(m);
+                break;
+            }
+            handle__rm_free(m);
+            teardown(NULL);
+        }
+    }
+}
+
 static int teardown_all(void **state)
 {
     (void)state;
@@ -803,8 +983,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stats, NULL, teardown),
         cmocka_unit_test_setup_teardown(test_stats_edges, NULL, teardown),
         cmocka_unit_test(test_notes_without_libdw),
+        cmocka_unit_test_setup_teardown(test_modules_by_address, NULL, teardown),
+        cmocka_unit_test_setup_teardown(test_many_sites, NULL, teardown),
+        cmocka_unit_test_setup_teardown(test_sites_without_stats, NULL, teardown),
+        cmocka_unit_test(test_map),
         cmocka_unit_test(test_leaks_text),
         cmocka_unit_test(test_oom),
+        cmocka_unit_test_setup_teardown(test_oom_finish, NULL, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, teardown_all);
 }
