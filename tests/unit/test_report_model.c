@@ -432,6 +432,7 @@ static void test_baselines(void **state)
                      " {\"tag\": \"file\", \"stack\": []},"
                      " {\"stack\": \"not an array\"},"
                      " {\"tag\": \"conn\", \"stack\": [{\"function\": 12, \"file\": null}]},"
+                     " {\"tag\": \"conn\", \"stack\": [{\"file\": \"/src/only.c\"}, \"frame\"]},"
                      " {}]}");
     m = model(false);
     if (!baseline(m, json))
@@ -819,21 +820,23 @@ static void test_leaks_text(void **state)
         {.count = 1, .first_ns = 1, .order = 1, .depth = 2, .pcs = pcs},
         {.count = 1, .first_ns = 1, .order = 1, .depth = 1, .pcs = pcs + 1},
         {.count = 3, .first_ns = 1, .order = 1, .depth = 1, .pcs = pcs},
+        {.count = 0, .first_ns = 0, .order = 0, .depth = 1, .pcs = pcs},
     };
     struct handle__symbolizer *sy = handle__sym_new_ex(HANDLE__SYM_NO_DW);
-    assert_true(handle__leaks_resolve(sy, NULL, t, 3));
+    assert_true(handle__leaks_resolve(sy, NULL, t, 4));
+    assert_int_equal(t[3].count, 0);
     assert_int_equal(t[0].count, 3);
     assert_int_equal(t[0].nframes, 1);
     assert_string_equal(t[0].frames[0].module, "");
     assert_int_equal(t[0].frames[0].module_offset, 0x1234);
     assert_int_equal(t[1].nframes + t[2].nframes, 3);
     t[0].suppressed_by = 0;
-    handle__leaks_text(&b, 1, t, 3, 0, NULL);
+    handle__leaks_text(&b, 1, t, 4, 0, NULL);
     assert_null(strstr(b.p, "Leak of 3"));
     assert_non_null(strstr(b.p, "SUMMARY: HandleSanitizer: 2 handle(s) leaked in 2 site(s)."));
     assert_non_null(strstr(b.p, "    #0 0x1234 (<unknown module>)\n"));
     handle__sb_free(&b);
-    handle__leaks_release(t, 3);
+    handle__leaks_release(t, 4);
     handle__sym_free(sy);
 }
 
