@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "report/suppress.h"
+#include "report/text.h"
 
 static void test_glob_matches_anywhere_unless_anchored(void **state)
 {
@@ -289,10 +290,123 @@ static void test_load_from_file(void **state)
     assert_string_equal(err, "/tmp: Is a directory");
 }
 
+/* Without suppressions (NULL) every accessor answers "none"; out of
+ * range indexes too. */
+static void test_null_and_out_of_range(void **state)
+{
+    (void)state;
+    struct handle__sym_frame f = frame("fn", "/src/a.c", "/lib/m.so", 0x10);
+    assert_int_equal(handle__supp_match(NULL, &f, 1), -1);
+    assert_int_equal(handle__supp_count(NULL), 0);
+    assert_null(handle__supp_pattern(NULL, 0));
+    assert_int_equal(handle__supp_line(NULL, 0), 0);
+    assert_int_equal(handle__supp_hits(NULL, 0), 0);
+    handle__supp_add_hits(NULL, 0, 1);
+    struct handle__sb b = {0};
+    handle__supp_print_used(&b, NULL);
+    assert_string_equal(handle__sb_str(&b), "");
+
+    char err[256];
+    struct handle__supp *sp = handle__supp_parse("\n\nleak:x\n", NULL, err, sizeof err);
+    assert_non_null(sp);
+    assert_int_equal(handle__supp_line(sp, 0), 3);
+    assert_int_equal(handle__supp_line(sp, 1), 0);
+    assert_null(handle__supp_pattern(sp, 1));
+    handle__supp_free(sp);
+}
+
+/* Inlined frames share their pc and module: the module is tried once, at
+ * the first of them; a frame at another pc tries it again. */
+static void test_module_once_per_pc(void **state)
+{
+    (void)state;
+    char err[256];
+    struct handle__supp *sp = handle__supp_parse("leak:fn2\nleak:mod.so\n", NULL, err, sizeof err);
+    assert_non_null(sp);
+    struct handle__sym_frame f[3] = {
+        frame("fn1", NULL, "/lib/other.so", 0x10),
+        frame("fn2", NULL, "/lib/other.so", 0x10), /* inlined into fn1's pc */
+        frame("fn3", NULL, "/lib/mod.so", 0x20),
+    };
+    assert_int_equal(handle__supp_match(sp, f, 3), 0);
+    f[1].function = "fnx";
+    assert_int_equal(handle__supp_match(sp, f, 3), 1); /* frame 2's module */
+    f[1].module = "/lib/mod.so"; /* the same pc in another module: tried */
+    assert_int_equal(handle__supp_match(sp, f, 2), 1);
+    handle__supp_free(sp);
+}
+
+/* An offending line is quoted up to 60 bytes. */
+static void test_long_lines_quoted_in_part(void **state)
+{
+    (void)state;
+    char err[512], text[200], want[256];
+    memset(text, 'a', 100);
+    text[100] = '\0';
+    assert_null(handle__supp_parse(text, "f", err, sizeof err));
+    snprintf(want, sizeof want, "f:1: expected 'leak:PATTERN', got '%.60s'", text);
+    assert_string_equal(err, want);
+    text[100] = ':';
+    strcpy(text + 101, "pattern");
+    assert_null(handle__supp_parse(text, "f", err, sizeof err));
+    snprintf(want, sizeof want,
+             "f:1: unsupported suppression type '%.60s' (only 'leak' is supported)", text);
+    assert_string_equal(err, want);
+}
+
+/* Many patterns (the array grows), and files that are not plain: a pipe
+ * longer than the first read, one that cannot be read, NUL bytes. */
+static void test_load_growth_and_odd_files(void **state)
+{
+    (void)state;
+    char err[512];
+    struct handle__sb t = {0};
+    for (int i = 0; i < 100; i++)
+        handle__sb_printf(&t, "leak:pattern_number_%d\n", i);
+    struct handle__supp *sp = handle__supp_parse(handle__sb_str(&t), NULL, err, sizeof err);
+    assert_non_null(sp);
+    assert_int_equal(handle__supp_count(sp), 100);
+    assert_string_equal(handle__supp_pattern(sp, 99), "pattern_number_99");
+    handle__supp_free(sp);
+
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], t.p, t.len), (ssize_t)t.len); /* < a pipe's buffer */
+    close(p[1]);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%d", p[0]);
+    sp = handle__supp_load(path, err, sizeof err);
+    close(p[0]);
+    assert_non_null(sp);
+    assert_int_equal(handle__supp_count(sp), 100);
+    assert_int_equal(handle__supp_line(sp, 99), 100);
+    handle__supp_free(sp);
+    handle__sb_free(&t);
+
+    /* Opens, and every read fails (nothing is mapped at address 0). */
+    assert_null(handle__supp_load("/proc/self/mem", err, sizeof err));
+    assert_string_equal(err, "/proc/self/mem: Input/output error");
+
+    char tmp[] = "/tmp/handle-supp-XXXXXX";
+    int fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "leak:a\n\0leak:b\n", 15), 15);
+    close(fd);
+    assert_null(handle__supp_load(tmp, err, sizeof err));
+    char want[600];
+    snprintf(want, sizeof want, "%s: not a text file (contains NUL bytes)", tmp);
+    assert_string_equal(err, want);
+    unlink(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glob_matches_anywhere_unless_anchored),
+        cmocka_unit_test(test_null_and_out_of_range),
+        cmocka_unit_test(test_module_once_per_pc),
+        cmocka_unit_test(test_long_lines_quoted_in_part),
+        cmocka_unit_test(test_load_growth_and_odd_files),
         cmocka_unit_test(test_glob_star_matches_any_run),
         cmocka_unit_test(test_glob_empty_strings),
         cmocka_unit_test(test_parse_comments_blank_lines_and_white_space),
