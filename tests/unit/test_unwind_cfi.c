@@ -1508,6 +1508,36 @@ static void test_memo_ending_below_0x4000(void **state)
     cache_put(key, good, epoch);
 }
 
+/* memo_check on a hand-made memo over a local array: a step checks out
+ * when the return address at CFA-8 and the saved RBP (if its rule saves
+ * one) are the next frame's; a saved-RBP slot below the walk's readable
+ * bound is never read. */
+static void test_memo_check(void **state)
+{
+    (void)state;
+    uintptr_t mem[4] = {0x1111, 0xabc0, 0x2222, 0};
+    struct memo_frame f[2] = {
+        {.pc = 0x1000, .rbp = 0, .cfa = (uintptr_t)&mem[2], .rbp_at = (uintptr_t)&mem[2]},
+        {.pc = 0xabc0, .rbp = 0x2222, .cfa = 0, .rbp_at = 0},
+    };
+    uintptr_t out[2] = {0, 0};
+    assert_int_equal(memo_check(f, 1, out, (uintptr_t)&mem[0]), 1);
+    assert_int_equal(out[1], 0xabc0);
+    out[1] = 0;
+    assert_int_equal(memo_check(f, 0, out, (uintptr_t)&mem[0]), 0);
+    /* The saved-RBP slot below the bound. */
+    assert_int_equal(memo_check(f, 1, out, (uintptr_t)&mem[3]), 0);
+    assert_int_equal(out[1], 0);
+    /* Another saved RBP, another return address. */
+    f[1].rbp = 0x3333;
+    assert_int_equal(memo_check(f, 1, out, (uintptr_t)&mem[0]), 0);
+    /* RBP unchanged by the rule: not compared. */
+    f[0].rbp_at = 0;
+    assert_int_equal(memo_check(f, 1, out, (uintptr_t)&mem[0]), 1);
+    f[1].pc = 0xabc8;
+    assert_int_equal(memo_check(f, 1, out, (uintptr_t)&mem[0]), 0);
+}
+
 __attribute__((noinline)) static void recurse(int depth, struct cap *c)
 {
     if (depth > 0)
@@ -1553,6 +1583,97 @@ static void test_long_and_truncated_memos(void **state)
     assert_int_equal(last_memo(ms)->n, (uint32_t)c.nlib);
 }
 
+/* ---- concurrency ------------------------------------------------------ */
+
+/* Writers keep evicting each other's rules from one probe window (12
+ * keys for 8 slots, each writer with its own epochs); readers must only
+ * ever get a key's own rule (its index in cfa_off) or a miss. */
+enum { RACE_KEYS = 12, RACE_WRITES = 200000 };
+static uint64_t race_keys[RACE_KEYS];
+static atomic_int race_writers, race_wrong;
+static atomic_long race_hits;
+static pthread_barrier_t race_start;
+
+static void *race_writer(void *arg)
+{
+    uint32_t epoch = (uint32_t)(uintptr_t)arg * 1000000u;
+    pthread_barrier_wait(&race_start);
+    for (int i = 0; i < RACE_WRITES; i++) {
+        int k = i % RACE_KEYS;
+        if (k == 0)
+            epoch++;
+        cache_put(race_keys[k], rule_make(K_STD, k + 1, 0) | ((uint64_t)epoch << 40), epoch);
+    }
+    atomic_fetch_sub(&race_writers, 1);
+    return NULL;
+}
+
+static void *race_reader(void *arg)
+{
+    (void)arg;
+    long hits = 0;
+    pthread_barrier_wait(&race_start);
+    for (unsigned i = 0; atomic_load_explicit(&race_writers, memory_order_relaxed) > 0; i++) {
+        int k = (int)(i % RACE_KEYS);
+        uint64_t r = cache_get(race_keys[k]);
+        if (r == 0)
+            continue;
+        hits++;
+        if (rule_cfa_off(r) != k + 1 || (r & K_MASK) != K_STD)
+            atomic_fetch_add(&race_wrong, 1);
+    }
+    atomic_fetch_add(&race_hits, hits);
+    return NULL;
+}
+
+static void test_cache_readers_race_writers(void **state)
+{
+    (void)state;
+    colliding_keys(0x1000000, race_keys, RACE_KEYS);
+    atomic_store(&race_writers, 2);
+    assert_int_equal(pthread_barrier_init(&race_start, NULL, 4), 0);
+    pthread_t t[4];
+    for (uintptr_t i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, i < 2 ? race_writer : race_reader,
+                                        (void *)(i + 1)),
+                         0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    pthread_barrier_destroy(&race_start);
+    assert_int_equal(atomic_load(&race_wrong), 0);
+    assert_true(atomic_load(&race_hits) > 0);
+}
+
+/* Threads reporting ever larger unload counts at once: the largest one
+ * wins, and the epoch moves at most once per count. */
+static void *subs_reporter(void *arg)
+{
+    unsigned long long base = *(const unsigned long long *)arg;
+    pthread_barrier_wait(&race_start);
+    for (unsigned long long v = 1; v <= 20000; v++)
+        observe_subs(base + v);
+    return NULL;
+}
+
+static void test_unload_counter_observed_concurrently(void **state)
+{
+    (void)state;
+    uint64_t saved = atomic_load(&dl_state);
+    unsigned long long base = saved & SUBS_MASK;
+    pthread_t t[3];
+    assert_int_equal(pthread_barrier_init(&race_start, NULL, 3), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, subs_reporter, &base), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    pthread_barrier_destroy(&race_start);
+    uint64_t now = atomic_load(&dl_state);
+    assert_int_equal(now & SUBS_MASK, base + 20000);
+    uint32_t moved = (state_epoch(now) - state_epoch(saved)) & ((1u << EPOCH_BITS) - 1u);
+    assert_true(moved >= 1 && moved <= 20000);
+    atomic_store(&dl_state, saved); /* the real count again, for later walks */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1586,6 +1707,9 @@ int main(void)
         cmocka_unit_test(test_walk_joins_memo_below_its_first_frame),
         cmocka_unit_test(test_memo_ending_below_0x4000),
         cmocka_unit_test(test_long_and_truncated_memos),
+        cmocka_unit_test(test_memo_check),
+        cmocka_unit_test(test_cache_readers_race_writers),
+        cmocka_unit_test(test_unload_counter_observed_concurrently),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
