@@ -800,6 +800,30 @@ out_oom)
     done
     ;;
 
+out_modules_odd)
+    # --debuginfo-path entries with libdwfl's '+'/'-' flags, and one too
+    # long for a path (skipped); modules recorded without a file name or
+    # with a relative one (never opened: module+offset frames).
+    command -v objcopy >/dev/null && command -v strip >/dev/null || skip "no binutils"
+    cp "$GEN" app; objcopy --only-keep-debug app app.debug; strip --strip-all app
+    ./app basic t.db || fail "stripped gen_trace failed"; rm app
+    id=$(sqlite3 t.db "SELECT build_id FROM modules WHERE id = 1")
+    mkdir -p "dbg/.build-id/${id:0:2}"; mv app.debug "dbg/.build-id/${id:0:2}/${id:2}.debug"
+    long=/$(head -c 5000 /dev/zero | tr '\0' a)
+    for p in "+$work/dbg" "-$work/dbg" "$long:+:relative/dir:$work/dbg"; do
+        rep --debuginfo-path "$p" t.db; expect_rc 1
+        has "^    #0 0x[0-9a-f]+ in open_session .*gen_trace.c:$L_SESSION$"
+    done
+    rep --debuginfo-path "$long" t.db; expect_rc 1; hasnt ' in open_session'
+    gen basic r.db; sqlite3 r.db "UPDATE modules SET path = 'rel/app'" || fail "cannot edit"
+    rep r.db; expect_rc 1; hasnt ' in open_session'
+    has "^    #0 0x[0-9a-f]+ \(rel/app\+0x[0-9a-f]+\)$"
+    hasnt '^Note:' # nothing to say about a file that was never opened
+    sqlite3 r.db "UPDATE modules SET path = ''" || fail "cannot edit"
+    rep r.db; expect_rc 1; hasnt ' in open_session'
+    has "^    #0 0x[0-9a-f]+ \(<unknown module>\)$"
+    ;;
+
 # ---- real traces (libhandle-debug.so) --------------------------------------
 real_leak_same_as_exit_report)
     LD_PRELOAD="$DEBUG_LIB" "$LEAK" >pout 2>perr; prc=$?
