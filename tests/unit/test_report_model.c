@@ -467,6 +467,9 @@ static void test_baselines(void **state)
     assert_false(baseline(m, json));
     assert_string_equal(err, "neither a trace nor valid JSON");
     write_text(json, "  {\"leaks\": {}}");
+    strcpy(err, "untouched");
+    assert_false(handle__rm_add_baseline(m, json, err, 0)); /* no room for the reason */
+    assert_string_equal(err, "untouched");
     assert_false(baseline(m, json));
     assert_string_equal(err, "a JSON file but not a handle-report JSON report (no \"leaks\" array)");
     write_text(json, "");

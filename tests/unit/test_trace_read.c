@@ -453,11 +453,25 @@ static void test_wal(void **state)
     handle__tr_close(t);
     assert_int_equal(count_entries(tmp), 0);
 
-    /* TMPDIR empty: /tmp. */
+    /* TMPDIR empty or unset: /tmp. */
     setenv("TMPDIR", "", 1);
     t = must_open(p);
     assert_int_equal(handle__tr_meta(t)->pid, 777);
     handle__tr_close(t);
+    unsetenv("TMPDIR");
+    t = must_open(p);
+    assert_int_equal(handle__tr_meta(t)->pid, 777);
+    handle__tr_close(t);
+    /* longer than a path can be: no copy */
+    char *longdir = __real_malloc(PATH_MAX + 100);
+    assert_non_null(longdir);
+    memset(longdir, 'd', PATH_MAX + 99);
+    longdir[0] = '/';
+    longdir[PATH_MAX + 99] = '\0';
+    setenv("TMPDIR", longdir, 1);
+    free(longdir);
+    assert_string_equal(refusal(p), "cannot read its -wal file in place (read-only directory?) "
+                                    "nor copy it to a temporary directory");
 
     /* Allocations failing on the way: refused for want of memory (a copy
      * whose directory name cannot be kept cannot be made either). */
@@ -848,6 +862,7 @@ static const char odd_batches[] =
     "  (4000, 1, 0, '[[1,2,3,4,1,1,1,0] ,[1,2,3,4,1,1,1,0]]'),"    /* white space */
     "  (4000, 2, 0, '[[1,2,3,4,1,1,1,0],[1,2,3,4,1,1,1,0]]'),"
     "  (4000, 1, 0, '[1,2]'),"                                     /* not nested */
+    "  (4000, 1, 0, '[[ 1,2,3,4,1,1,1,0]]'),"                     /* white space */
     "  (4000, 1, 0, X'5b5b312c322c332c342c312c312c312c305d5d')";   /* a blob */
 
 static void test_lifetimes_shapes(void **state)
@@ -857,7 +872,7 @@ static void test_lifetimes_shapes(void **state)
     tg_make(p, fill);
     expect_like_view(p, 6);
     tg_sql(p, "%s", odd_batches);
-    expect_like_view(p, 25);
+    expect_like_view(p, 26);
 }
 
 /* Tags the fast decoder cannot map (a text id, an id twice): the view. */
@@ -891,7 +906,7 @@ static void test_lifetimes_malformed(void **state)
     static const char *const bad[] = {"[[1,2,3,4,1,1,1,0]", "[[1,2,3,4,1,1,1,0]x", "x", "",
                                       "[[1,2,3,4,1,1,1,0],", "[[-,1,1,1,1,1,1,0]]",
                                       "[", "[[", "[[1", "[[-", "[[1,2,3,4,1,1,1,0",
-                                      "[[1,2,3,4,1,1,1,0]]]"};
+                                      "[[1,2,3,4,1,1,1,0]]]", "[[a]]"};
     const char *p = tg_path("bad.db");
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         tg_make(p, fill);
