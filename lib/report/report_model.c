@@ -16,6 +16,7 @@
  * report_json.c.
  */
 #include "report_model.h"
+#include "sort.h"
 #include "text.h"
 
 #include <errno.h>
@@ -710,27 +711,12 @@ static bool on_life(void *ctx, const struct handle__tr_life *l)
     return true;
 }
 
-static int i64_cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int u64_cmp(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The most handles of g live at once: creations and deletions in time
  * order, a deletion first when both happen in the same nanosecond. */
 static uint64_t peak_live(struct sgrp *g)
 {
-    /* qsort's base must not be NULL, even for no elements. */
-    if (g->created > 1)
-        qsort(g->c, g->created, sizeof *g->c, i64_cmp);
-    if (g->deleted > 1)
-        qsort(g->d, g->deleted, sizeof *g->d, i64_cmp);
+    handle__sort_i64(g->c, g->created);
+    handle__sort_i64(g->d, g->deleted);
     uint64_t live = 0, peak = 0;
     size_t i = 0, j = 0;
     while (i < g->created) {
@@ -1343,7 +1329,7 @@ bool handle__rm_finish(struct handle__rm *m)
     for (size_t i = 0; i < m->nstats; i++) {
         struct handle__rm_stat *st = &m->stats[i];
         if (st->nlife) {
-            qsort(st->life, st->nlife, sizeof *st->life, u64_cmp);
+            handle__sort_u64(st->life, st->nlife);
             st->p50 = percentile(st->life, st->nlife, 50);
             st->p99 = percentile(st->life, st->nlife, 99);
             st->max = st->life[st->nlife - 1];
