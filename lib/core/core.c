@@ -61,9 +61,19 @@ static void fork_prepare(void) { pthread_mutex_lock(&lock); }
 static void fork_parent(void) { pthread_mutex_unlock(&lock); }
 static void fork_child(void) { pthread_mutex_unlock(&lock); }
 
+/* The slot of an index known to be issued (a free slot on a chain or in a
+ * cache): its chunk exists, so unlike handle__core_slot() there is no NULL
+ * case (which gcc -O3 would otherwise follow into -Wstringop-overflow). */
+static inline struct handle__slot *issued_slot(uint32_t idx)
+{
+    struct handle__slot *c =
+        atomic_load_explicit(&handle__dir[idx >> HANDLE__CHUNK_BITS], memory_order_acquire);
+    return &c[idx & (HANDLE__CHUNK_SLOTS - 1u)];
+}
+
 static void push_chain_locked(uint32_t head)
 {
-    atomic_store_explicit(&handle__core_slot(head)->tag, (uintptr_t)chains, memory_order_relaxed);
+    atomic_store_explicit(&issued_slot(head)->tag, (uintptr_t)chains, memory_order_relaxed);
     chains = head;
 }
 
@@ -74,7 +84,7 @@ static void spill(const uint32_t *idx, uint32_t n)
     if (n == 0)
         return;
     for (uint32_t j = 0; j < n; j++)
-        atomic_store_explicit(&handle__core_slot(idx[j])->value,
+        atomic_store_explicit(&issued_slot(idx[j])->value,
                               (uintptr_t)(j + 1 < n ? idx[j + 1] : 0), memory_order_relaxed);
     pthread_mutex_lock(&lock);
     push_chain_locked(idx[0]);
@@ -184,13 +194,13 @@ static struct handle__tcache *refill(void)
     pthread_mutex_lock(&lock);
     uint32_t head = chains;
     if (head != 0) {
-        chains = (uint32_t)atomic_load_explicit(&handle__core_slot(head)->tag, memory_order_relaxed);
+        chains = (uint32_t)atomic_load_explicit(&issued_slot(head)->tag, memory_order_relaxed);
         pthread_mutex_unlock(&lock);
         /* The chain is ours alone now. Reverse it onto the stack so the
          * first slot of the chain is issued first. */
         uint32_t tmp[HANDLE__CACHE_MAX], n = 0;
         for (uint32_t i = head; i != 0 && n < HANDLE__CACHE_MAX;
-             i = (uint32_t)atomic_load_explicit(&handle__core_slot(i)->value, memory_order_relaxed))
+             i = (uint32_t)atomic_load_explicit(&issued_slot(i)->value, memory_order_relaxed))
             tmp[n++] = i;
         for (uint32_t j = 0; j < n; j++)
             c->idx[j] = tmp[n - 1 - j];
