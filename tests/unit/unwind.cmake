@@ -1,13 +1,15 @@
 # unwind.cmake - test_unwind: lib/debug/unwind.c cross-checked against
 # libunwind's unw_backtrace on stack shapes from unwind_fixtures/ (frames
 # without frame pointers, VLA/alloca frames, a dlopen'ed module, a module
-# replaced at the same address, signal handlers, threads). The unwinder is
+# replaced at the same address, signal handlers, threads, frames with
+# hand-written CFI in cfi.S). The unwinder is
 # part of the debug library, which is never built with sanitizers, so the
 # test exists in the normal build only.
 if(HANDLE_SANITIZE STREQUAL "")
   find_package(PkgConfig REQUIRED)
   pkg_check_modules(LIBUNWIND IMPORTED_TARGET libunwind)
   if(LIBUNWIND_FOUND)
+    enable_language(ASM)
     set(HANDLE_UNWFX ${CMAKE_CURRENT_LIST_DIR}/unwind_fixtures)
     # The shapes need -O2 without frame pointers whatever the build type
     # (source options come after the project's -fno-omit-frame-pointer).
@@ -23,7 +25,7 @@ if(HANDLE_SANITIZE STREQUAL "")
 
     handle_unit_test(test_unwind
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_unwind.c ${PROJECT_SOURCE_DIR}/lib/debug/unwind.c
-              ${HANDLE_UNWFX}/shapes.c
+              ${HANDLE_UNWFX}/shapes.c ${HANDLE_UNWFX}/cfi.S
       LIBS PkgConfig::LIBUNWIND ${CMAKE_DL_LIBS} Threads::Threads)
     target_compile_definitions(test_unwind PRIVATE
       HANDLE_UNWFX_PLUGIN="$<TARGET_FILE:handle_unwfx_plugin>"

@@ -20,6 +20,19 @@ void fx_mixed(int depth, fx_leaf leaf, void *arg);
 /* Raises `sig` in the calling thread, from depth frames down. */
 void fx_raise(int depth, int sig);
 
+/* Hand-written CFI (cfi.S): each calls leaf(arg) from a frame described
+ * with unusual CFI. The walker accepts the first four and refuses the
+ * others. */
+typedef void (*fx_cfi_fn)(fx_leaf leaf, void *arg);
+void fx_cfi_sf(fx_leaf leaf, void *arg);
+void fx_cfi_rbp(fx_leaf leaf, void *arg);
+void fx_cfi_personality(fx_leaf leaf, void *arg);
+void fx_cfi_end(fx_leaf leaf, void *arg);
+void fx_cfi_cfa_expr(fx_leaf leaf, void *arg);
+void fx_cfi_reg_expr(fx_leaf leaf, void *arg);
+void fx_cfi_ra_in_reg(fx_leaf leaf, void *arg);
+void fx_cfi_signal(fx_leaf leaf, void *arg);
+
 /* In the modules (looked up with dlsym). */
 typedef void (*fx_plugin_fn)(int depth, fx_leaf leaf, void *arg);
 typedef void (*fx_swap_fn)(fx_leaf leaf, void *arg);
