@@ -690,6 +690,11 @@ out_text_odd)
     has ' 2\.500 s'
     has '^Leak of 1 handle\(s\) created from:$'
     grep -A1 '^Leak of 1 handle(s) created from:$' out | grep -q '^    <empty stack>$' || fail "no stack"
+    # a recorded message without its final newline gets one
+    sqlite3 b.db "UPDATE errors SET message = rtrim(message, char(10)) WHERE message IS NOT NULL" || fail "cannot edit"
+    rep b.db; expect_rc 1
+    [ "$(grep -A2 '^SUMMARY: HandleSanitizer: double-delete (recorded message)$' out | sed -n 2,3p | tr '\n' '|')" = \
+      "|=================================================================|" ] || fail "message not ended by a newline"
     ;;
 out_json_odd)
     # JSON and SARIF of merged traces (errors name their trace, processes
