@@ -1435,8 +1435,11 @@ static void test_walk_joins_memo_below_its_first_frame(void **state)
     static struct cap c[2];
     struct memo_slot *ms = my_memo_slot();
     memset(ms->way, 0, sizeof ms->way);
-    static unwind_fn fns[2] = {one_deeper, handle__unwind};
-    for (int i = 0; i < 2; i++) {
+    /* Both calls from one call site of one copy of capture_via (volatile:
+     * no clone per function, no unrolled loop). */
+    static unwind_fn volatile fns[2] = {one_deeper, handle__unwind};
+    static volatile int calls = 2;
+    for (int i = 0; i < calls; i++) {
         memset(&c[i], 0, sizeof c[i]);
         c[i].max = N;
         capture_via(fns[i], &c[i]);
