@@ -417,7 +417,9 @@ static int count_entries(const char *dir)
 static void test_wal(void **state)
 {
     (void)state;
-    const char *p = tg_path("wal.db");
+    char p[PATH_MAX], tmp[PATH_MAX]; /* tg_path's buffers are reused */
+    snprintf(p, sizeof p, "%s", tg_path("wal.db"));
+    snprintf(tmp, sizeof tmp, "%s", tg_path("tmp"));
     char shm[PATH_MAX + 8], wal[PATH_MAX + 8];
     snprintf(shm, sizeof shm, "%s-shm", p);
     snprintf(wal, sizeof wal, "%s-wal", p);
@@ -440,7 +442,6 @@ static void test_wal(void **state)
     /* No -shm can be made beside it (a read-only directory for anyone but
      * root; here a -shm that is a dangling symlink into nowhere): read
      * from a private copy, which is gone after close. */
-    const char *tmp = tg_path("tmp");
     mkdir(tmp, 0700);
     char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
     setenv("TMPDIR", tmp, 1);
@@ -507,6 +508,19 @@ static void test_wal(void **state)
     assert_int_equal(count_entries(tmp), 0);
     if (strcmp(r, "(opened)") == 0 || strncmp(r, "cannot", 6) != 0)
         fail_msg("dangling -wal: %s", r);
+    /* A -wal SQLite cannot open in place and whose reads fail (EIO): the
+     * copy fails half-way and is removed. */
+    static const char nocopy[] = "cannot read its -wal file in place (read-only directory?) "
+                                 "nor copy it to a temporary directory";
+    make_wal_trace(p);
+    unlink(wal);
+    assert_int_equal(symlink("/proc/self/mem", wal), 0);
+    assert_string_equal(refusal(p), nocopy);
+    assert_int_equal(count_entries(tmp), 0);
+    unlink(shm);
+    assert_int_equal(symlink("/nonexistent-dir/x/shm", shm), 0);
+    assert_string_equal(refusal(p), nocopy);
+    assert_int_equal(count_entries(tmp), 0);
     if (old) {
         setenv("TMPDIR", old, 1);
         free(old);
