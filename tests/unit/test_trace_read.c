@@ -997,6 +997,7 @@ static bool read_all(const char *path, struct lives *L, char *why, size_t len)
             handle__tr_stack(t, ids[i], &s);
             add_row(L, ids[i], "stack", s.depth, false, 0);
         }
+        qsort(L->row, L->n, sizeof *L->row, str_cmp);
     }
     handle__tr_close(t);
     return ok;
@@ -1018,35 +1019,37 @@ static void test_oom(void **state)
     assert_int_equal(system(cmd), 0);
     tg_sql(q, "CREATE TABLE s2 AS SELECT * FROM stacks; DROP TABLE stacks;"
               "ALTER TABLE s2 RENAME TO stacks");
-  for (int scan = 0; scan <= 1; scan++, p = q) {
-    struct lives ref = {0};
-    assert_true(read_all(p, &ref, err, sizeof err));
-    for (int sticky = 0; sticky <= 1; sticky++) {
-        int failures = 0;
-        for (long at = 0;; at++) {
-            struct lives L = {0};
-            char why[256] = "";
-            oom_arm(at, sticky);
-            bool ok = read_all(p, &L, why, sizeof why);
-            bool hit = oom_disarm();
-            if (!ok) {
-                failures++;
-                if (strcmp(why, "out of memory") != 0)
-                    fail_msg("allocation %ld failing: '%s'", at, why);
-            }
-            if (!hit) {
-                /* Past the last allocation: the whole trace, as without. */
-                assert_true(ok);
-                assert_int_equal(L.n, ref.n);
+    for (int scan = 0; scan <= 1; scan++, p = q) {
+        struct lives ref = {0};
+        assert_true(read_all(p, &ref, err, sizeof err));
+        for (int sticky = 0; sticky <= 1; sticky++) {
+            int failures = 0;
+            for (long at = 0;; at++) {
+                struct lives L = {0};
+                char why[256] = "";
+                oom_arm(at, sticky);
+                bool ok = read_all(p, &L, why, sizeof why);
+                bool hit = oom_disarm();
+                if (!ok) {
+                    failures++;
+                    if (strcmp(why, "out of memory") != 0)
+                        fail_msg("allocation %ld failing: '%s'", at, why);
+                }
+                if (!hit) {
+                    /* Past the last allocation: the whole trace, as without. */
+                    assert_true(ok);
+                    assert_int_equal(L.n, ref.n);
+                    for (size_t i = 0; i < L.n; i++)
+                        assert_string_equal(L.row[i], ref.row[i]);
+                    lives_free(&L);
+                    break;
+                }
                 lives_free(&L);
-                break;
             }
-            lives_free(&L);
+            assert_true(failures > 10);
         }
-        assert_true(failures > 10);
+        lives_free(&ref);
     }
-    lives_free(&ref);
-  }
 }
 
 int main(void)
