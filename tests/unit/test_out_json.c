@@ -18,14 +18,16 @@
 #include "report/json_out.h"
 #include "report/text.h"
 
-/* Requests of exabytes must fail with NULL, not stop the sanitizers. */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
+/* Requests of exabytes must fail with NULL, not stop the sanitizers (whose
+ * runtime finds these through the dynamic symbol table). */
+#define SANITIZER_HOOK __attribute__((visibility("default")))
+SANITIZER_HOOK const char *__asan_default_options(void);
+SANITIZER_HOOK const char *__asan_default_options(void)
 {
     return "allocator_may_return_null=1";
 }
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
+SANITIZER_HOOK const char *__tsan_default_options(void);
+SANITIZER_HOOK const char *__tsan_default_options(void)
 {
     return "allocator_may_return_null=1";
 }
