@@ -1276,6 +1276,8 @@ static void finish_notes(struct handle__rm *m)
         if (handle__grow(&m->notes, &m->capnotes, m->nnotes + 1, sizeof *m->notes))
             m->notes[m->nnotes++] =
                 (struct handle__rm_note){"", intern(m, handle__sym_error(m->sym)), false};
+        else
+            m->oom = true; /* a report without its note would mislead */
         return;
     }
     struct handle__rm_map *seen = map_new();
@@ -1291,10 +1293,16 @@ static void finish_notes(struct handle__rm *m)
             continue;
         struct handle__sb k = {0};
         handle__sb_printf(&k, "%s%c%s", m->gmod_path[g], 0, why);
-        if (!k.oom && map_find(seen, k.p, k.len) == NULL && map_put(seen, k.p, k.len, 0) &&
-            handle__grow(&m->notes, &m->capnotes, m->nnotes + 1, sizeof *m->notes))
-            m->notes[m->nnotes++] = (struct handle__rm_note){
-                m->gmod_path[g], intern(m, why), handle__sym_module_changed(m->sym, g)};
+        if (k.oom) {
+            m->oom = true;
+        } else if (map_find(seen, k.p, k.len) == NULL) {
+            if (map_put(seen, k.p, k.len, 0) &&
+                handle__grow(&m->notes, &m->capnotes, m->nnotes + 1, sizeof *m->notes))
+                m->notes[m->nnotes++] = (struct handle__rm_note){
+                    m->gmod_path[g], intern(m, why), handle__sym_module_changed(m->sym, g)};
+            else
+                m->oom = true;
+        }
         handle__sb_free(&k);
     }
     map_free(seen);
