@@ -156,7 +156,7 @@ static void test_merge(void **state)
     /* b: the same program under another path (a symlink), started 5 s
      * earlier, rm_open_conn's first call again */
     char link[PATH_MAX];
-    snprintf(link, sizeof link, "%s/app-link", tg_dir());
+    assert_true(snprintf(link, sizeof link, "%s/app-link", tg_dir()) < (int)sizeof link);
     assert_int_equal(symlink(self.path, link), 0);
     tg_make(b, NULL);
     tg_sql(b, "UPDATE meta SET value = 200 WHERE key = 'pid';"
