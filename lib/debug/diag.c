@@ -160,6 +160,8 @@ void handle__diag_panic(int kind, handle_t h, const char *want_tag, const uintpt
                           handle__core_live_count());
         break;
     }
+    if (handle__sym_faulted(sym))
+        handle__sb_printf(&b, "\nNote: %s.\n", handle__sym_error(sym));
     handle__sb_printf(&b, "\nSUMMARY: HandleSanitizer: %s ", handle__kind_name(kind));
     if (have_first && first.file && first.line > 0)
         handle__sb_printf(&b, "%s:%d in %s\n", first.file, first.line,
@@ -301,6 +303,8 @@ uint64_t handle__leak_report(uint64_t *nsites)
     if (total) {
         struct handle__sb b = {0};
         handle__leaks_text(&b, (long)getpid(), sites, n, (uint64_t)handle__opt.max_leaks, supp);
+        if (handle__sym_faulted(sym))
+            handle__sb_printf(&b, "Note: %s.\n", handle__sym_error(sym));
         const char *tp = handle__rt_trace_path();
         if (tp[0])
             handle__sb_printf(&b, "Trace: %s (read it with: handle-report %s)\n", tp, tp);

@@ -20,12 +20,26 @@
  * Out of memory degrades, never crashes: a string that cannot be stored is
  * NULL (unknown), a cache entry that cannot be stored is recomputed, a
  * hash table that cannot grow gets slower.
+ *
+ * libdw itself does not survive every allocation failure (elfutils 0.188
+ * dereferences a failed tsearch in dwfl_module_nextcu, and can crash in
+ * dwarf_getsrclines), nor every damaged debug file. A report must not be
+ * lost to that, least of all the debug runtime's panic report, printed
+ * inside someone else's process: every call into libdw runs under a
+ * SIGSEGV/SIGBUS guard. A fault there jumps back, the symbolizer stops
+ * using libdw (its state may be broken: its Dwfls are never freed), and
+ * from then on frames are module+offset; handle__sym_error says why. A
+ * fault in another thread, or one not raised by the CPU, goes to the
+ * disposition in force before the guard.
  */
 #include "symbolize.h"
 #include "text.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +205,8 @@ struct arena_chunk {
 struct handle__symbolizer {
     unsigned flags;
     bool dw_tried;
+    bool faulted;    /* libdw crashed under the guard: not used again */
+    bool guarded;    /* this symbolizer holds a reference on the guard */
     const struct handle__dw *dw; /* NULL: no libdw */
     char dw_err[256];
     /* Our own copy of the callbacks, for our own debuginfo_path; every
@@ -299,6 +315,76 @@ static const char *internf(struct handle__symbolizer *s, const char *fmt, ...)
     return intern(s, buf);
 }
 
+/* ---- the fault guard around libdw --------------------------------------- */
+
+/* The jump buffer of this thread's guarded libdw call, if any. */
+static __thread sigjmp_buf *fault_jmp __attribute__((tls_model("initial-exec")));
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned guard_refs;
+static struct sigaction guard_old[2]; /* SIGSEGV, SIGBUS before the guard */
+
+static void guard_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    sigjmp_buf *j = fault_jmp;
+    if (j && si->si_code > 0) { /* a fault of this thread inside libdw */
+        fault_jmp = NULL;
+        siglongjmp(*j, 1);
+    }
+    /* Not ours: the disposition from before the guard. A fault is raised
+     * again by the instruction once this returns; a sent signal is sent
+     * again. */
+    sigaction(sig, &guard_old[sig == SIGBUS], NULL);
+    if (si->si_code <= 0)
+        raise(sig);
+}
+
+/* Installs the handlers for the first guarded symbolizer. */
+static void guard_ref(struct handle__symbolizer *s)
+{
+    if (s->guarded)
+        return;
+    pthread_mutex_lock(&guard_lock);
+    if (guard_refs++ == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = guard_handler;
+        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGSEGV, &sa, &guard_old[0]);
+        sigaction(SIGBUS, &sa, &guard_old[1]);
+    }
+    pthread_mutex_unlock(&guard_lock);
+    s->guarded = true;
+}
+
+/* Puts the old handlers back with the last guarded symbolizer (unless
+ * another thread's fault already did). */
+static void guard_unref(struct handle__symbolizer *s)
+{
+    if (!s->guarded)
+        return;
+    pthread_mutex_lock(&guard_lock);
+    if (--guard_refs == 0) {
+        struct sigaction cur;
+        if (sigaction(SIGSEGV, NULL, &cur) == 0 && cur.sa_sigaction == guard_handler)
+            sigaction(SIGSEGV, &guard_old[0], NULL);
+        if (sigaction(SIGBUS, NULL, &cur) == 0 && cur.sa_sigaction == guard_handler)
+            sigaction(SIGBUS, &guard_old[1], NULL);
+    }
+    pthread_mutex_unlock(&guard_lock);
+    s->guarded = false;
+}
+
+/* After a fault inside libdw: libdw is not called again by s. */
+static void guard_faulted(struct handle__symbolizer *s)
+{
+    s->faulted = true;
+    snprintf(s->dw_err, sizeof s->dw_err,
+             "libdw crashed while reading debug information (out of memory or a damaged "
+             "file): the frames from then on are not symbolized");
+}
+
 /* ---- creation ----------------------------------------------------------- */
 
 struct handle__symbolizer *handle__sym_new_ex(unsigned flags)
@@ -363,8 +449,15 @@ void handle__sym_set_debuginfo_path(struct handle__symbolizer *s, const char *pa
     s->debuginfo_path = path ? (char *)intern(s, path) : NULL;
 }
 
+bool handle__sym_faulted(const struct handle__symbolizer *s)
+{
+    return s && s->faulted;
+}
+
 const char *handle__sym_error(struct handle__symbolizer *s)
 {
+    if (s->faulted)
+        return s->dw_err;
     return sym_dw(s) ? NULL : s->dw_err;
 }
 
@@ -373,10 +466,11 @@ void handle__sym_free(struct handle__symbolizer *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->nfiles; i++) {
-        if (s->files[i].dwfl)
+        if (s->files[i].dwfl && !s->faulted) /* after a fault libdw's state is suspect */
             s->dw->dwfl_end(s->files[i].dwfl);
         free(s->files[i].cu_ranges);
     }
+    guard_unref(s);
     free(s->files);
     free(s->files_ix.slot);
     free(s->mods);
@@ -597,10 +691,36 @@ static void file_open(struct handle__symbolizer *s, struct sym_file *f)
     f->problem = why ? why : intern(s, "cannot open");
 }
 
+/* file_open() under the fault guard. */
+static __attribute__((noinline)) void guarded_open(struct handle__symbolizer *s,
+                                                   struct sym_file *f)
+{
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0)) { /* SA_NODEFER: no mask to restore */
+        guard_faulted(s);
+        return;
+    }
+    fault_jmp = &jb;
+    file_open(s, f);
+    fault_jmp = NULL;
+}
+
 static struct sym_file *mod_file(struct handle__symbolizer *s, struct sym_module *m)
 {
     struct sym_file *f = &s->files[m->file];
-    file_open(s, f);
+    if (f->state != FILE_UNOPENED)
+        return f;
+    if (s->faulted) {
+        f->state = FILE_BAD;
+        f->problem = intern(s, s->dw_err);
+        return f;
+    }
+    guard_ref(s);
+    guarded_open(s, f);
+    if (s->faulted && f->state != FILE_BAD) {
+        f->state = FILE_BAD;
+        f->problem = intern(s, s->dw_err);
+    }
     return f;
 }
 
@@ -845,6 +965,22 @@ struct cache_key {
     uint64_t addr;
 };
 
+/* symbolize() under the fault guard (0 frames after a fault). */
+static __attribute__((noinline)) size_t guarded_symbolize(struct handle__symbolizer *s,
+                                                          struct sym_file *f, Dwarf_Addr addr,
+                                                          struct sym_cframe *out, size_t max)
+{
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0)) { /* SA_NODEFER: no mask to restore */
+        guard_faulted(s);
+        return 0;
+    }
+    fault_jmp = &jb;
+    size_t n = symbolize(s, f, addr, out, max);
+    fault_jmp = NULL;
+    return n;
+}
+
 static bool cache_eq(const void *ctx, uint32_t idx)
 {
     const struct cache_key *k = ctx;
@@ -898,7 +1034,11 @@ size_t handle__sym_pc(struct handle__symbolizer *s, uint32_t module_id, uintptr_
         fr = s->frames + s->cache[ci].first;
         n = s->cache[ci].count;
     } else {
-        n = symbolize(s, f, addr, tmp, HANDLE__SYM_MAX_INLINE);
+        if (s->faulted)
+            return 1;
+        n = guarded_symbolize(s, f, addr, tmp, HANDLE__SYM_MAX_INLINE);
+        if (s->faulted)
+            return 1;
         fr = tmp;
         if (s->ncache < UINT32_MAX - 1 && s->nframes + n < UINT32_MAX &&
             handle__grow(&s->cache, &s->cache_cap, s->ncache + 1, sizeof *s->cache) &&

@@ -69,6 +69,9 @@ HANDLE__HIDDEN struct handle__symbolizer *handle__sym_new_ex(unsigned flags);
 /* Why this symbolizer has no libdw ("cannot load libdw.so.1: ..."), or
  * NULL when it has it. Loads libdw if that has not been tried yet. */
 HANDLE__HIDDEN const char *handle__sym_error(struct handle__symbolizer *s);
+/* Whether libdw crashed under this symbolizer's guard (frames since then
+ * are module+offset; handle__sym_error says so). */
+HANDLE__HIDDEN bool handle__sym_faulted(const struct handle__symbolizer *s);
 
 /* Where separate debug files are searched, in libdwfl's debuginfo_path
  * syntax: ':'-separated directories; "" is the file's own directory, a

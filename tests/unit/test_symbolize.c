@@ -639,6 +639,7 @@ static void test_symbolized_frames_print_as_sanitizer_lines(void **state)
 #ifdef TEST_DW_DLOPEN
 /* ---- libdw absent or incomplete (lib/report/dw.c) ------------------------ */
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "report/dw.h"
@@ -676,7 +677,61 @@ static int dw_check(const char *want)
     return bad;
 }
 
-/* Runs this program with --dw-check WANT under env (NAME=VALUE strings);
+/* --dw-crash-check, run by the sweep with a fake libdw.so.1 whose
+ * dwfl_begin faults (FAKE_DW_CRASH): the symbolizer's guard catches the
+ * fault, frames are module+offset, handle__sym_error says libdw crashed,
+ * libdw is not called again, and the program's own SIGSEGV handler is in
+ * force again after handle__sym_free. */
+static volatile sig_atomic_t own_handler_ran;
+
+static void own_segv(int sig)
+{
+    (void)sig;
+    own_handler_ran = 1;
+}
+
+static int dw_crash_check(void)
+{
+    struct sigaction sa, cur;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = own_segv;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    char err[256] = "";
+    if (!handle__dw_load(err, sizeof err)) {
+        fprintf(stderr, "dw-crash: the fake libdw did not load: %s\n", err);
+        return 1;
+    }
+    dl_iterate_phdr(phdr_cb, NULL);
+    struct handle__symbolizer *s = new_sym();
+    struct fx_lines l;
+    uintptr_t pc = fx_plain(&l);
+    struct handle__sym_frame f[8];
+    int n = handle__sym_pc(s, 0, pc, f, 8);
+    bool named = n > 0 && f[0].function != NULL;
+    int again = handle__sym_pc(s, 0, pc, f, 8); /* libdw is not called again */
+    const char *why = handle__sym_error(s);
+    const char *problem = handle__sym_module_problem(s, mod_of(pc)->id);
+    int bad = n != 1 || named || again != 1 || !handle__sym_faulted(s) || !why ||
+              !strstr(why, "libdw crashed") || !problem || !strstr(problem, "libdw crashed");
+    if (bad)
+        fprintf(stderr, "dw-crash: n=%d again=%d faulted=%d error=%s problem=%s\n", n, again,
+                handle__sym_faulted(s), why ? why : "-", problem ? problem : "-");
+    handle__sym_free(s);
+    if (sigaction(SIGSEGV, NULL, &cur) != 0 || cur.sa_handler != own_segv) {
+        fprintf(stderr, "dw-crash: the program's SIGSEGV handler was not put back\n");
+        bad = 1;
+    }
+    raise(SIGSEGV);
+    if (!own_handler_ran) {
+        fprintf(stderr, "dw-crash: the program's SIGSEGV handler did not run\n");
+        bad = 1;
+    }
+    return bad;
+}
+
+/* Runs this program with --dw-check WANT (WANT NULL: --dw-crash-check)
+ * under env (NAME=VALUE strings);
  * true when it passed. */
 static bool dw_run(char *const *env, const char *want)
 {
@@ -689,7 +744,10 @@ static bool dw_run(char *const *env, const char *want)
         self[n] = '\0';
         for (size_t i = 0; env[i]; i++)
             putenv(env[i]);
-        execl(self, self, "--dw-check", want, (char *)NULL);
+        if (want)
+            execl(self, self, "--dw-check", want, (char *)NULL);
+        else
+            execl(self, self, "--dw-crash-check", (char *)NULL);
         _exit(127);
     }
     int st;
@@ -724,7 +782,13 @@ static int dw_sweep(const char *okdir, const char *brokendir)
             failed++;
         }
     }
-    printf("dw-sweep: %zu fake libdw.so.1, %d failed\n", sizeof names / sizeof names[0] + 1,
+    char crash[] = "FAKE_DW_CRASH=dwfl_begin";
+    char *crash_env[] = {lp_ok, crash, NULL};
+    if (!dw_run(crash_env, NULL)) {
+        fprintf(stderr, "dw-sweep: libdw whose dwfl_begin crashes\n");
+        failed++;
+    }
+    printf("dw-sweep: %zu fake libdw.so.1, %d failed\n", sizeof names / sizeof names[0] + 2,
            failed);
     return failed != 0;
 }
@@ -735,6 +799,8 @@ int main(int argc, char **argv)
 #ifdef TEST_DW_DLOPEN
     if (argc == 3 && strcmp(argv[1], "--dw-check") == 0)
         return dw_check(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "--dw-crash-check") == 0)
+        return dw_crash_check();
     if (argc == 4 && strcmp(argv[1], "--dw-sweep") == 0)
         return dw_sweep(argv[2], argv[3]);
 #else

@@ -6,7 +6,9 @@
  *    needs a function nothing defines), so dlopen fails;
  *  - otherwise every function of dw.h's table is an ifunc whose resolver
  *    gives NULL for the one named by $FAKE_DW_MISSING, so dlsym finds
- *    every symbol before it and not that one. Nothing is ever called.
+ *    every symbol before it and not that one. Nothing is ever called,
+ *    except the one named by $FAKE_DW_CRASH, which faults (SIGSEGV), as
+ *    libdw does when an allocation fails in the wrong place.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +28,23 @@ static void never_called(void)
     abort();
 }
 
+static int *volatile nowhere; /* NULL, hidden from the compiler */
+
+static void crash(void)
+{
+    *nowhere = 1;
+}
+
 #define FAKE(name)                                                            \
     static __typeof__(&name) resolve_##name(void)                             \
     {                                                                         \
         const char *m = getenv("FAKE_DW_MISSING");                            \
-        return m && strcmp(m, #name) == 0 ? NULL : (__typeof__(&name))never_called; \
+        const char *c = getenv("FAKE_DW_CRASH");                              \
+        if (m && strcmp(m, #name) == 0)                                       \
+            return NULL;                                                      \
+        if (c && strcmp(c, #name) == 0)                                       \
+            return (__typeof__(&name))crash;                                  \
+        return (__typeof__(&name))never_called;                               \
     }                                                                         \
     __typeof__(name) name                                                     \
         __attribute__((visibility("default"), ifunc("resolve_" #name)));
