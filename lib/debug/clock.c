@@ -67,13 +67,18 @@ static _Atomic uint64_t a_tsc, a_ns, a_mult, a_period;
 static _Atomic bool anchoring; /* a thread is taking a new anchor */
 
 /* A (TSC, CLOCK_MONOTONIC) pair taken as close together as possible: the
- * TSC halfway between two reads around clock_gettime. */
-static void sample(uint64_t *tsc, uint64_t *mono)
+ * TSC halfway between two reads around clock_gettime (for the rate), and
+ * the TSC read before it (*before, for an anchor: every CLOCK_MONOTONIC
+ * value returned before the anchor is published is then at most what the
+ * anchor maps any later TSC read to). */
+static void sample(uint64_t *tsc, uint64_t *mono, uint64_t *before)
 {
     uint64_t t0 = __rdtsc();
     *mono = ns(CLOCK_MONOTONIC);
     uint64_t t1 = __rdtsc();
     *tsc = t0 + (t1 - t0) / 2;
+    if (before)
+        *before = t0;
 }
 
 /* ns = a + (tsc - t) * mult / 2^32, for tsc on either side of t. */
@@ -88,12 +93,12 @@ static inline uint64_t map(uint64_t tsc, uint64_t t, uint64_t a, uint64_t mult)
 /* Takes a new anchor (called by the one thread that won `anchoring`). */
 static void reanchor(void)
 {
-    uint64_t t, mono;
-    sample(&t, &mono);
-    if (t <= cal_tsc || mono <= cal_ns)
+    uint64_t mid, mono, t;
+    sample(&mid, &mono, &t);
+    if (mid <= cal_tsc || mono <= cal_ns)
         return; /* the TSC went backwards: keep the old anchor */
     /* The rate over the whole run: ns per tick, 32.32 fixed point. */
-    unsigned __int128 rate = ((unsigned __int128)(mono - cal_ns) << 32) / (t - cal_tsc);
+    unsigned __int128 rate = ((unsigned __int128)(mono - cal_ns) << 32) / (mid - cal_tsc);
     if (rate == 0 || rate > ((unsigned __int128)1 << 40))
         return;
     uint64_t base = mono;
@@ -171,7 +176,7 @@ __attribute__((constructor(101))) static void clock_init(void)
     mono_start = ns(CLOCK_MONOTONIC);
 #if HAVE_TSC
     if (tsc_usable()) {
-        sample(&cal_tsc, &cal_ns);
+        sample(&cal_tsc, &cal_ns, NULL);
         atomic_store_explicit(&mode, MODE_CALIBRATING, memory_order_release);
     }
 #endif
