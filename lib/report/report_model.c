@@ -1117,8 +1117,8 @@ static bool baseline_json(struct handle__rm *m, const char *path, char *err, siz
         setf(err, errlen, "cannot open an in-memory database");
         goto out;
     }
+    /* json_type fails on invalid JSON: only on valid */
     if (sqlite3_prepare_v2(db,
-                           /* json_type fails on invalid JSON: only on valid */
                            "SELECT json_valid(?1), CASE WHEN json_valid(?1) THEN "
                            "json_type(?1, '$.leaks') = 'array' END", -1, &s,
                            NULL) != SQLITE_OK)
@@ -1136,10 +1136,9 @@ static bool baseline_json(struct handle__rm *m, const char *path, char *err, siz
     }
     sqlite3_finalize(s);
     s = NULL;
+    /* Only objects are looked into: the value of a string element is no
+     * JSON text, and json_extract would fail ("malformed JSON"). */
     if (sqlite3_prepare_v2(db,
-                           /* Only objects are looked into: the value of a
-                            * string element is no JSON text, and
-                            * json_extract would fail ("malformed JSON"). */
                            "SELECT l.key, json_extract(" OBJ("l") ", '$.tag'), f.key, "
                            "json_extract(" OBJ("f") ", '$.function'), "
                            "json_extract(" OBJ("f") ", '$.file'), "
