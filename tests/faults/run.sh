@@ -539,8 +539,13 @@ report_inputs)
     done
     if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
         chmod 755 "$work"
+        # nobody runs a copy: the build tree may sit under a directory only
+        # its owner can enter (a mktemp -d checkout).
+        cp "$HANDLE_REPORT" "$work/handle-report-copy" && chmod 755 "$work/handle-report-copy" \
+            || fail "cannot copy handle-report"
+        hr_nobody=$work/handle-report-copy
         rc=0
-        setpriv --reuid=nobody --regid=nogroup --clear-groups timeout 20 "$HANDLE_REPORT" "$work/secret.db" >o 2>e || rc=$?
+        setpriv --reuid=nobody --regid=nogroup --clear-groups timeout 20 "$hr_nobody" "$work/secret.db" >o 2>e || rc=$?
         # Under scripts/coverage.sh, libgcov (running as nobody) adds its own
         # "profiling:...: Cannot open" lines for the build's .gcda files.
         if [ -n "${FAULT_UNDER_COVERAGE:-}" ]; then grep -v '^profiling:' e >e.own; mv e.own e; fi
@@ -557,7 +562,7 @@ report_inputs)
         [ -f ro/k.db-wal ] || fail "the killed trace has no -wal"
         chmod 755 ro && chmod 644 ro/k.db ro/k.db-wal ro/k.db-shm 2>/dev/null
         rc=0
-        setpriv --reuid=nobody --regid=nogroup --clear-groups timeout 30 "$HANDLE_REPORT" "$work/ro/k.db" >o 2>e || rc=$?
+        setpriv --reuid=nobody --regid=nogroup --clear-groups timeout 30 "$hr_nobody" "$work/ro/k.db" >o 2>e || rc=$?
         [ "$rc" -eq 1 ] || fail "killed trace in a read-only directory: exit $rc: $(head -3 e)"
         grep -q 'did not exit cleanly' o || fail "killed trace: no 'did not exit cleanly' note"
         note "a killed trace with -wal in a read-only directory: read (exit 1)"

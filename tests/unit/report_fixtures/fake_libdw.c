@@ -36,7 +36,7 @@ static void crash(void)
 }
 
 #define FAKE(name)                                                            \
-    static __typeof__(&name) resolve_##name(void)                             \
+    static __attribute__((used)) __typeof__(&name) resolve_##name(void)      \
     {                                                                         \
         const char *m = getenv("FAKE_DW_MISSING");                            \
         const char *c = getenv("FAKE_DW_CRASH");                              \
