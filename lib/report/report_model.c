@@ -833,11 +833,13 @@ static bool add_stats(struct tctx *c, char *err, size_t errlen)
     if (ok && !(ok = raw_sites(c, g, s.n, &raw, &mods)))
         setf(err, errlen, "out of memory");
     if (ok) {
-        handle__leaks_resolve(m->sym, NULL, raw, s.n);
+        /* Out of memory there leaves a site without frames: a stats line
+         * saying "no stack recorded" would be wrong. */
+        ok = handle__leaks_resolve(m->sym, NULL, raw, s.n);
         struct handle__sb kb = {0}, fb = {0};
         struct keyed *k = NULL;
         size_t nk = 0;
-        ok = make_keys(raw, s.n, &kb, &k, &nk);
+        ok = ok && make_keys(raw, s.n, &kb, &k, &nk);
         size_t *lg_order = NULL;
         if (ok && m->want_detail && c->lg_site) {
             lg_order = malloc((c->nlg ? c->nlg : 1) * sizeof *lg_order);
@@ -976,8 +978,7 @@ bool handle__rm_add_trace(struct handle__rm *m, const char *path, char *err, siz
     struct handle__rm_trace *tr = &m->traces[m->ntraces++];
     *tr = (struct handle__rm_trace){.path = c.path};
     copy_meta(m, &tr->meta, meta);
-    handle__leaks_resolve(m->sym, m->supp, raw, ng);
-    bool merged = merge_sites(&c, raw, ng);
+    bool merged = handle__leaks_resolve(m->sym, m->supp, raw, ng) && merge_sites(&c, raw, ng);
     handle__leaks_release(raw, ng);
     if (!merged || !add_errors(&c, e, ne)) {
         setf(err, errlen, "out of memory");
@@ -1033,9 +1034,8 @@ static bool baseline_trace(struct handle__rm *m, const char *path, char *err, si
         setf(err, errlen, "out of memory");
         goto out;
     }
-    handle__leaks_resolve(m->sym, NULL, raw, ng);
     struct handle__sb kb = {0};
-    ok = true;
+    ok = handle__leaks_resolve(m->sym, NULL, raw, ng);
     for (size_t i = 0; ok && i < ng; i++) {
         handle__sb_reset(&kb);
         handle__rm_key(&kb, raw[i].tag, raw[i].frames, raw[i].nframes);
