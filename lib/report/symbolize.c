@@ -46,6 +46,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "dw.h"
 
@@ -447,6 +448,31 @@ void handle__sym_set_debuginfo_path(struct handle__symbolizer *s, const char *pa
 {
     /* Interned: lives as long as s, and the Dwfls only read it. */
     s->debuginfo_path = path ? (char *)intern(s, path) : NULL;
+}
+
+static const char *libdw_exit_prog;
+static int libdw_exit_code;
+
+static void libdw_exit_check(void)
+{
+    if (fault_jmp == NULL) /* not inside libdw: an exit of the program's own */
+        return;
+    char msg[256];
+    int n = snprintf(msg, sizeof msg,
+                     "%s: libdw ended the process while reading debug information "
+                     "(out of memory?)\n",
+                     libdw_exit_prog);
+    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0) {
+        /* nothing more to do */
+    }
+    _exit(libdw_exit_code);
+}
+
+void handle__sym_libdw_exit_status(const char *prog, int status)
+{
+    libdw_exit_prog = prog;
+    libdw_exit_code = status;
+    atexit(libdw_exit_check);
 }
 
 bool handle__sym_faulted(const struct handle__symbolizer *s)

@@ -72,6 +72,12 @@ HANDLE__HIDDEN const char *handle__sym_error(struct handle__symbolizer *s);
 /* Whether libdw crashed under this symbolizer's guard (frames since then
  * are module+offset; handle__sym_error says so). */
 HANDLE__HIDDEN bool handle__sym_faulted(const struct handle__symbolizer *s);
+/* libdw ends the process with exit(1) when an allocation fails in some
+ * places (elfutils 0.188: error(EXIT_FAILURE, ...)). A tool whose status 1
+ * means something else calls this once: such an exit then prints
+ * "PROG: libdw ended the process while reading debug information (out of
+ * memory?)" and ends with status instead. */
+HANDLE__HIDDEN void handle__sym_libdw_exit_status(const char *prog, int status);
 
 /* Where separate debug files are searched, in libdwfl's debuginfo_path
  * syntax: ':'-separated directories; "" is the file's own directory, a

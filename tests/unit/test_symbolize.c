@@ -722,6 +722,26 @@ static int dw_crash_check(void)
     return bad;
 }
 
+/* --dw-exit-check, run by the sweep with a fake libdw.so.1 whose
+ * dwfl_begin calls exit(1) (FAKE_DW_EXIT), as libdw's out-of-memory handler
+ * does: with handle__sym_libdw_exit_status("dw-exit", 3) the process ends
+ * with status 3, not 1. Reaching the end of this function is a failure. */
+static int dw_exit_check(void)
+{
+    handle__sym_libdw_exit_status("dw-exit", 3);
+    char err[256] = "";
+    if (!handle__dw_load(err, sizeof err)) {
+        fprintf(stderr, "dw-exit: the fake libdw did not load: %s\n", err);
+        return 1;
+    }
+    dl_iterate_phdr(phdr_cb, NULL);
+    struct handle__symbolizer *s = new_sym();
+    struct fx_lines l;
+    handle__sym_pc(s, 0, fx_plain(&l), (struct handle__sym_frame[8]){{0}}, 8);
+    fprintf(stderr, "dw-exit: libdw's exit did not happen\n");
+    return 1;
+}
+
 /* Runs this program with --dw-check WANT (WANT NULL: --dw-crash-check)
  * under env (NAME=VALUE strings);
  * true when it passed. */
@@ -774,13 +794,35 @@ static int dw_sweep(const char *okdir, const char *brokendir)
             failed++;
         }
     }
+    {
+        char fake_exit[] = "FAKE_DW_EXIT=dwfl_begin";
+        char *exit_env[] = {lp_ok, fake_exit, NULL};
+        pid_t p = fork();
+        if (p == 0) {
+            char self[PATH_MAX];
+            ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+            if (n <= 0)
+                _exit(126);
+            self[n] = '\0';
+            for (size_t i = 0; exit_env[i]; i++)
+                putenv(exit_env[i]);
+            execl(self, self, "--dw-exit-check", (char *)NULL);
+            _exit(127);
+        }
+        int st;
+        if (p <= 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != 3) {
+            fprintf(stderr, "dw-sweep: libdw exiting: status %d, want 3\n",
+                    p > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+            failed++;
+        }
+    }
     char crash[] = "FAKE_DW_CRASH=dwfl_begin";
     char *crash_env[] = {lp_ok, crash, NULL};
     if (!dw_run(crash_env, NULL)) {
         fprintf(stderr, "dw-sweep: libdw whose dwfl_begin crashes\n");
         failed++;
     }
-    printf("dw-sweep: %zu fake libdw.so.1, %d failed\n", sizeof names / sizeof names[0] + 2,
+    printf("dw-sweep: %zu fake libdw.so.1, %d failed\n", sizeof names / sizeof names[0] + 3,
            failed);
     return failed != 0;
 }
@@ -791,6 +833,8 @@ int main(int argc, char **argv)
 #ifdef TEST_DW_DLOPEN
     if (argc == 3 && strcmp(argv[1], "--dw-check") == 0)
         return dw_check(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "--dw-exit-check") == 0)
+        return dw_exit_check();
     if (argc == 2 && strcmp(argv[1], "--dw-crash-check") == 0)
         return dw_crash_check();
     if (argc == 4 && strcmp(argv[1], "--dw-sweep") == 0)

@@ -8,7 +8,9 @@
  *    gives NULL for the one named by $FAKE_DW_MISSING, so dlsym finds
  *    every symbol before it and not that one. Nothing is ever called,
  *    except the one named by $FAKE_DW_CRASH, which faults (SIGSEGV), as
- *    libdw does when an allocation fails in the wrong place.
+ *    libdw does when an allocation fails in the wrong place, and the one
+ *    named by $FAKE_DW_EXIT, which calls exit(1), as libdw's own
+ *    out-of-memory handler does.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,15 +37,25 @@ static void crash(void)
     *nowhere = 1;
 }
 
+/* What libdw does when an allocation fails in some places:
+ * error(EXIT_FAILURE, ENOMEM, ...). */
+static void bail_out(void)
+{
+    exit(1);
+}
+
 #define FAKE(name)                                                            \
     static __attribute__((used)) __typeof__(&name) resolve_##name(void)      \
     {                                                                         \
         const char *m = getenv("FAKE_DW_MISSING");                            \
         const char *c = getenv("FAKE_DW_CRASH");                              \
+        const char *x = getenv("FAKE_DW_EXIT");                               \
         if (m && strcmp(m, #name) == 0)                                       \
             return NULL;                                                      \
         if (c && strcmp(c, #name) == 0)                                       \
             return (__typeof__(&name))crash;                                  \
+        if (x && strcmp(x, #name) == 0)                                       \
+            return (__typeof__(&name))bail_out;                               \
         return (__typeof__(&name))never_called;                               \
     }                                                                         \
     __typeof__(name) name                                                     \
