@@ -742,10 +742,9 @@ static int dw_exit_check(void)
     return 1;
 }
 
-/* Runs this program with --dw-check WANT (WANT NULL: --dw-crash-check)
- * under env (NAME=VALUE strings);
- * true when it passed. */
-static bool dw_run(char *const *env, const char *want)
+/* Runs this program as `self MODE [ARG]` under env (NAME=VALUE strings);
+ * true when it exited with status. */
+static bool dw_run(char *const *env, const char *mode, const char *arg, int status)
 {
     pid_t p = fork();
     if (p == 0) {
@@ -756,14 +755,11 @@ static bool dw_run(char *const *env, const char *want)
         self[n] = '\0';
         for (size_t i = 0; env[i]; i++)
             putenv(env[i]);
-        if (want)
-            execl(self, self, "--dw-check", want, (char *)NULL);
-        else
-            execl(self, self, "--dw-crash-check", (char *)NULL);
+        execl(self, self, mode, arg, (char *)NULL);
         _exit(127);
     }
     int st;
-    return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    return p > 0 && waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == status;
 }
 
 /* --dw-sweep OKDIR BROKENDIR: libdw.so.1 that cannot be loaded, then one
@@ -775,7 +771,7 @@ static int dw_sweep(const char *okdir, const char *brokendir)
     snprintf(lp_broken, sizeof lp_broken, "LD_LIBRARY_PATH=%s", brokendir);
     int failed = 0;
     char *broken_env[] = {lp_broken, NULL};
-    if (!dw_run(broken_env, "cannot load libdw.so.1: ")) {
+    if (!dw_run(broken_env, "--dw-check", "cannot load libdw.so.1: ", 0)) {
         fprintf(stderr, "dw-sweep: libdw that cannot be loaded\n");
         failed++;
     }
@@ -789,36 +785,20 @@ static int dw_sweep(const char *okdir, const char *brokendir)
         snprintf(missing, sizeof missing, "FAKE_DW_MISSING=%s", names[i]);
         snprintf(want, sizeof want, "libdw.so.1 has no symbol %s", names[i]);
         char *env[] = {lp_ok, missing, NULL};
-        if (!dw_run(env, want)) {
+        if (!dw_run(env, "--dw-check", want, 0)) {
             fprintf(stderr, "dw-sweep: libdw without %s\n", names[i]);
             failed++;
         }
     }
-    {
-        char fake_exit[] = "FAKE_DW_EXIT=dwfl_begin";
-        char *exit_env[] = {lp_ok, fake_exit, NULL};
-        pid_t p = fork();
-        if (p == 0) {
-            char self[PATH_MAX];
-            ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-            if (n <= 0)
-                _exit(126);
-            self[n] = '\0';
-            for (size_t i = 0; exit_env[i]; i++)
-                putenv(exit_env[i]);
-            execl(self, self, "--dw-exit-check", (char *)NULL);
-            _exit(127);
-        }
-        int st;
-        if (p <= 0 || waitpid(p, &st, 0) != p || !WIFEXITED(st) || WEXITSTATUS(st) != 3) {
-            fprintf(stderr, "dw-sweep: libdw exiting: status %d, want 3\n",
-                    p > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-            failed++;
-        }
+    char fake_exit[] = "FAKE_DW_EXIT=dwfl_begin";
+    char *exit_env[] = {lp_ok, fake_exit, NULL};
+    if (!dw_run(exit_env, "--dw-exit-check", NULL, 3)) {
+        fprintf(stderr, "dw-sweep: libdw exiting: not status 3\n");
+        failed++;
     }
     char crash[] = "FAKE_DW_CRASH=dwfl_begin";
     char *crash_env[] = {lp_ok, crash, NULL};
-    if (!dw_run(crash_env, NULL)) {
+    if (!dw_run(crash_env, "--dw-crash-check", NULL, 0)) {
         fprintf(stderr, "dw-sweep: libdw whose dwfl_begin crashes\n");
         failed++;
     }

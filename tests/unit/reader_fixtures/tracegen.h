@@ -170,43 +170,10 @@ static __attribute__((unused)) sqlite3 *tg_open(const char *path)
     return db;
 }
 
-/* lib/debug/trace.c's schema_sql (format version 1). */
-static const char tg_schema[] =
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;\n"
-    "CREATE TABLE batches(id INTEGER PRIMARY KEY, base_ns INTEGER NOT NULL, n INTEGER NOT NULL,\n"
-    "  skip INTEGER NOT NULL, data TEXT NOT NULL);\n"
-    "CREATE TABLE live(handle INTEGER PRIMARY KEY, tag INTEGER, created_ns INTEGER,\n"
-    "  created_thread INTEGER, created_stack INTEGER);\n"
-    "CREATE TABLE errors(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, handle INTEGER,\n"
-    "  at_ns INTEGER, thread INTEGER, stack INTEGER, message TEXT, tag TEXT,\n"
-    "  created_thread INTEGER, created_stack INTEGER,\n"
-    "  deleted_thread INTEGER, deleted_stack INTEGER);\n"
-    "CREATE TABLE stacks(id INTEGER NOT NULL, depth INTEGER NOT NULL, pc INTEGER NOT NULL,\n"
-    "  module INTEGER, PRIMARY KEY (id, depth)) WITHOUT ROWID;\n"
-    "CREATE TABLE modules(id INTEGER PRIMARY KEY, path TEXT, build_id TEXT,\n"
-    "  bias INTEGER, lo INTEGER, hi INTEGER, loaded_ns INTEGER, unloaded_ns INTEGER);\n"
-    "CREATE TABLE threads(id INTEGER PRIMARY KEY, tid INTEGER, name TEXT, first_ns INTEGER);\n"
-    "CREATE TABLE tags(id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"
-    "CREATE VIEW handles(handle, tag, created_ns, created_thread, created_stack,\n"
-    "                    deleted_ns, deleted_thread, deleted_stack) AS\n"
-    "  SELECT (json_extract(j.value, '$[3]') << 32) | json_extract(j.value, '$[2]'),\n"
-    "         (SELECT name FROM tags WHERE id = json_extract(j.value, '$[4]')),\n"
-    "         b.base_ns + json_extract(j.value, '$[0]') - json_extract(j.value, '$[1]'),\n"
-    "         json_extract(j.value, '$[5]'),\n"
-    "         nullif(json_extract(j.value, '$[6]'), 0),\n"
-    "         b.base_ns + json_extract(j.value, '$[0]'),\n"
-    "         coalesce(json_extract(j.value, '$[8]'), json_extract(j.value, '$[5]')),\n"
-    "         nullif(json_extract(j.value, '$[7]'), 0)\n"
-    "    FROM batches AS b, json_each(b.data) AS j WHERE j.key >= b.skip\n"
-    "  UNION ALL\n"
-    "  SELECT l.handle, (SELECT name FROM tags WHERE id = l.tag), l.created_ns,\n"
-    "         l.created_thread, nullif(l.created_stack, 0), NULL, NULL, NULL\n"
-    "    FROM live AS l;\n"
-    "CREATE VIEW leaks(handle, tag, created_ns, created_thread, created_stack,\n"
-    "                  deleted_ns, deleted_thread, deleted_stack) AS\n"
-    "  SELECT l.handle, (SELECT name FROM tags WHERE id = l.tag), l.created_ns,\n"
-    "         l.created_thread, nullif(l.created_stack, 0), NULL, NULL, NULL\n"
-    "    FROM live AS l;\n";
+/* The writer's own schema (lib/debug/trace_schema.h): the tests build
+ * traces of exactly the layout lib/debug/trace.c makes. */
+#include "debug/trace_schema.h"
+#define tg_schema handle__trace_schema_sql
 
 #define TG_T0 1764039600000000000LL
 
