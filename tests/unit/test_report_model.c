@@ -289,26 +289,6 @@ static void test_suppressed_and_refused(void **state)
 }
 
 /* Damaged tables: the reason, and the model without the trace. */
-static void smash(const char *path, const char *name)
-{
-    sqlite3 *db = tg_open(path);
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT rootpage FROM sqlite_schema WHERE name = ?1",
-                                        -1, &s, NULL), SQLITE_OK);
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    long page = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    FILE *f = fopen(path, "r+b");
-    assert_non_null(f);
-    fseek(f, (page - 1) * 4096, SEEK_SET);
-    char junk[4096];
-    memset(junk, 0xa5, sizeof junk);
-    fwrite(junk, 1, sizeof junk, f);
-    fclose(f);
-}
-
 static void test_damaged(void **state)
 {
     (void)state;
@@ -320,7 +300,7 @@ static void test_damaged(void **state)
             tg_sql(p, "INSERT INTO errors VALUES (1, 'double-delete', 7, 400, 1, 1, 'm', 'conn',"
                       "  1, 1, 2, 2);"
                       "INSERT INTO batches VALUES (1, 1000, 1, 0, '[[0,10,5,1,1,1,1,0]]')");
-            smash(p, tables[i]);
+            tg_smash(p, tables[i]);
             struct handle__rm *m = model(true);
             bool ok = baseline ? handle__rm_add_baseline(m, p, err, sizeof err)
                                : handle__rm_add_trace(m, p, err, sizeof err);

@@ -260,29 +260,7 @@ static void test_meta_lenient(void **state)
     handle__tr_close(t);
 }
 
-/* ---- damaged pages -------------------------------------------------------- */
-
-/* Overwrites the root page of table name with garbage. */
-static void smash(const char *path, const char *name)
-{
-    sqlite3 *db = tg_open(path);
-    sqlite3_stmt *s;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT rootpage FROM sqlite_schema WHERE name = ?1",
-                                        -1, &s, NULL), SQLITE_OK);
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    long page = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    assert_true(page > 1);
-    FILE *f = fopen(path, "r+b");
-    assert_non_null(f);
-    assert_int_equal(fseek(f, (page - 1) * 4096, SEEK_SET), 0);
-    char junk[4096];
-    memset(junk, 0xa5, sizeof junk);
-    assert_int_equal(fwrite(junk, 1, sizeof junk, f), sizeof junk);
-    fclose(f);
-}
+/* ---- damaged pages (tg_smash) ------------------------------------------- */
 
 static bool count_life(void *ctx, const struct handle__tr_life *l)
 {
@@ -304,14 +282,14 @@ static void test_corrupt_pages(void **state)
     int count = 0;
 
     tg_make(p, fill);
-    smash(p, "modules");
+    tg_smash(p, "modules");
     struct handle__tr *t = must_open(p);
     assert_false(handle__tr_modules(t, &mods, &n, err, sizeof err));
     assert_corrupt(err);
     handle__tr_close(t);
 
     tg_make(p, fill);
-    smash(p, "live");
+    tg_smash(p, "live");
     t = must_open(p);
     assert_false(handle__tr_leak_groups(t, &g, &n, err, sizeof err));
     assert_corrupt(err);
@@ -321,14 +299,14 @@ static void test_corrupt_pages(void **state)
     handle__tr_close(t);
 
     tg_make(p, fill);
-    smash(p, "errors");
+    tg_smash(p, "errors");
     t = must_open(p);
     assert_false(handle__tr_errors(t, &e, &n, err, sizeof err));
     assert_corrupt(err);
     handle__tr_close(t);
 
     tg_make(p, fill);
-    smash(p, "batches");
+    tg_smash(p, "batches");
     t = must_open(p);
     assert_false(handle__tr_lifetimes(t, count_life, &count, err, sizeof err));
     assert_corrupt(err);
@@ -337,7 +315,7 @@ static void test_corrupt_pages(void **state)
     /* Stacks: by index and by a scan of a table without one. */
     uint32_t ids[] = {1, 2};
     tg_make(p, fill);
-    smash(p, "stacks");
+    tg_smash(p, "stacks");
     t = must_open(p);
     assert_false(handle__tr_load_stacks(t, ids, 2, err, sizeof err));
     assert_corrupt(err);
@@ -346,19 +324,19 @@ static void test_corrupt_pages(void **state)
     tg_sql(p, "PRAGMA legacy_alter_table=ON; /* the frames view names stacks */"
               "CREATE TABLE s2 AS SELECT * FROM stacks; DROP TABLE stacks;"
               "ALTER TABLE s2 RENAME TO stacks");
-    smash(p, "stacks");
+    tg_smash(p, "stacks");
     t = must_open(p);
     assert_false(handle__tr_load_stacks(t, ids, 2, err, sizeof err));
     assert_corrupt(err);
     handle__tr_close(t);
 
     tg_make(p, fill);
-    smash(p, "meta");
+    tg_smash(p, "meta");
     assert_corrupt(refusal(p));
 
     /* tags: the fast decoder gives up, the view then fails. */
     tg_make(p, fill);
-    smash(p, "tags");
+    tg_smash(p, "tags");
     t = must_open(p);
     assert_false(handle__tr_lifetimes(t, count_life, &count, err, sizeof err));
     assert_corrupt(err);

@@ -170,6 +170,30 @@ static __attribute__((unused)) sqlite3 *tg_open(const char *path)
     return db;
 }
 
+/* Overwrites the root page of table (or index) name with garbage. */
+static __attribute__((unused)) void tg_smash(const char *path, const char *name)
+{
+    sqlite3 *db = tg_open(path);
+    sqlite3_stmt *s = NULL;
+    long page = 0;
+    if (sqlite3_prepare_v2(db, "SELECT rootpage FROM sqlite_schema WHERE name = ?1", -1, &s,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            page = sqlite3_column_int(s, 0);
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    char junk[4096];
+    memset(junk, 0xa5, sizeof junk);
+    FILE *f = page > 1 ? fopen(path, "r+b") : NULL;
+    if (f == NULL || fseek(f, (page - 1) * 4096, SEEK_SET) != 0 ||
+        fwrite(junk, 1, sizeof junk, f) != sizeof junk || fclose(f) != 0) {
+        fprintf(stderr, "tracegen: cannot smash %s in %s (root page %ld)\n", name, path, page);
+        abort();
+    }
+}
+
 /* The writer's own schema (lib/debug/trace_schema.h): the tests build
  * traces of exactly the layout lib/debug/trace.c makes. */
 #include "debug/trace_schema.h"
