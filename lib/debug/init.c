@@ -169,7 +169,7 @@ static void exit_check(bool lsan_dying)
     else if (leaked && handle__opt.exitcode != 0)
         final = handle__opt.exitcode;
     if (handle__trace_is_open())
-        handle__trace_close(final, handle__start_unix_ns() + handle__now_ns());
+        handle__trace_close(final, handle__start_unix_ns() + handle__now_ns(), NULL, 0);
     if (handle__opt.verbosity >= 1 && trace_path[0]) {
         char msg[PATH_MAX + 64];
         snprintf(msg, sizeof msg, "exiting with status %d; trace %s", final, trace_path);

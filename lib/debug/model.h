@@ -91,6 +91,17 @@ HANDLE__HIDDEN bool handle__clock_uses_tsc(void);
 /* In a fork child: a re-anchoring cut short by the fork is finished. */
 HANDLE__HIDDEN void handle__clock_fork_child(void);
 
+/* ---- the leak set ---------------------------------------------------- */
+
+/* One handle the exit check found live: the set it saw is both printed and
+ * written to the trace (SPEC section 4: the report and the trace hold the
+ * same leaks), so the check hands the same array to both. */
+struct handle__leak {
+    handle_t h;
+    uint64_t created_ns;
+    uint32_t tag, created_stack, created_thread;
+};
+
 /* ---- fork ------------------------------------------------------------ */
 
 /* pthread_atfork phases for the locks of each part: prepare takes the

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "../core/core.h"
+#include "model.h"
 
 struct handle__trace_config {
     const char *path;      /* final path, %p already expanded */
@@ -27,6 +28,8 @@ struct handle__trace_config {
     const char *exe;       /* /proc/self/exe target */
     const char *cmdline;   /* arguments joined by spaces */
     uint64_t started_at;   /* Unix ns */
+    uint64_t start_ticks;  /* /proc/self/stat field 22 (0: unknown) */
+    const char *boot_id;   /* /proc/sys/kernel/random/boot_id, "" if unknown */
 };
 
 /* Creates the file (mode 0600, replacing a regular file at path, never
@@ -36,6 +39,10 @@ struct handle__trace_config {
 HANDLE__HIDDEN bool handle__trace_open(const struct handle__trace_config *cfg, char *err,
                                        size_t errlen);
 HANDLE__HIDDEN bool handle__trace_is_open(void);
+/* The path of the open trace (cfg->path, or cfg->path with ".<n>" when an
+ * earlier image of this process, same pid and start, holds cfg->path:
+ * SPEC section 4); "" when none is open. */
+HANDLE__HIDDEN const char *handle__trace_path(void);
 
 /* Queue events. Never drop: when the queue is full, the caller waits. */
 HANDLE__HIDDEN void handle__trace_new(handle_t h, uint32_t tag, uint64_t created_ns,
@@ -59,12 +66,39 @@ struct handle__trace_error {
  * committed (bounded wait: gives up after ~2 s so a panic always ends). */
 HANDLE__HIDDEN void handle__trace_error(const struct handle__trace_error *e);
 
+/* Replaces the message of the last error recorded by handle__trace_error()
+ * (recorded first with the raw text, SPEC section 4) and commits it, with
+ * the same bounded wait. */
+HANDLE__HIDDEN void handle__trace_error_text(const char *message);
+
 /* Waits until everything queued so far is committed (same bound). */
 HANDLE__HIDDEN void handle__trace_sync(void);
 
+/* The exit check's first step: events queued after this returns are
+ * dropped (those already queued are still written). */
+HANDLE__HIDDEN void handle__trace_freeze(void);
+
 /* Final commit: writes ended_at (Unix ns) and exit_status into meta, stops
- * the writer and closes the database. Idempotent. */
-HANDLE__HIDDEN void handle__trace_close(int exit_status, uint64_t ended_at);
+ * the writer and closes the database. Idempotent. With live != NULL the
+ * trace's live handles become exactly live[0..n) (the set the exit check
+ * saw): a handle live in the trace but not there is completed at ended_at
+ * with no deletion stack, and one there but not yet in the trace is added.
+ * May be called from the writer thread itself (inside on_orphan, below);
+ * bounded like handle__trace_sync(). */
+HANDLE__HIDDEN void handle__trace_close(int exit_status, uint64_t ended_at,
+                                        const struct handle__leak *live, size_t n);
+
+/* A warning the trace layer could not print itself (the writer thread has
+ * no descriptor of the program's): copies it into buf, NUL-terminated, and
+ * forgets it; false when none is pending (one relaxed load). The runtime
+ * prints it from a program thread. */
+HANDLE__HIDDEN bool handle__trace_take_warning(char *buf, size_t cap);
+
+/* The main thread left with pthread_exit(): from now on the writer checks,
+ * at every wake-up, whether it is the last thread of the process, and if
+ * so calls on_orphan() on the writer thread (which is expected to run the
+ * exit sequence and not return). */
+HANDLE__HIDDEN void handle__trace_watch_orphan(void (*on_orphan)(void));
 
 /* In a fork child: drop every reference to the parent's writer, queue and
  * connection without touching them (no SQLite call, no join). */

@@ -236,7 +236,7 @@ static void test_trace_schema_meta_and_mode(void **state)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
-    handle__trace_close(7, 1234567890123456789ull);
+    handle__trace_close(7, 1234567890123456789ull, NULL, 0);
     assert_false(handle__trace_is_open());
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
@@ -307,7 +307,7 @@ static void test_trace_schema_meta_and_mode(void **state)
     assert_true(plan_rows > 0);
     sqlite3_close(db);
     /* close is idempotent; events after close are ignored */
-    handle__trace_close(8, 1);
+    handle__trace_close(8, 1, NULL, 0);
     handle__trace_new(H(1, 1), 0, 1, 0, 1);
     handle__trace_sync();
 }
@@ -390,7 +390,7 @@ static void test_trace_lifetimes_and_errors(void **state)
     };
     handle__trace_error(&e2);
     ref_new(&r, 0, 0, 4001);
-    handle__trace_close(23, 99);
+    handle__trace_close(23, 99, NULL, 0);
 
     db = db_open(path);
     assert_integrity(db);
@@ -539,7 +539,7 @@ static void test_trace_replaces_file_and_stale_wal(void **state)
     chmod(path, 0644);
     open_ok(path, 100, 0);
     handle__trace_new(H(1, 1), 0, 1, 0, 1);
-    handle__trace_close(0, 1);
+    handle__trace_close(0, 1, NULL, 0);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
@@ -557,7 +557,7 @@ static void test_trace_replaces_file_and_stale_wal(void **state)
     fputs("junk", f);
     fclose(f);
     open_ok(path, 100, 0);
-    handle__trace_close(0, 1);
+    handle__trace_close(0, 1, NULL, 0);
     db = db_open(path);
     assert_integrity(db);
     assert_int_equal(q_int(db, "SELECT count(*) FROM handles"), 0);
@@ -631,7 +631,7 @@ static void test_trace_max_history(void **state)
             sqlite3_close(db);
         }
     }
-    handle__trace_close(0, 1);
+    handle__trace_close(0, 1, NULL, 0);
     sqlite3 *db = db_open(path);
     assert_integrity(db);
     assert_int_equal(q_int(db, "SELECT count(*) FROM handles"), 1005);
@@ -691,7 +691,7 @@ static void test_trace_four_threads(void **state)
     }
     for (uint32_t t = 0; t < 4; t++)
         pthread_join(th[t], NULL);
-    handle__trace_close(0, 1);
+    handle__trace_close(0, 1, NULL, 0);
     struct refs r = {0};
     for (uint32_t t = 0; t < 4; t++) {
         r.tags[t + 1] = r.threads[t + 1] = 1;
@@ -730,7 +730,7 @@ static void test_trace_module_unload_updated(void **state)
     handle__trace_sync();
     atomic_store(&m->unloaded_ns, 4242);
     handle__trace_sync();
-    handle__trace_close(0, 1);
+    handle__trace_close(0, 1, NULL, 0);
     atomic_store(&m->unloaded_ns, 0);
     sqlite3 *db = db_open(path);
     assert_int_equal(q_int(db, "SELECT unloaded_ns FROM modules WHERE id = 2"), 4242);
@@ -768,7 +768,7 @@ static void test_trace_close_while_producing(void **state)
         pthread_create(&th[t], NULL, hammer, (void *)(t + 1));
     sleep_ms(150);
     uint64_t t0 = mono();
-    handle__trace_close(5, 55);
+    handle__trace_close(5, 55, NULL, 0);
     uint64_t took = mono() - t0;
     sleep_ms(50); /* producers run on after close */
     atomic_store(&hammer_stop, true);
@@ -817,7 +817,7 @@ static void test_trace_fork_child_gets_own_trace(void **state)
                 if (i <= 100)
                     handle__trace_delete(H(5, i), 1, i, 0, 1, i + 1, 0, 2);
             }
-            handle__trace_close(0, 1);
+            handle__trace_close(0, 1, NULL, 0);
             _exit(0);
         }
         int status;
@@ -833,7 +833,7 @@ static void test_trace_fork_child_gets_own_trace(void **state)
     }
     atomic_store(&hammer_stop, true);
     pthread_join(th, NULL);
-    handle__trace_close(0, 1);
+    handle__trace_close(0, 1, NULL, 0);
     sqlite3 *db = db_open(path);
     assert_integrity(db);
     assert_true(q_int(db, "SELECT count(*) FROM handles") > 0);
@@ -894,7 +894,7 @@ static void test_trace_file_removed_warns_once(void **state)
     uint64_t t0 = mono();
     handle__trace_error(&e);
     assert_true(mono() - t0 < 1000000000u);
-    handle__trace_close(0, 1);
+    handle__trace_close(0, 1, NULL, 0);
     restore_stderr(saved);
     char *text = slurp(errfile);
     snprintf(want, sizeof want,
@@ -931,7 +931,7 @@ static void test_trace_disk_full_warns(void **state)
             if (i % 50000 == 0)
                 handle__trace_sync();
         }
-        handle__trace_close(0, 1);
+        handle__trace_close(0, 1, NULL, 0);
         _exit(0);
     }
     int status = 0;
@@ -1104,7 +1104,7 @@ static void measure(const char *name, uint32_t n, uint32_t long_every)
         handle__trace_delete(h, tag, now, 0, stk, now + 180 + i % 300, 0, 40 + stk);
     }
     uint64_t queued = mono();
-    handle__trace_close(0, 1);
+    handle__trace_close(0, 1, NULL, 0);
     uint64_t t1 = mono(), cpu1 = process_cpu_ns(), me1 = thread_cpu_ns();
     struct stat st;
     stat(path, &st);
