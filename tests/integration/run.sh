@@ -24,6 +24,15 @@ L_USE=$(line_of $M 'LINE_USE \*/'); L_USE_TAGGED=$(line_of $M LINE_USE_TAGGED)
 L_SESSION=$(line_of leak.c LINE_SESSION); L_PLAIN=$(line_of leak.c LINE_PLAIN)
 FRAME='    #[0-9]+ 0x[0-9a-f]+ in'
 
+# Cases in cases/*.sh: one function case_NAME per case (registered by
+# CMakeLists.txt from those files), grouped by topic.
+for f in "$SRC"/cases/*.sh; do [ -f "$f" ] && . "$f"; done
+if declare -F "case_$case_name" >/dev/null; then
+  "case_$case_name"
+  echo "PASS [$case_name]"
+  exit 0
+fi
+
 case $case_name in
 abi_exports)
   # Under scripts/coverage.sh (FAULT_UNDER_COVERAGE set) gcc's --coverage
