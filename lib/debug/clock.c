@@ -32,7 +32,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "runtime.h"
+#include "model.h"
 
 #if defined(__x86_64__) && !defined(HANDLE__CLOCK_NO_TSC)
 #include <cpuid.h>

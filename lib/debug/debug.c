@@ -1,10 +1,8 @@
 /*
  * debug.c - the seven public calls of libhandle-debug.so: the same core
  * table as the release build (lib/core), plus, for every handle, the
- * creation and deletion stack, thread and time in a side table indexed like
- * the core's slots, a quarantine that holds deleted slots back before reuse
- * (so a stale handle gets its full history), the trace events, and the full
- * diagnostics.
+ * creation and deletion stack, thread and time in the side table (side.c),
+ * the quarantine, the trace events, and the full diagnostics.
  *
  * handle_value/handle_lookup stay lock-free and async-signal-safe: they
  * capture a stack and record only on misuse. handle_new/handle_delete
@@ -14,12 +12,14 @@
  * recording. errno is preserved by every entry point.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "lifecycle.h"
+#include "model.h"
+#include "rt.h"
 #include "runtime.h"
+#include "side.h"
+#include "stack.h"
 #include "trace.h"
 
 /* SPEC section 3: a weak undefined reference, as in the release build. */
@@ -27,125 +27,62 @@ extern const char *__handle_default_options(void) __attribute__((weak));
 __attribute__((used)) static const char *(*const keep_default_options)(void) =
     __handle_default_options;
 
-static _Thread_local struct handle__tls tls_state __attribute__((tls_model("initial-exec")));
+/* ---- misuse ---------------------------------------------------------- */
 
-struct handle__tls *handle__tls_get(void)
+/* Every panic goes through here: the runtime and the trace are started
+ * (the first error creates the trace), then the report. */
+__attribute__((noinline, cold, noreturn)) static void panic(int kind, handle_t h, const char *tag,
+                                                            const uintptr_t *pcs, uint32_t depth)
 {
-    return &tls_state;
+    struct handle__tls *t = handle__tls_get();
+    t->busy = 1;
+    handle__life_init();
+    handle__life_trace_start();
+    handle__life_poll();
+    handle__diag_panic(kind, h, tag, pcs, depth);
 }
-
-/* ---- side table ------------------------------------------------------ */
-
-static _Atomic(struct handle__side *) side_dir[HANDLE__DIR_SIZE];
-static pthread_mutex_t side_lock = PTHREAD_MUTEX_INITIALIZER;
-
-struct handle__side *handle__side_get(uint32_t idx, bool create)
-{
-    _Atomic(struct handle__side *) *d = &side_dir[idx >> HANDLE__CHUNK_BITS];
-    struct handle__side *c = atomic_load_explicit(d, memory_order_acquire);
-    if (HANDLE__UNLIKELY(c == NULL)) {
-        if (!create)
-            return NULL;
-        pthread_mutex_lock(&side_lock);
-        c = atomic_load_explicit(d, memory_order_relaxed);
-        if (c == NULL) {
-            void *p = mmap(NULL, (size_t)HANDLE__CHUNK_SLOTS * sizeof *c, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (p != MAP_FAILED) {
-                c = p;
-                atomic_store_explicit(d, c, memory_order_release);
-            }
-        }
-        pthread_mutex_unlock(&side_lock);
-        if (c == NULL)
-            return NULL;
-    }
-    return &c[idx & (HANDLE__CHUNK_SLOTS - 1u)];
-}
-
-/* ---- quarantine ------------------------------------------------------ */
-
-static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint32_t *q_ring;
-static uint64_t q_cap, q_head, q_len;
-
-/* Holds the retired slot idx back; releases the oldest one when full. */
-static void quarantine_push(uint32_t idx)
-{
-    uint32_t out = idx;
-    if (q_cap != 0) {
-        pthread_mutex_lock(&q_lock);
-        if (q_ring == NULL) {
-            q_ring = mmap(NULL, q_cap * sizeof *q_ring, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (q_ring == MAP_FAILED) {
-                q_ring = NULL;
-                q_cap = 0;
-            }
-        }
-        if (q_cap == 0) {
-            out = idx;
-        } else if (q_len < q_cap) {
-            q_ring[(q_head + q_len) % q_cap] = idx;
-            q_len++;
-            out = 0;
-        } else {
-            out = q_ring[q_head];
-            q_ring[q_head] = idx;
-            q_head = (q_head + 1) % q_cap;
-        }
-        pthread_mutex_unlock(&q_lock);
-    }
-    if (out != 0)
-        handle__core_release(out);
-}
-
-HANDLE__HIDDEN void handle__quarantine_init(uint64_t cap);
-void handle__quarantine_init(uint64_t cap)
-{
-    q_cap = cap;
-}
-
-HANDLE__HIDDEN void handle__debug_fork(int phase);
-void handle__debug_fork(int phase)
-{
-    if (phase == HANDLE__FORK_PREPARE) {
-        pthread_mutex_lock(&q_lock);
-        pthread_mutex_lock(&side_lock);
-    } else {
-        pthread_mutex_unlock(&side_lock);
-        pthread_mutex_unlock(&q_lock);
-    }
-}
-
-/* ---- entry points ---------------------------------------------------- */
 
 __attribute__((noinline, cold, noreturn)) static void misuse(int kind, handle_t h,
                                                              const char *tag)
 {
     uintptr_t pcs[HANDLE__MAX_FRAMES];
-    handle__rt_init();
+    handle__life_init();
     uint32_t depth = handle__stack_capture(pcs, (uint32_t)handle__opt.max_frames);
-    handle__diag_panic(kind, h, tag, pcs, depth);
+    panic(kind, h, tag, pcs, depth);
 }
+
+/* The side entry of a new handle; out of memory for it is an
+ * out-of-handles panic (SPEC section 4), the handle given back first. */
+static struct handle__side *side_of_new(handle_t h, uint32_t idx)
+{
+    struct handle__side *s = handle__side_get(idx, true);
+    if (HANDLE__UNLIKELY(s == NULL)) {
+        uint32_t i2 = 0;
+        if (handle__core_delete(h, &i2, NULL) == HANDLE__OK)
+            handle__core_release(i2);
+        handle__tls_get()->busy = 0;
+        misuse(HANDLE__OUT_OF_HANDLES, 0, NULL);
+    }
+    return s;
+}
+
+/* ---- entry points ---------------------------------------------------- */
 
 static handle_t new_handle(void *value, const char *tag)
 {
     int saved = errno;
-    handle__rt_init();
-    struct handle__tls *t = &tls_state;
+    handle__life_init();
+    struct handle__tls *t = handle__tls_get();
     uint32_t idx = 0;
     if (HANDLE__UNLIKELY(t->busy)) {
         /* Re-entered (signal handler, our own dependencies): no recording. */
         handle_t h = handle__core_new(value, tag, &idx);
         if (h == 0)
             misuse(HANDLE__OUT_OF_HANDLES, 0, NULL);
-        struct handle__side *s = handle__side_get(idx, true);
-        if (s) {
-            memset(s, 0, sizeof *s);
-            atomic_store_explicit(&s->h, h, memory_order_release);
-            s->epoch = atomic_load_explicit(&handle__fork_epoch, memory_order_relaxed);
-        }
+        struct handle__side *s = side_of_new(h, idx);
+        memset(s, 0, sizeof *s);
+        atomic_store_explicit(&s->h, h, memory_order_release);
+        s->epoch = atomic_load_explicit(&handle__fork_epoch, memory_order_relaxed);
         errno = saved;
         return h;
     }
@@ -156,25 +93,24 @@ static handle_t new_handle(void *value, const char *tag)
     uint32_t tagid = handle__tag_intern(tag);
     uint32_t thread = handle__thread_self();
     uint64_t now = handle__now_ns();
-    handle__rt_trace_start();
+    handle__life_trace_start();
     handle_t h = handle__core_new(value, tag, &idx);
     if (HANDLE__UNLIKELY(h == 0)) {
         t->busy = 0;
         misuse(HANDLE__OUT_OF_HANDLES, 0, NULL);
     }
-    struct handle__side *s = handle__side_get(idx, true);
-    if (s) {
-        s->created_ns = now;
-        s->created_stack = stack;
-        s->created_thread = thread;
-        s->deleted_ns = 0;
-        s->deleted_stack = 0;
-        s->deleted_thread = 0;
-        s->tag = tagid;
-        s->epoch = atomic_load_explicit(&handle__fork_epoch, memory_order_relaxed);
-        atomic_store_explicit(&s->h, h, memory_order_release);
-    }
+    struct handle__side *s = side_of_new(h, idx);
+    s->created_ns = now;
+    s->created_stack = stack;
+    s->created_thread = thread;
+    s->deleted_ns = 0;
+    s->deleted_stack = 0;
+    s->deleted_thread = 0;
+    s->tag = tagid;
+    s->epoch = atomic_load_explicit(&handle__fork_epoch, memory_order_relaxed);
+    atomic_store_explicit(&s->h, h, memory_order_release);
     handle__trace_new(h, tagid, now, thread, stack);
+    handle__life_poll();
     t->busy = 0;
     errno = saved;
     return h;
@@ -222,8 +158,8 @@ HANDLE_API void *handle_value_tagged(handle_t h, const char *tag)
 HANDLE_API void handle_delete(handle_t h)
 {
     int saved = errno;
-    handle__rt_init();
-    struct handle__tls *t = &tls_state;
+    handle__life_init();
+    struct handle__tls *t = handle__tls_get();
     uint32_t idx = 0;
     if (HANDLE__UNLIKELY(t->busy)) {
         if (handle__core_delete(h, &idx, NULL) != HANDLE__OK)
@@ -231,7 +167,7 @@ HANDLE_API void handle_delete(handle_t h)
         struct handle__side *s = handle__side_get(idx, false);
         if (s && atomic_load_explicit(&s->h, memory_order_acquire) == h)
             s->deleted_ns = handle__now_ns();
-        quarantine_push(idx);
+        handle__quarantine_push(idx);
         errno = saved;
         return;
     }
@@ -240,10 +176,9 @@ HANDLE_API void handle_delete(handle_t h)
     uint32_t depth = handle__stack_capture(pcs, (uint32_t)handle__opt.max_frames);
     int kind = handle__core_delete(h, &idx, NULL);
     if (HANDLE__UNLIKELY(kind != HANDLE__OK)) {
-        t->busy = 0;
         if (kind == HANDLE__USE_AFTER_DELETE)
             kind = HANDLE__DOUBLE_DELETE;
-        handle__diag_panic(kind, h, NULL, pcs, depth);
+        panic(kind, h, NULL, pcs, depth);
     }
     uint32_t stack = handle__depot_put(pcs, depth);
     uint32_t thread = handle__thread_self();
@@ -260,7 +195,7 @@ HANDLE_API void handle_delete(handle_t h)
         handle__trace_delete(h, s->tag, s->created_ns, s->created_thread, s->created_stack, now,
                              thread, stack);
     }
-    quarantine_push(idx);
+    handle__quarantine_push(idx);
     t->busy = 0;
     errno = saved;
 }

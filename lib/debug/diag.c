@@ -84,11 +84,9 @@ void handle__diag_panic(int kind, handle_t h, const char *want_tag, const uintpt
 {
     struct handle__tls *t = handle__tls_get();
     t->busy = 1;
-    handle__rt_init();
     uint32_t stack = handle__depot_put(pcs, depth);
     uint32_t thread = handle__thread_self();
     uint64_t now = handle__now_ns();
-    handle__rt_trace_start();
     long pid = (long)getpid();
 
     struct handle__side side = {0};
@@ -207,26 +205,16 @@ struct group {
     uint64_t count, first_ns;
 };
 
-uint64_t handle__leak_report(uint64_t *nsites)
+uint64_t handle__leak_report(const struct handle__leak *v, size_t nv, uint64_t *nsites)
 {
-    uint32_t epoch = atomic_load(&handle__fork_epoch);
-    uint32_t hw = handle__core_high_water();
     size_t cap = 1024, n = 0;
     struct group *g = calloc(cap, sizeof *g);
     size_t hcap = 4096;
     uint32_t *hash = calloc(hcap, sizeof *hash); /* index+1 into g */
     if (g == NULL || hash == NULL)
         goto oom;
-    for (uint32_t idx = 1; idx <= hw; idx++) {
-        struct handle__side *s = handle__side_get(idx, false);
-        if (s == NULL) {
-            idx |= HANDLE__CHUNK_SLOTS - 1u; /* skip the whole missing chunk */
-            continue;
-        }
-        handle_t h = atomic_load_explicit(&s->h, memory_order_acquire);
-        void *v;
-        if (h == 0 || s->epoch != epoch || !handle__core_get(h, &v, NULL))
-            continue;
+    for (size_t i = 0; i < nv; i++) {
+        const struct handle__leak *s = &v[i];
         uint32_t key = s->created_stack * 2654435761u ^ s->tag * 40503u;
         size_t pos = key & (hcap - 1);
         while (hash[pos] && !(g[hash[pos] - 1].stack == s->created_stack &&
@@ -253,12 +241,12 @@ uint64_t handle__leak_report(uint64_t *nsites)
             uint32_t *nh = calloc(ncap, sizeof *nh);
             if (nh == NULL)
                 goto oom;
-            for (size_t i = 0; i < n; i++) {
-                uint32_t k = g[i].stack * 2654435761u ^ g[i].tag * 40503u;
-                size_t p = k & (ncap - 1);
+            for (size_t k = 0; k < n; k++) {
+                uint32_t kk = g[k].stack * 2654435761u ^ g[k].tag * 40503u;
+                size_t p = kk & (ncap - 1);
                 while (nh[p])
                     p = (p + 1) & (ncap - 1);
-                nh[p] = (uint32_t)(i + 1);
+                nh[p] = (uint32_t)(k + 1);
             }
             free(hash);
             hash = nh;
@@ -305,7 +293,7 @@ uint64_t handle__leak_report(uint64_t *nsites)
         handle__leaks_text(&b, (long)getpid(), sites, n, (uint64_t)handle__opt.max_leaks, supp);
         if (handle__sym_faulted(sym))
             handle__sb_printf(&b, "Note: %s.\n", handle__sym_error(sym));
-        const char *tp = handle__rt_trace_path();
+        const char *tp = handle__trace_path();
         if (tp[0])
             handle__sb_printf(&b, "Trace: %s (read it with: handle-report %s)\n", tp, tp);
         if (b.p)
@@ -323,7 +311,7 @@ uint64_t handle__leak_report(uint64_t *nsites)
 oom:
     free(g);
     free(hash);
-    handle__rt_warn("out of memory in the leak check");
+    handle__rt_warn("out of memory in the leak check: the leaked handles are not listed");
     *nsites = 0;
-    return 0;
+    return nv;
 }

@@ -22,7 +22,8 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "runtime.h"
+#include "rt.h"
+#include "stack.h"
 #include "unwind.h"
 
 typedef int (*unw_backtrace_fn)(void **buffer, int size);
@@ -58,9 +59,15 @@ bool handle__self_pc(uintptr_t pc)
     return (pc >= self_lo && pc < self_hi) || (pc >= unw_lo && pc < unw_hi);
 }
 
+void handle__stack_self_init(void)
+{
+    if (self_hi == 0)
+        range_of((const void *)&handle__stack_init, &self_lo, &self_hi);
+}
+
 bool handle__stack_init(void)
 {
-    range_of((const void *)&handle__stack_init, &self_lo, &self_hi);
+    handle__stack_self_init();
     handle__unwind_init(); /* normally done already by its constructor */
     void *lib = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL)

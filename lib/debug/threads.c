@@ -21,7 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime.h"
+#include "model.h"
+#include "rt.h"
 
 /* ---- threads --------------------------------------------------------- */
 

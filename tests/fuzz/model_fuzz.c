@@ -62,6 +62,7 @@
 #include "core/core.h"
 #include "core/panic_hook.h"
 #ifdef MODEL_DEBUG
+#include "debug/lifecycle.h"
 #include "debug/runtime.h"
 #endif
 
@@ -577,7 +578,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     handle__panic_hook = panic_hook;
 #ifdef MODEL_DEBUG
-    handle__rt_init();
+    handle__life_init();
     quarantine_cap = handle__opt.quarantine;
     if (handle__opt.detect_leaks)
         FAIL("the debug model target wants detect_leaks=0 (its defaults say so)");

@@ -1,7 +1,254 @@
 # cases/lifecycle.sh - the debug runtime's life inside the host: start-up,
 # fork, exit, the last thread (issue 11). Sourced by run.sh; one function
-# case_NAME per ctest case it_NAME.
+# case_NAME per ctest case it_NAME. Each builds its program here.
 
-case_lifecycle_placeholder() {
-  run misuse ok; expect_rc 0; has '^ok$' out
+# build NAME [CC-ARGS...]: NAME.c (in the work dir) linked to libhandle.so.
+build() {
+  local n=$1; shift
+  $CC -std=gnu11 -O1 -g -I"$INCLUDE_DIR" "$n.c" "$RELEASE_LIB" \
+    -Wl,-rpath,"$(dirname "$RELEASE_LIB")" -lpthread -ldl "$@" -o "$n" || fail "cannot build $n"
+}
+# drun [ENV=VAL...] PROG ARGS...: PROG under the debug library with a time
+# limit (a hang is a failure, status 124); stdout->out, stderr->err.
+drun() { timeout -k 5 30 env LD_PRELOAD="$DEBUG_LIB" "$@" >out 2>err; rc=$?; }
+
+# Case 1: main() ends with pthread_exit() while the trace is on; another
+# thread still makes (and leaks) a handle. The process must end when that
+# thread ends, with the leak report and exitcode (it hung: the writer
+# thread kept it alive, with every signal blocked).
+case_pthread_exit_main() {
+  cat >pe.c <<'C'
+#include <handle/handle.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+static int x;
+static void *late(void *a) { (void)a; usleep(200000); handle_new_tagged(&x, "late"); puts("late done"); fflush(stdout); return NULL; }
+int main(void) {
+  handle_new_tagged(&x, "early");
+  pthread_t t; pthread_create(&t, NULL, late, NULL);
+  pthread_exit(NULL);
+}
+C
+  build pe
+  drun ./pe; [ "$rc" = 124 ] || [ "$rc" = 137 ] && fail "hangs after pthread_exit in main"
+  expect_rc 23
+  has '^late done$' out
+  has 'Leak of 1 handle\(s\) tagged "early"'
+  has 'Leak of 1 handle\(s\) tagged "late"'
+  t=$(one_trace)
+  [ "$(sql "$t" "select count(*) from leaks")" = 2 ] || fail "leaks in the trace"
+  [ "$(sql "$t" "select value from meta where key='exit_status'")" = 23 ] || fail "meta exit_status"
+  # No leak: status 0, as glibc ends such a process.
+  HANDLE_OPTIONS=detect_leaks=0 drun ./pe; expect_rc 0
+  # SIGTERM still ends such a process while a thread runs.
+  cat >pe2.c <<'C'
+#include <handle/handle.h>
+#include <pthread.h>
+#include <unistd.h>
+static void *sleeper(void *a) { (void)a; for (;;) pause(); return NULL; }
+int main(void) { static int x; handle_delete(handle_new(&x)); pthread_t t; pthread_create(&t, NULL, sleeper, NULL); pthread_exit(NULL); }
+C
+  build pe2
+  LD_PRELOAD="$DEBUG_LIB" ./pe2 & p=$!
+  sleep 0.5; kill -TERM $p
+  for i in $(seq 50); do kill -0 $p 2>/dev/null || break; sleep 0.1; done
+  kill -0 $p 2>/dev/null && { kill -9 $p; fail "SIGTERM ignored"; }
+  wait $p; [ $? = 143 ] || fail "not ended by SIGTERM"
+}
+
+# Case 2: fork() while another thread is inside the runtime's first-call
+# start-up: the child must not hang. The start-up is held open on purpose
+# (the program's __handle_default_options, which start-up calls, waits
+# until the fork happened), so the race is hit every time.
+case_fork_during_startup() {
+  cat >fs.c <<'C'
+#include <handle/handle.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static atomic_int in_startup, forked;
+const char *__handle_default_options(void) {
+  atomic_store(&in_startup, 1);
+  for (int i = 0; i < 200 && !atomic_load(&forked); i++) usleep(1000);
+  return "";
+}
+static void *first(void *a) { (void)a; static int x; handle_delete(handle_new(&x)); return NULL; }
+int main(void) {
+  pthread_t t; pthread_create(&t, NULL, first, NULL);
+  while (!atomic_load(&in_startup)) usleep(100);
+  pid_t c = fork();
+  if (c == 0) { static int y; handle_delete(handle_new(&y)); puts("child ok"); fflush(stdout); _exit(0); }
+  atomic_store(&forked, 1);
+  pthread_join(t, NULL);
+  int st; waitpid(c, &st, 0);
+  printf("child status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+  return 0;
+}
+C
+  build fs
+  for i in 1 2 3; do
+    HANDLE_OPTIONS=trace= drun ./fs; [ "$rc" = 124 ] && fail "hang (run $i)"
+    expect_rc 0; has '^child ok$' out; has '^child status 0$' out
+    drun ./fs; [ "$rc" = 124 ] && fail "hang with a trace (run $i)"
+    expect_rc 0; has '^child status 0$' out
+  done
+}
+
+# Case 8: out of memory for the side table is an out-of-handles panic,
+# never leaks silently skipped (exit 0).
+case_oom_side_table() {
+  cat >om.c <<'C'
+#include <handle/handle.h>
+#include <stdio.h>
+#include <sys/resource.h>
+/* The core table's second chunk (1.5 MiB) fits under the limit, the side
+ * table's (3 MiB) does not. */
+int main(void) {
+  static int x; static handle_t first[65535];
+  for (int i = 0; i < 65535; i++) first[i] = handle_new(&x);
+  for (int i = 0; i < 65535; i++) handle_delete(first[i]); /* quarantined */
+  FILE *f = fopen("/proc/self/statm", "r"); unsigned long pages = 0;
+  if (!f || fscanf(f, "%lu", &pages) != 1) return 2; fclose(f);
+  struct rlimit r = {pages * 4096 + (2u << 20), RLIM_INFINITY}; setrlimit(RLIMIT_AS, &r);
+  for (int i = 0; i < 100; i++) handle_new(&x);
+  puts("not reached"); return 0;
+}
+C
+  build om
+  HANDLE_OPTIONS=trace= drun ./om
+  [ "$rc" = 0 ] && fail "exit 0: leaks silently skipped"
+  expect_rc 134
+  has "ERROR: HandleSanitizer: out-of-handles"
+  hasnt 'not reached' out
+}
+
+# Case 9: preloaded, the leak check runs after every shared library's
+# destructors: a C destructor and a C++ static object in a linked .so, and
+# a C destructor in a dlopen'ed .so, delete their handles; none is a leak,
+# and every destructor runs.
+case_exit_after_library_destructors() {
+  command -v c++ >/dev/null || fail "no C++ compiler"
+  cat >cdtor.c <<'C'
+#include <handle/handle.h>
+#include <stdio.h>
+static handle_t h; static int x;
+__attribute__((constructor)) static void make(void) { h = handle_new_tagged(&x, "c-dtor"); }
+__attribute__((destructor)) static void drop(void) { handle_delete(h); puts("c destructor ran"); fflush(stdout); }
+void cdtor_touch(void) {}
+C
+  cat >cxx.cpp <<'C'
+#include <handle/handle.h>
+#include <cstdio>
+struct Holder { handle_t h; int x; Holder() { h = handle_new_tagged(&x, "cxx-static"); }
+  ~Holder() { handle_delete(h); std::puts("c++ destructor ran"); std::fflush(stdout); } };
+static Holder holder;
+extern "C" void cxx_touch(void) {}
+C
+  cat >plug.c <<'C'
+#include <handle/handle.h>
+#include <stdio.h>
+static handle_t h; static int x;
+__attribute__((constructor)) static void make(void) { h = handle_new_tagged(&x, "plugin-dtor"); }
+__attribute__((destructor)) static void drop(void) { handle_delete(h); puts("plugin destructor ran"); fflush(stdout); }
+C
+  cat >host.c <<'C'
+#include <dlfcn.h>
+#include <stdio.h>
+void cdtor_touch(void); void cxx_touch(void);
+int main(int argc, char **argv) { (void)argc; cdtor_touch(); cxx_touch();
+  if (!dlopen(argv[1], RTLD_NOW)) { puts(dlerror()); return 2; } puts("main done"); return 0; }
+C
+  local rp="-Wl,-rpath,$(dirname "$RELEASE_LIB"):$PWD"
+  $CC -shared -fPIC -g -I"$INCLUDE_DIR" cdtor.c "$RELEASE_LIB" $rp -o libcdtor.so || fail build
+  c++ -shared -fPIC -g -I"$INCLUDE_DIR" cxx.cpp "$RELEASE_LIB" $rp -o libcxx.so || fail build
+  $CC -shared -fPIC -g -I"$INCLUDE_DIR" plug.c "$RELEASE_LIB" $rp -o plug.so || fail build
+  $CC -g host.c -L. -lcdtor -lcxx -ldl $rp -o host || fail build
+  drun ./host "$PWD/plug.so"
+  expect_rc 0
+  has '^main done$' out
+  has '^c destructor ran$' out
+  has '^c\+\+ destructor ran$' out
+  has '^plugin destructor ran$' out
+  hasnt 'HandleSanitizer'
+  t=$(one_trace)
+  [ "$(sql "$t" "select count(*) from leaks")" = 0 ] || fail "leaks in the trace"
+  [ "$(sql "$t" "select count(*) from handles")" = 3 ] || fail "handles in the trace"
+  [ "$(sql "$t" "select value from meta where key='exit_status'")" = 0 ] || fail "meta exit_status"
+}
+
+# Case 10: exit() from one thread while others still make handles: the
+# report and the trace hold the same leaks.
+case_exit_report_equals_trace() {
+  cat >ex.c <<'C'
+#include <handle/handle.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+static int x;
+static void *churn(void *a) { (void)a; for (;;) { handle_t h = handle_new_tagged(&x, "churn"); handle_t k = handle_new_tagged(&x, "kept"); handle_delete(h); (void)k; if (rand() % 64 == 0) usleep(1); } return NULL; }
+int main(void) {
+  pthread_t t[3]; for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, churn, NULL);
+  usleep(150000);
+  exit(0);
+}
+C
+  build ex
+  for i in 1 2 3 4 5; do
+    rm -f handle-trace.*
+    HANDLE_OPTIONS=max_leaks=0 drun ./ex; [ "$rc" = 124 ] && fail "hang (run $i)"
+    expect_rc 23
+    n=$(sed -n 's/^SUMMARY: HandleSanitizer: \([0-9]*\) handle(s) leaked.*/\1/p' err)
+    [ -n "$n" ] || fail "no summary (run $i)"
+    t=$(one_trace)
+    m=$(sql "$t" "select count(*) from leaks")
+    [ "$n" = "$m" ] || fail "run $i: report $n leaks, trace $m"
+    [ "$(sql "$t" "select count(*) from leaks where tag='churn'")" = \
+      "$(grep -o 'Leak of [0-9]* handle(s) tagged "churn"' err | grep -o '[0-9]*' | head -1 | sed 's/^$/0/')" ] \
+      || fail "run $i: churn leaks differ"
+  done
+}
+
+# Case 11: beside LeakSanitizer, meta.exit_status is the status the process
+# really ends with (LSan's report ends it first).
+case_lsan_exit_status() {
+  ACC=gcc; command -v gcc >/dev/null || ACC=$CC
+  asan=$("$ACC" -print-file-name=libasan.so); [ -f "$asan" ] || fail "no libasan"
+  cat >both.c <<'C'
+#include <handle/handle.h>
+#include <stdlib.h>
+#include <string.h>
+__attribute__((noinline)) static void leak_both(void) { static int x; handle_new(&x); char *p = malloc(77); memset(p, 1, 77); p = 0; }
+int main(void) { leak_both(); return 0; }
+C
+  "$ACC" -g -O0 -fsanitize=address -I"$INCLUDE_DIR" both.c "$RELEASE_LIB" -Wl,-rpath,"$(dirname "$RELEASE_LIB")" -o both || fail "cannot build"
+  for opts in "" "exitcode=7" ; do
+    ASAN_OPTIONS="$opts" LD_PRELOAD="$asan:$DEBUG_LIB" ./both >out 2>err; rc=$?
+    has "ERROR: LeakSanitizer: detected memory leaks"
+    has "ERROR: HandleSanitizer: detected handle leaks"
+    t=$(one_trace)
+    s=$(sql "$t" "select value from meta where key='exit_status'")
+    [ "$s" = "$rc" ] || fail "ASAN_OPTIONS=$opts: meta.exit_status $s, the process exited $rc"
+    rm -f handle-trace.*
+  done
+  LSAN_OPTIONS=exitcode=9 LD_PRELOAD="$asan:$DEBUG_LIB" ./both >out 2>err; rc=$?
+  t=$(one_trace)
+  s=$(sql "$t" "select value from meta where key='exit_status'")
+  [ "$s" = "$rc" ] || fail "LSAN_OPTIONS=exitcode=9: meta.exit_status $s, the process exited $rc"
+}
+
+# Case 14: a path over PATH_MAX after %p expansion is an error with a
+# warning, never cut short; a long path's warning keeps its newline.
+case_trace_path_limits() {
+  long=$(head -c 4080 /dev/zero | tr '\0' a)
+  HANDLE_OPTIONS="trace=$PWD/${long:0:$((4089 - ${#PWD}))}%p.db" drun "$PROGS/leak"
+  expect_rc 23
+  has "WARNING: HandleSanitizer: cannot create the trace: its path is longer than PATH_MAX"
+  [ -z "$(ls | grep aaaa)" ] || fail "a trace was made under a cut path: $(ls | grep -c aaaa)"
+  d=$(head -c 1000 /dev/zero | tr '\0' b)
+  HANDLE_OPTIONS="trace=/nonexistent/$d.db" drun "$PROGS/leak"; expect_rc 23
+  has "cannot create trace /nonexistent/$d.db: .*; checks go on without a trace$"
+  has "^==[0-9]+==ERROR: HandleSanitizer: detected handle leaks"
 }

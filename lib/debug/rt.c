@@ -1,0 +1,137 @@
+/*
+ * rt.c - the debug runtime's process-wide state (rt.h): options, the
+ * per-thread block, the fork epoch and the diagnostics destination.
+ *
+ * Writes never kill the program: SIGXFSZ is blocked around each write (a
+ * log file over RLIMIT_FSIZE then fails with EFBIG instead), a signal this
+ * write raised is taken back, and what a log file cannot take (EFBIG,
+ * ENOSPC, EBADF...) goes to stderr.
+ */
+#include "rt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/fmt.h"
+
+struct handle__options handle__opt;
+_Atomic uint32_t handle__fork_epoch = 1;
+
+static _Thread_local struct handle__tls tls_state __attribute__((tls_model("initial-exec")));
+
+struct handle__tls *handle__tls_get(void)
+{
+    return &tls_state;
+}
+
+static int log_fd = -1;
+static pid_t log_pid;
+
+bool handle__rt_write_fd(int fd, const char *text, size_t len)
+{
+    int saved = errno;
+    sigset_t xfsz, old, pending;
+    sigemptyset(&xfsz);
+    sigaddset(&xfsz, SIGXFSZ);
+    bool was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ);
+    bool masked = pthread_sigmask(SIG_BLOCK, &xfsz, &old) == 0;
+    bool ok = true;
+    while (len > 0) {
+        ssize_t n = write(fd, text, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            ok = false;
+            break;
+        }
+        text += n;
+        len -= (size_t)n;
+    }
+    if (masked) {
+        /* Take back a SIGXFSZ that this write raised (thread-directed). */
+        if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ)) {
+            struct timespec zero = {0, 0};
+            sigtimedwait(&xfsz, NULL, &zero);
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    errno = saved;
+    return ok;
+}
+
+/* The log_path destination: -1 for stderr. */
+static int log_dest(void)
+{
+    const char *lp = handle__opt.log_path;
+    if (lp[0] == '\0' || strcmp(lp, "stderr") == 0)
+        return -1;
+    if (strcmp(lp, "stdout") == 0)
+        return STDOUT_FILENO;
+    pid_t pid = getpid();
+    if (log_fd >= 0 && log_pid == pid)
+        return log_fd;
+    char path[PATH_MAX + 32];
+    struct handle__fmt f = {path, 0, sizeof path - 1};
+    handle__fmt_str(&f, lp);
+    handle__fmt_str(&f, ".");
+    handle__fmt_dec(&f, (uint64_t)pid);
+    path[f.len] = '\0';
+    int saved = errno;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+    errno = saved;
+    if (fd < 0)
+        return -1;
+    log_fd = fd;
+    log_pid = pid;
+    return fd;
+}
+
+void handle__rt_write(const char *text, size_t len)
+{
+    int fd = log_dest();
+    if (fd >= 0 && handle__rt_write_fd(fd, text, len))
+        return;
+    /* stderr, or what the log could not take (the whole text: a report is
+     * read as one piece). */
+    handle__rt_write_fd(STDERR_FILENO, text, len);
+}
+
+static void line(const char *label, const char *msg)
+{
+    char buf[4096];
+    struct handle__fmt f = {buf, 0, sizeof buf};
+    handle__fmt_str(&f, "==");
+    handle__fmt_dec(&f, (uint64_t)getpid());
+    handle__fmt_str(&f, label);
+    size_t room = sizeof buf - f.len - 1; /* the newline */
+    size_t n = strlen(msg);
+    if (n > room) {
+        handle__fmt_mem(&f, msg, room - 3);
+        handle__fmt_str(&f, "...");
+    } else {
+        handle__fmt_mem(&f, msg, n);
+    }
+    handle__fmt_str(&f, "\n");
+    handle__rt_write(buf, f.len);
+}
+
+void handle__rt_warn(const char *msg)
+{
+    line("==WARNING: HandleSanitizer: ", msg);
+}
+
+void handle__rt_info(const char *msg)
+{
+    line("==HandleSanitizer: ", msg);
+}
+
+void handle__rt_fork_child(void)
+{
+    atomic_fetch_add(&handle__fork_epoch, 1);
+    log_fd = -1; /* the parent's PATH.<ppid>: left open, not ours to close */
+}
