@@ -252,3 +252,26 @@ case_trace_path_limits() {
   has "cannot create trace /nonexistent/$d.db: .*; checks go on without a trace$"
   has "^==[0-9]+==ERROR: HandleSanitizer: detected handle leaks"
 }
+
+# Case 6 (diagnostics side): a misuse with log_path on a file over
+# RLIMIT_FSIZE ends by abort() (not SIGXFSZ, 153), and the report is not
+# lost: what the log cannot take goes to stderr. Also on stderr itself.
+case_log_path_file_size_limit() {
+  cat >lp.c <<'C'
+#include <handle/handle.h>
+int main(void) { static int x; handle_t h = handle_new(&x); handle_delete(h); handle_delete(h); return 0; }
+C
+  build lp
+  # stderr through a pipe (not subject to the limit), the log a file
+  ( ulimit -f 1; HANDLE_OPTIONS="trace=:log_path=$PWD/log" LD_PRELOAD="$DEBUG_LIB" exec ./lp ) 2>&1 >/dev/null | cat >err
+  rc=${PIPESTATUS[0]}
+  [ "$rc" = 153 ] && fail "died of SIGXFSZ writing to log_path"
+  expect_rc 134
+  has "SUMMARY: HandleSanitizer: double-delete"
+  has "==[0-9]+==ABORTING"
+  [ "$(stat -c %s log.* | head -1)" -le 1024 ] || fail "log over the limit"
+  # stderr itself a file over the limit: still abort, not SIGXFSZ
+  ( ulimit -f 1; HANDLE_OPTIONS="trace=" LD_PRELOAD="$DEBUG_LIB" exec ./lp ) >out 2>big.err; rc=$?
+  [ "$rc" = 153 ] && fail "died of SIGXFSZ writing to stderr"
+  expect_rc 134
+}
