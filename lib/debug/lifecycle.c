@@ -59,6 +59,7 @@ static bool once_per_image;        /* on_exit, atfork, death callback: set */
 
 enum { T_UNTRIED, T_OPENING, T_OPEN, T_NONE };
 static _Atomic uint32_t trace_state;
+static _Atomic pid_t trace_opener;  /* tid of the thread opening it */
 static bool is_fork_child;
 
 static _Atomic int exit_status = -1;
@@ -138,6 +139,7 @@ static void fork_child(void)
     handle__rt_fork_child();
     handle__trace_forget();
     atomic_store(&trace_state, T_UNTRIED);
+    atomic_store(&trace_opener, 0);
     is_fork_child = true;
     atomic_store(&exit_status, -1);
     atomic_store(&exit_checked, 0);
@@ -577,6 +579,7 @@ bool handle__life_trace_start(void)
             return true;
         if (s == T_UNTRIED) {
             if (atomic_compare_exchange_strong(&trace_state, &s, T_OPENING)) {
+                atomic_store(&trace_opener, gettid_());
                 bool ok = open_trace();
                 atomic_store_explicit(&trace_state, ok ? T_OPEN : T_NONE, memory_order_release);
                 futex_wake_all(&trace_state);
@@ -584,6 +587,8 @@ bool handle__life_trace_start(void)
             }
             continue; /* s holds the new state */
         }
+        if (atomic_load(&trace_opener) == gettid_())
+            return false; /* a misuse inside the opening itself (the program's malloc) */
         futex_wait(&trace_state, T_OPENING, 10 * 1000000L);
         s = atomic_load_explicit(&trace_state, memory_order_acquire);
     }
