@@ -275,3 +275,24 @@ C
   [ "$rc" = 153 ] && fail "died of SIGXFSZ writing to stderr"
   expect_rc 134
 }
+
+# Case 17: the writer thread makes unshare(CLONE_NEWUSER) fail with EINVAL
+# in a program that was single-threaded; the README's way around it
+# (trace=) works. Skipped (77) where user namespaces are not allowed at all.
+case_unshare_newuser() {
+  cat >un.c <<'C'
+#define _GNU_SOURCE
+#include <errno.h>
+#include <handle/handle.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+int main(void) { static int x; handle_delete(handle_new(&x));
+  if (unshare(CLONE_NEWUSER) != 0) { printf("unshare: %s\n", strerror(errno)); return 1; }
+  puts("unshare ok"); return 0; }
+C
+  build un
+  ./un >out 2>err || { grep -q 'unshare: Invalid argument' out && fail "fails without the debug build"; exit 77; }
+  drun ./un; expect_rc 1; has '^unshare: Invalid argument$' out
+  HANDLE_OPTIONS=trace= drun ./un; expect_rc 0; has '^unshare ok$' out
+}
