@@ -30,7 +30,7 @@ struct entry {
     /* uintptr_t pcs[depth]; uint32_t modules[depth]; */
 };
 
-static _Atomic uint32_t *buckets;                  /* BUCKETS ids, mmap'ed once */
+static _Atomic(_Atomic uint32_t *) buckets;       /* BUCKETS ids, mmap'ed once */
 static _Atomic(struct entry **) dir[DIR_PAGES];    /* id -> entry */
 static _Atomic uint32_t count;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -76,8 +76,7 @@ static const uintptr_t *pcs_of(const struct entry *e)
 
 static uint32_t find(uint32_t hash, const uintptr_t *pcs, uint32_t depth)
 {
-    _Atomic uint32_t *b = atomic_load_explicit((_Atomic(_Atomic uint32_t *) *)&buckets,
-                                               memory_order_acquire);
+    _Atomic uint32_t *b = atomic_load_explicit(&buckets, memory_order_acquire);
     if (b == NULL)
         return 0;
     for (uint32_t id = atomic_load_explicit(&b[hash % BUCKETS], memory_order_acquire); id != 0;) {
@@ -116,8 +115,13 @@ uint32_t handle__depot_put(const uintptr_t *pcs, uint32_t depth)
     id = find(hash, pcs, depth);
     if (id != 0)
         goto out;
-    if (buckets == NULL && (buckets = map(BUCKETS * sizeof(uint32_t))) == NULL)
-        goto out;
+    _Atomic uint32_t *bk = atomic_load_explicit(&buckets, memory_order_relaxed);
+    if (bk == NULL) {
+        /* published with release: lock-free readers (find) see it zeroed */
+        if ((bk = map(BUCKETS * sizeof(uint32_t))) == NULL)
+            goto out;
+        atomic_store_explicit(&buckets, bk, memory_order_release);
+    }
     if (arena_left < size) {
         size_t chunk = size > ARENA_CHUNK ? size : ARENA_CHUNK;
         char *a = map(chunk);
@@ -143,7 +147,7 @@ uint32_t handle__depot_put(const uintptr_t *pcs, uint32_t depth)
     memcpy(e + 1, pcs, depth * sizeof *pcs);
     memcpy((char *)(e + 1) + depth * sizeof *pcs, mods, depth * sizeof *mods);
     page[(n - 1) % DIR_CHUNK] = e;
-    _Atomic uint32_t *b = &buckets[hash % BUCKETS];
+    _Atomic uint32_t *b = &bk[hash % BUCKETS];
     atomic_store_explicit(&e->next, atomic_load_explicit(b, memory_order_relaxed),
                           memory_order_relaxed);
     atomic_store_explicit(&count, n, memory_order_release);
