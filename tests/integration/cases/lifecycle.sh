@@ -38,6 +38,7 @@ C
   expect_rc 23
   has '^late done$' out
   has '^atexit ran$' out   # exit() ran on a program thread: its stdout works
+  has 'Leak of 1 handle\(s\) tagged "early"'
   has 'Leak of 1 handle\(s\) tagged "late"'
   t=$(one_trace)
   [ "$(sql "$t" "select count(*) from leaks")" = 2 ] || fail "leaks in the trace"
