@@ -2,8 +2,9 @@
  * side.c - the per-slot side table and the quarantine (side.h).
  *
  * The side table is a directory of lazily mmap'd chunks, laid out like the
- * core table's, read without a lock. The quarantine is a ring of slot
- * indices under a mutex, mapped at its first use.
+ * core table's, read without a lock (a mutex only while a chunk is mapped).
+ * The quarantine is a lock-free ring of slot indices, mapped at its first
+ * use.
  */
 #include "side.h"
 
@@ -39,42 +40,43 @@ struct handle__side *handle__side_get(uint32_t idx, bool create)
     return &c[idx & (HANDLE__CHUNK_SLOTS - 1u)];
 }
 
-static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint32_t *q_ring;
-static uint64_t q_cap, q_head, q_len;
+/* The quarantine: a ring of cap slot indices, without a lock. A push takes
+ * the next position with one fetch-add and exchanges its index into that
+ * cell; what comes out (pushed about cap pushes earlier) goes back to the
+ * core. Every index pushed comes out exactly once. */
+static _Atomic(_Atomic uint32_t *) q_ring;
+static uint64_t q_cap;
+static _Atomic uint64_t q_pos;
 
 void handle__quarantine_init(uint64_t cap)
 {
     q_cap = cap;
 }
 
+/* The ring, mapped at the first push (NULL: no memory, no quarantine). */
+static _Atomic uint32_t *ring(void)
+{
+    _Atomic uint32_t *r = atomic_load_explicit(&q_ring, memory_order_acquire);
+    if (HANDLE__LIKELY(r != NULL))
+        return r;
+    void *p = mmap(NULL, q_cap * sizeof *r, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL; /* slots go back at once: less precise diagnostics, nothing lost */
+    _Atomic uint32_t *expect = NULL;
+    if (atomic_compare_exchange_strong(&q_ring, &expect, p))
+        return p;
+    munmap(p, q_cap * sizeof *r); /* another thread's came first */
+    return expect;
+}
+
 void handle__quarantine_push(uint32_t idx)
 {
     uint32_t out = idx;
-    if (q_cap != 0) {
-        pthread_mutex_lock(&q_lock);
-        if (q_ring == NULL) {
-            q_ring = mmap(NULL, q_cap * sizeof *q_ring, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (q_ring == MAP_FAILED) {
-                /* No memory for it: slots go back at once (diagnostics of
-                 * stale handles get less precise; nothing is lost). */
-                q_ring = NULL;
-                q_cap = 0;
-            }
-        }
-        if (q_cap == 0) {
-            out = idx;
-        } else if (q_len < q_cap) {
-            q_ring[(q_head + q_len) % q_cap] = idx;
-            q_len++;
-            out = 0;
-        } else {
-            out = q_ring[q_head];
-            q_ring[q_head] = idx;
-            q_head = (q_head + 1) % q_cap;
-        }
-        pthread_mutex_unlock(&q_lock);
+    _Atomic uint32_t *r;
+    if (q_cap != 0 && (r = ring()) != NULL) {
+        uint64_t pos = atomic_fetch_add_explicit(&q_pos, 1, memory_order_relaxed);
+        out = atomic_exchange_explicit(&r[pos % q_cap], idx, memory_order_acq_rel);
     }
     if (out != 0)
         handle__core_release(out);
@@ -82,11 +84,8 @@ void handle__quarantine_push(uint32_t idx)
 
 void handle__side_fork(int phase)
 {
-    if (phase == HANDLE__FORK_PREPARE) {
-        pthread_mutex_lock(&q_lock);
+    if (phase == HANDLE__FORK_PREPARE)
         pthread_mutex_lock(&side_lock);
-    } else {
+    else
         pthread_mutex_unlock(&side_lock);
-        pthread_mutex_unlock(&q_lock);
-    }
 }
