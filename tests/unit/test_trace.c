@@ -38,6 +38,17 @@
 #include "debug/model.h"
 #include "debug/trace.h"
 
+#if defined(__SANITIZE_THREAD__)
+#define TRACE_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TRACE_TEST_TSAN 1
+#endif
+#endif
+#ifndef TRACE_TEST_TSAN
+#define TRACE_TEST_TSAN 0
+#endif
+
 #define H(gen, idx) (((handle_t)(gen) << 32) | (handle_t)(idx))
 
 static char tmpdir[256];
@@ -790,6 +801,14 @@ static void test_trace_close_while_producing(void **state)
 static void test_trace_fork_child_gets_own_trace(void **state)
 {
     (void)state;
+#if TRACE_TEST_TSAN
+    /* TSan keeps the parent's running writer in its thread registry after
+     * fork; glibc gives the child's new writer the same stack and id, and
+     * TSan aborts ("dup thread with used id"). The normal and ASan builds
+     * run this test; TSan sees fork children through the other tests,
+     * whose writers have ended before they fork. */
+    skip();
+#endif
     char path[300];
     path_in(path, sizeof path, "parent.db");
     open_ok(path, 10, 0);
