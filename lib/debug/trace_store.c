@@ -35,23 +35,6 @@
 #define PEND_MIN_BITS 10u
 #define LIVE_MIN_BITS 10u
 
-/* Writes "==PID==WARNING: HandleSanitizer: trace PATH: REASON; continuing
- * without trace" to stderr with write(2). */
-static void warn_line(const char *path, const char *reason)
-{
-    char buf[1024];
-    struct handle__fmt f = {buf, 0, sizeof buf - 1}; /* room for the newline */
-    handle__fmt_str(&f, "==");
-    handle__fmt_dec(&f, (uint64_t)getpid());
-    handle__fmt_str(&f, "==WARNING: HandleSanitizer: trace ");
-    handle__fmt_str(&f, path);
-    handle__fmt_str(&f, ": ");
-    handle__fmt_str(&f, reason);
-    handle__fmt_str(&f, "; continuing without trace");
-    buf[f.len++] = '\n';
-    handle__fmt_flush(&f, 2);
-}
-
 static const char *const stmt_sql[HANDLE__ST_COUNT] = {
     [HANDLE__ST_BEGIN] = "BEGIN",
     [HANDLE__ST_COMMIT] = "COMMIT",
@@ -73,6 +56,8 @@ static const char *const stmt_sql[HANDLE__ST_COUNT] = {
     [HANDLE__ST_BATCH_DEL] = "DELETE FROM batches WHERE id = ?1",
     [HANDLE__ST_BATCH_SKIP] = "UPDATE batches SET skip = ?2 WHERE id = ?1",
 };
+
+/* ---- failure --------------------------------------------------------- */
 
 /* Frees the sets, bitmaps and chunk (not the configuration). */
 static void free_state(struct handle__store *w)
@@ -112,7 +97,17 @@ static void fail(struct handle__store *w, const char *reason)
     if (w->failed)
         return;
     w->failed = true;
-    warn_line(w->path, reason);
+    /* The writer has no descriptor of the program's: the runtime prints
+     * this from a program thread (handle__trace_take_warning). */
+    char text[HANDLE__TR_WARN_LEN];
+    struct handle__fmt f = {text, 0, sizeof text - 1};
+    handle__fmt_str(&f, "trace ");
+    handle__fmt_str(&f, w->path);
+    handle__fmt_str(&f, ": ");
+    handle__fmt_str(&f, reason);
+    handle__fmt_str(&f, "; continuing without trace");
+    text[f.len] = '\0';
+    handle__tr_warn(text);
     db_close(w);
     free_state(w);
     w->in_txn = false;

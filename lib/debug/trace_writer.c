@@ -17,13 +17,17 @@
 #include "trace.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -130,6 +134,37 @@ static void global_init(void)
 
 /* ---- the writer thread ----------------------------------------------- */
 
+/* The writer's first step: a descriptor table of its own (unshare
+ * CLONE_FILES), emptied of every descriptor it inherited, with /dev/null
+ * at 0, 1 and 2. The program can then close, reopen or dup2 any number
+ * without touching the trace's, and none of the program's files, pipes or
+ * sockets is held open by the writer. False (reason in err) if the kernel
+ * refuses: no trace then, since writing would not be safe. */
+static bool private_fd_table(char *err, size_t errlen)
+{
+    if (unshare(CLONE_FILES) != 0) {
+        char tmp[128];
+        snprintf(err, errlen, "cannot give the writer its own descriptor table: %s",
+                 strerror_r(errno, tmp, sizeof tmp));
+        return false;
+    }
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 0u, ~0u, 0u) != 0)
+#endif
+    {
+        struct rlimit rl;
+        unsigned max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 20
+                           ? (unsigned)rl.rlim_cur
+                           : 1u << 20;
+        for (unsigned fd = 0; fd < max; fd++)
+            close((int)fd);
+    }
+    for (int i = 0; i < 3; i++)
+        if (open("/dev/null", O_RDWR) < 0)
+            break; /* SQLite itself never uses 0..2 */
+    return true;
+}
+
 /* Processes one event taken from the ring. */
 static void process(struct writer *w, const struct handle__tr_ev *ev)
 {
@@ -169,7 +204,8 @@ static void *writer_main(void *arg)
     struct writer *w = arg;
     pthread_setname_np(pthread_self(), "handle-trace");
     db_enter();
-    w->init_ok = handle__store_open(&w->s, w->init_err, sizeof w->init_err);
+    w->init_ok = private_fd_table(w->init_err, sizeof w->init_err) &&
+                 handle__store_open(&w->s, w->init_err, sizeof w->init_err);
     db_leave();
     bool ok = w->init_ok;
     sem_post(&w->init_sem); /* w belongs to the opener from here if !ok */

@@ -5,7 +5,7 @@
 include(${PROJECT_SOURCE_DIR}/lib/debug/trace.cmake)
 handle_unit_test(test_trace
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_trace.c ${CMAKE_CURRENT_LIST_DIR}/trace_stubs.c
-  LIBS handle_trace handle_core ${HANDLE_SQLITE_STATIC} Threads::Threads)
+  LIBS handle_trace handle_core ${HANDLE_SQLITE_STATIC} ${CMAKE_DL_LIBS} Threads::Threads)
 set_tests_properties(test_trace PROPERTIES TIMEOUT 600)
 if(HANDLE_SANITIZE STREQUAL "thread")
   # The tests fork children that start their own writer thread (as a fork
