@@ -1,6 +1,10 @@
-# trace.cmake - the trace writer (trace.c) as the OBJECT library
-# `handle_trace`, for lib/debug/CMakeLists.txt (and the unit tests) to
-# include. It does not build the debug library itself.
+# trace.cmake - the trace writer as the OBJECT library `handle_trace`, for
+# lib/debug/CMakeLists.txt (and the unit tests) to include. It does not
+# build the debug library itself. Its files, each calling only those below
+# it: trace_writer.c (the writer thread, open/close/fork: trace.h's
+# lifecycle), trace_store.c (SQLite), trace_codec.c (the lifetime
+# encoding), trace_ring.c (the event ring and the state shared with
+# producers).
 #
 # SQLite is linked statically from Debian's libsqlite3.a (built PIC), so that
 # libhandle-debug.so can hide its symbols with -Wl,--exclude-libs,ALL and a
@@ -23,11 +27,20 @@ endif()
 set(HANDLE_SQLITE_STATIC ${HANDLE_SQLITE_ARCHIVE} ${CMAKE_DL_LIBS} m)
 
 if(NOT TARGET handle_trace)
-  add_library(handle_trace OBJECT ${CMAKE_CURRENT_LIST_DIR}/trace.c)
+  add_library(handle_trace OBJECT
+    ${CMAKE_CURRENT_LIST_DIR}/trace_writer.c
+    ${CMAKE_CURRENT_LIST_DIR}/trace_store.c
+    ${CMAKE_CURRENT_LIST_DIR}/trace_codec.c
+    ${CMAKE_CURRENT_LIST_DIR}/trace_ring.c)
   set_target_properties(handle_trace PROPERTIES
     POSITION_INDEPENDENT_CODE ON
     C_VISIBILITY_PRESET hidden)
   target_include_directories(handle_trace PRIVATE
     ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/lib ${HANDLE_SQLITE_INCLUDE_DIR})
   target_link_libraries(handle_trace INTERFACE ${HANDLE_SQLITE_STATIC} Threads::Threads)
+  # In a sanitizer build the only user is the unit test (the debug library
+  # is not built): instrument it, so that TSan sees the ring and the writer.
+  if(COMMAND handle_sanitize)
+    handle_sanitize(handle_trace)
+  endif()
 endif()

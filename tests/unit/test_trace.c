@@ -17,8 +17,10 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
@@ -33,10 +35,62 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
 #include <sqlite3.h>
 
 #include "debug/model.h"
 #include "debug/trace.h"
+
+/* The test reads traces with its own SQLite, the system's libsqlite3.so.0
+ * loaded with dlopen(RTLD_LOCAL), never the copy linked in for the writer:
+ * as in a real host, whose SQLite is not the debug library's. (One SQLite
+ * shares descriptors and POSIX locks between the connections of a process
+ * to one file, and the writer's descriptors live in its own table.) */
+static struct {
+    int (*open_v2)(const char *, sqlite3 **, int, const char *);
+    int (*busy_timeout)(sqlite3 *, int);
+    int (*prepare_v2)(sqlite3 *, const char *, int, sqlite3_stmt **, const char **);
+    int (*step)(sqlite3_stmt *);
+    int (*column_type)(sqlite3_stmt *, int);
+    sqlite3_int64 (*column_int64)(sqlite3_stmt *, int);
+    const unsigned char *(*column_text)(sqlite3_stmt *, int);
+    int (*finalize)(sqlite3_stmt *);
+    const char *(*errmsg)(sqlite3 *);
+    int (*close)(sqlite3 *);
+} tq;
+
+static bool tq_load(void)
+{
+    void *lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (!lib)
+        return false;
+#define TQ(f) (*(void **)&tq.f = dlsym(lib, "sqlite3_" #f)) != NULL
+    return TQ(open_v2) && TQ(busy_timeout) && TQ(prepare_v2) && TQ(step) && TQ(column_type) &&
+           TQ(column_int64) && TQ(column_text) && TQ(finalize) && TQ(errmsg) && TQ(close);
+#undef TQ
+}
+
+#define sqlite3_open_v2 tq.open_v2
+#define sqlite3_busy_timeout tq.busy_timeout
+#define sqlite3_prepare_v2 tq.prepare_v2
+#define sqlite3_step tq.step
+#define sqlite3_column_type tq.column_type
+#define sqlite3_column_int64 tq.column_int64
+#define sqlite3_column_text tq.column_text
+#define sqlite3_finalize tq.finalize
+#define sqlite3_errmsg tq.errmsg
+#define sqlite3_close tq.close
+
+#if defined(__SANITIZE_THREAD__)
+#define TRACE_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TRACE_TEST_TSAN 1
+#endif
+#endif
+#ifndef TRACE_TEST_TSAN
+#define TRACE_TEST_TSAN 0
+#endif
 
 #define H(gen, idx) (((handle_t)(gen) << 32) | (handle_t)(idx))
 
@@ -205,6 +259,10 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ft
 static int group_setup(void **state)
 {
     (void)state;
+    if (!tq_load()) {
+        fprintf(stderr, "cannot load libsqlite3.so.0: %s\n", dlerror());
+        return -1;
+    }
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_trace.XXXXXX");
     if (!mkdtemp(tmpdir))
         return -1;
@@ -790,6 +848,14 @@ static void test_trace_close_while_producing(void **state)
 static void test_trace_fork_child_gets_own_trace(void **state)
 {
     (void)state;
+#if TRACE_TEST_TSAN
+    /* TSan keeps the parent's running writer in its thread registry after
+     * fork; glibc gives the child's new writer the same stack and id, and
+     * TSan aborts ("dup thread with used id"). The normal and ASan builds
+     * run this test; TSan sees fork children through the other tests,
+     * whose writers have ended before they fork. */
+    skip();
+#endif
     char path[300];
     path_in(path, sizeof path, "parent.db");
     open_ok(path, 10, 0);
@@ -870,9 +936,10 @@ static char *slurp(const char *file)
     return buf;
 }
 
-/* The file removed under the writer: one warning, the writer stops writing
- * and keeps draining, so producers (far more events than the ring holds)
- * and close never block. */
+/* The file removed under the writer: one warning (queued for the runtime
+ * to print: handle__trace_take_warning), the writer stops writing and
+ * keeps draining, so producers (far more events than the ring holds) and
+ * close never block. */
 static void test_trace_file_removed_warns_once(void **state)
 {
     (void)state;
@@ -896,12 +963,14 @@ static void test_trace_file_removed_warns_once(void **state)
     assert_true(mono() - t0 < 1000000000u);
     handle__trace_close(0, 1, NULL, 0);
     restore_stderr(saved);
-    char *text = slurp(errfile);
+    /* the writer printed nothing itself (it has no descriptor of ours) */
+    assert_string_equal(slurp(errfile), "");
+    char got[1100];
+    assert_true(handle__trace_take_warning(got, sizeof got));
     snprintf(want, sizeof want,
-             "==%d==WARNING: HandleSanitizer: trace %s: the file was removed or renamed; "
-             "continuing without trace\n",
-             (int)getpid(), path);
-    assert_string_equal(text, want);
+             "trace %s: the file was removed or renamed; continuing without trace", path);
+    assert_string_equal(got, want);
+    assert_false(handle__trace_take_warning(got, sizeof got));
 }
 
 /* A full disk (here: RLIMIT_FSIZE) is one warning too, never a crash or a
@@ -932,6 +1001,9 @@ static void test_trace_disk_full_warns(void **state)
                 handle__trace_sync();
         }
         handle__trace_close(0, 1, NULL, 0);
+        char w[1100];
+        while (handle__trace_take_warning(w, sizeof w))
+            fprintf(stderr, "WARNING: %s\n", w);
         _exit(0);
     }
     int status = 0;
@@ -947,9 +1019,49 @@ static void test_trace_disk_full_warns(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
     char *text = slurp(errfile);
     fprintf(stderr, "# disk full: %s", text);
-    assert_non_null(strstr(text, "==WARNING: HandleSanitizer: trace "));
+    assert_non_null(strstr(text, "WARNING: trace "));
     assert_non_null(strstr(text, "; continuing without trace\n"));
     assert_null(strstr(strstr(text, "WARNING") + 1, "WARNING")); /* once */
+}
+
+/* Case 7 (issue 11): the writer has a descriptor table of its own. None of
+ * the trace's files is open in the program's table (closefrom() cannot
+ * hit them), and the writer holds none of the program's descriptors: a
+ * pipe the program closes really closes (its reader sees EOF). */
+static void test_trace_private_fd_table(void **state)
+{
+    (void)state;
+    char path[300];
+    path_in(path, sizeof path, "fds.db");
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    open_ok(path, 10, 0);
+    for (uint32_t i = 1; i <= 1000; i++)
+        handle__trace_new(H(1, i), 0, i, 0, 1);
+    handle__trace_sync();
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char link[400], target[400] = "";
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n > 0)
+            target[n] = '\0';
+        assert_null(strstr(target, "fds.db"));
+    }
+    closedir(d);
+    close(p[1]);
+    struct pollfd pfd = {p[0], POLLIN, 0};
+    assert_int_equal(poll(&pfd, 1, 2000), 1);
+    char c;
+    assert_int_equal(read(p[0], &c, 1), 0); /* EOF: no copy of p[1] is left */
+    close(p[0]);
+    handle__trace_close(0, 1, NULL, 0);
+    sqlite3 *db = db_open(path);
+    assert_integrity(db);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM leaks"), 1000);
+    sqlite3_close(db);
 }
 
 /* What a killed child published: at time t, news NEW and dels DELETE
@@ -1159,6 +1271,7 @@ int main(void)
         cmocka_unit_test(test_trace_fork_child_gets_own_trace),
         cmocka_unit_test(test_trace_file_removed_warns_once),
         cmocka_unit_test(test_trace_disk_full_warns),
+        cmocka_unit_test(test_trace_private_fd_table),
         cmocka_unit_test(test_trace_kill9),
         cmocka_unit_test(test_trace_measure),
     };

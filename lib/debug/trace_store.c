@@ -1,0 +1,970 @@
+/*
+ * trace_store.c - the trace's SQLite side (trace_store.h): the file and
+ * its schema, prepared statements, the written-ids bitmaps, the pending map
+ * and live set, completed lifetimes packed by the codec into `batches`,
+ * max_history, errors and meta.
+ *
+ * Storage (the layout is what makes the writer keep up; see trace_schema.h):
+ * a completed lifetime is one element of a compact JSON array of arrays, and
+ * ~1000 of them make one row of `batches` (times relative to a per-row base);
+ * the view `handles` unpacks them with SQLite's built-in json_each. Handles
+ * live at the last commit are real rows of `live`, so `leaks` is a plain
+ * table scan. A lifetime that ends in the batch that saw it start becomes
+ * one completed element and never touches `live` (no insert-then-update):
+ * the store keeps a per-batch map of handles created since the last commit
+ * and a set of handles committed to `live`, both bounded by live handles.
+ * Stacks, modules, threads and tags are read from the model (model.h) and
+ * written the first time an event of this trace refers to them, in the
+ * transaction of that event, so a committed trace is always self-contained.
+ */
+#include "trace_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "../core/fmt.h"
+#include "trace_schema.h"
+
+#define PEND_MIN_BITS 10u
+#define LIVE_MIN_BITS 10u
+
+static const char *const stmt_sql[HANDLE__ST_COUNT] = {
+    [HANDLE__ST_BEGIN] = "BEGIN",
+    [HANDLE__ST_COMMIT] = "COMMIT",
+    [HANDLE__ST_BATCH] = "INSERT INTO batches(base_ns, n, skip, data) VALUES (?1, ?2, 0, ?3)",
+    [HANDLE__ST_LIVE_INS] = "INSERT OR REPLACE INTO live(handle, tag, created_ns, created_thread, "
+                    "created_stack) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [HANDLE__ST_LIVE_DEL] = "DELETE FROM live WHERE handle = ?1",
+    [HANDLE__ST_STACK] = "INSERT OR IGNORE INTO stacks(id, depth, pc, module) VALUES (?1, ?2, ?3, ?4)",
+    [HANDLE__ST_MODULE] = "INSERT OR REPLACE INTO modules(id, path, build_id, bias, lo, hi, loaded_ns, "
+                  "unloaded_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [HANDLE__ST_MODULE_UNLOAD] = "UPDATE modules SET unloaded_ns = ?2 WHERE id = ?1",
+    [HANDLE__ST_THREAD] = "INSERT OR IGNORE INTO threads(id, tid, name, first_ns) VALUES (?1, ?2, ?3, ?4)",
+    [HANDLE__ST_TAG] = "INSERT OR IGNORE INTO tags(id, name) VALUES (?1, ?2)",
+    [HANDLE__ST_ERROR] = "INSERT INTO errors(kind, handle, at_ns, thread, stack, message, tag, "
+                 "created_thread, created_stack, deleted_thread, deleted_stack) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [HANDLE__ST_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+    [HANDLE__ST_OLDEST] = "SELECT id, n, skip FROM batches ORDER BY id LIMIT 1",
+    [HANDLE__ST_BATCH_DEL] = "DELETE FROM batches WHERE id = ?1",
+    [HANDLE__ST_BATCH_SKIP] = "UPDATE batches SET skip = ?2 WHERE id = ?1",
+};
+
+/* ---- failure --------------------------------------------------------- */
+
+/* Frees the sets, bitmaps and chunk (not the configuration). */
+static void free_state(struct handle__store *w)
+{
+    free(w->pkey);
+    free(w->live);
+    free(w->stacks.w);
+    free(w->modules.w);
+    free(w->threads.w);
+    free(w->tags.w);
+    free(w->mod_unloaded);
+    handle__chunk_free(&w->chunk);
+    w->pkey = NULL;
+    w->pend = NULL;
+    w->live = NULL;
+    w->stacks.w = w->modules.w = w->threads.w = w->tags.w = NULL;
+    w->mod_unloaded = NULL;
+}
+
+/* Closes the connection without checking anything. */
+static void db_close(struct handle__store *w)
+{
+    for (int i = 0; i < HANDLE__ST_COUNT; i++) {
+        sqlite3_finalize(w->st[i]);
+        w->st[i] = NULL;
+    }
+    if (w->db)
+        sqlite3_close_v2(w->db);
+    w->db = NULL;
+}
+
+/* The writer gives up: one warning, the connection closed (an open
+ * transaction is rolled back), memory returned. It goes on draining
+ * events so that producers never wait for it. */
+static void fail(struct handle__store *w, const char *reason)
+{
+    if (w->failed)
+        return;
+    w->failed = true;
+    /* The writer has no descriptor of the program's: the runtime prints
+     * this from a program thread (handle__trace_take_warning). */
+    char text[HANDLE__TR_WARN_LEN];
+    struct handle__fmt f = {text, 0, sizeof text - 1};
+    handle__fmt_str(&f, "trace ");
+    handle__fmt_str(&f, w->path);
+    handle__fmt_str(&f, ": ");
+    handle__fmt_str(&f, reason);
+    handle__fmt_str(&f, "; continuing without trace");
+    text[f.len] = '\0';
+    handle__tr_warn(text);
+    db_close(w);
+    free_state(w);
+    w->in_txn = false;
+}
+
+/* Fails with SQLite's message for the last error. */
+static void fail_db(struct handle__store *w)
+{
+    char reason[256];
+    snprintf(reason, sizeof reason, "%s", w->db ? sqlite3_errmsg(w->db) : "SQLite error");
+    fail(w, reason);
+}
+
+/* Steps a bound statement to completion (or its first row, left to the
+ * caller to read before the next run()). false after a failure. */
+static bool run(struct handle__store *w, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return true;
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return true;
+    fail_db(w);
+    return false;
+}
+
+/* Opens the batch's transaction if it is not open yet. */
+static bool txn(struct handle__store *w)
+{
+    if (w->failed)
+        return false;
+    if (w->in_txn)
+        return true;
+    if (!run(w, w->st[HANDLE__ST_BEGIN]))
+        return false;
+    w->in_txn = true;
+    return true;
+}
+
+/* ---- written ids ----------------------------------------- */
+
+/* Slow path of bits_first(): grows the bitmap to hold id, then marks it. */
+static bool bits_first_slow(struct handle__bits *b, uint32_t id)
+{
+    uint32_t word = id / 64;
+    if (word >= b->nwords) {
+        uint32_t n = b->nwords ? b->nwords : 16;
+        while (n <= word)
+            n *= 2;
+        uint64_t *nw = realloc(b->w, (size_t)n * sizeof *nw);
+        if (!nw)
+            return true;
+        memset(nw + b->nwords, 0, (size_t)(n - b->nwords) * sizeof *nw);
+        b->w = nw;
+        b->nwords = n;
+    }
+    uint64_t bit = UINT64_C(1) << (id % 64);
+    if (b->w[word] & bit)
+        return false;
+    b->w[word] |= bit;
+    return true;
+}
+
+/* Marks id; true if it was not marked before (or the bitmap could not grow:
+ * the row is then written again, which INSERT OR IGNORE absorbs). The
+ * common case, an id already written, is one load and a test. */
+static inline bool bits_first(struct handle__bits *b, uint32_t id)
+{
+    if (HANDLE__LIKELY(id / 64 < b->nwords && (b->w[id / 64] >> (id % 64) & 1)))
+        return false;
+    return bits_first_slow(b, id);
+}
+
+/* Whether id is marked. */
+static inline bool bits_has(const struct handle__bits *b, uint32_t id)
+{
+    return id / 64 < b->nwords && (b->w[id / 64] >> (id % 64) & 1);
+}
+
+/* Binds v as SQL NULL when it is 0. */
+static void bind_id(sqlite3_stmt *st, int i, uint32_t v)
+{
+    if (v)
+        sqlite3_bind_int64(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Writes module id's row the first time. */
+static bool need_module(struct handle__store *w, uint32_t id)
+{
+    if (id == 0 || !bits_first(&w->modules, id))
+        return true;
+    const struct handle__module *m = handle__module_get(id);
+    if (!m || !txn(w))
+        return !w->failed;
+    uint64_t unl = atomic_load(&((struct handle__module *)m)->unloaded_ns);
+    sqlite3_stmt *st = w->st[HANDLE__ST_MODULE];
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, m->path ? m->path : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, m->build_id ? m->build_id : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)m->bias);
+    sqlite3_bind_int64(st, 5, (int64_t)m->lo);
+    sqlite3_bind_int64(st, 6, (int64_t)m->hi);
+    sqlite3_bind_int64(st, 7, (int64_t)m->loaded_ns);
+    if (unl)
+        sqlite3_bind_int64(st, 8, (int64_t)unl);
+    else
+        sqlite3_bind_null(st, 8);
+    if (!run(w, st))
+        return false;
+    if (id >= w->mod_unloaded_n) {
+        uint32_t n = w->mod_unloaded_n ? w->mod_unloaded_n : 64;
+        while (n <= id)
+            n *= 2;
+        uint64_t *nu = realloc(w->mod_unloaded, (size_t)n * sizeof *nu);
+        if (!nu)
+            return true; /* its unload time is then never updated */
+        memset(nu + w->mod_unloaded_n, 0, (size_t)(n - w->mod_unloaded_n) * sizeof *nu);
+        w->mod_unloaded = nu;
+        w->mod_unloaded_n = n;
+    }
+    w->mod_unloaded[id] = unl;
+    return true;
+}
+
+/* Writes stack id's frames (and their modules, first) the first time. */
+static bool need_stack_slow(struct handle__store *w, uint32_t id)
+{
+    if (id == 0 || !bits_first(&w->stacks, id))
+        return true;
+    struct handle__stack s;
+    if (!handle__depot_get(id, &s))
+        return true;
+    for (uint32_t k = 0; k < s.depth; k++)
+        if (!need_module(w, s.modules ? s.modules[k] : 0))
+            return false;
+    if (!txn(w))
+        return false;
+    sqlite3_stmt *st = w->st[HANDLE__ST_STACK];
+    for (uint32_t k = 0; k < s.depth; k++) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, k);
+        sqlite3_bind_int64(st, 3, (int64_t)s.pcs[k]);
+        bind_id(st, 4, s.modules ? s.modules[k] : 0);
+        if (!run(w, st))
+            return false;
+    }
+    return true;
+}
+
+/* Writes thread id's row the first time (0 is T0, a real thread). */
+static bool need_thread_slow(struct handle__store *w, uint32_t id)
+{
+    if (!bits_first(&w->threads, id))
+        return true;
+    const struct handle__thread *t = handle__thread_get(id);
+    if (!t)
+        return true;
+    if (!txn(w))
+        return false;
+    sqlite3_stmt *st = w->st[HANDLE__ST_THREAD];
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, t->tid);
+    sqlite3_bind_text(st, 3, t->name, (int)strnlen(t->name, sizeof t->name), SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (int64_t)t->first_ns);
+    return run(w, st);
+}
+
+/* Writes tag id's row the first time. */
+static bool need_tag_slow(struct handle__store *w, uint32_t id)
+{
+    if (id == 0 || !bits_first(&w->tags, id))
+        return true;
+    const char *name = handle__tag_get(id);
+    if (!name)
+        return true;
+    if (!txn(w))
+        return false;
+    sqlite3_stmt *st = w->st[HANDLE__ST_TAG];
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    return run(w, st);
+}
+
+/* The common case inline: an id already written costs one load and a
+ * test; the first reference takes the slow path. */
+static inline bool need_stack(struct handle__store *w, uint32_t id)
+{
+    return id == 0 || bits_has(&w->stacks, id) || need_stack_slow(w, id);
+}
+
+/* Thread 0 is T0, a real thread: no "none" shortcut. */
+static inline bool need_thread(struct handle__store *w, uint32_t id)
+{
+    return bits_has(&w->threads, id) || need_thread_slow(w, id);
+}
+
+/* Tag 0 is "untagged": nothing to write. */
+static inline bool need_tag(struct handle__store *w, uint32_t id)
+{
+    return id == 0 || bits_has(&w->tags, id) || need_tag_slow(w, id);
+}
+
+/* Re-checks the unload time of every module written so far; cheap (a few
+ * hundred atomic loads at most) and done at each commit. */
+static bool update_modules(struct handle__store *w)
+{
+    uint32_t n = w->mod_unloaded_n;
+    for (uint32_t id = 1; id < n; id++) {
+        if (!bits_has(&w->modules, id))
+            continue;
+        const struct handle__module *m = handle__module_get(id);
+        if (!m)
+            continue;
+        uint64_t unl = atomic_load(&((struct handle__module *)m)->unloaded_ns);
+        if (unl == w->mod_unloaded[id])
+            continue;
+        if (!txn(w))
+            return false;
+        sqlite3_stmt *st = w->st[HANDLE__ST_MODULE_UNLOAD];
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, (int64_t)unl);
+        if (!run(w, st))
+            return false;
+        w->mod_unloaded[id] = unl;
+    }
+    return true;
+}
+
+/* ---- handle sets ----------------------------------------- */
+
+/* The home slot of handle h in a table of 2^bits slots (Fibonacci hashing:
+ * handles differ mostly in low index bits and high generation bits). */
+static inline uint64_t hash_slot(uint64_t h, unsigned bits)
+{
+    return (h * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - bits);
+}
+
+/* Whether slot k (the home of an entry now at j) lies cyclically outside
+ * (i, j]: then the entry may move back to the hole at i. */
+static inline bool may_fill(uint64_t i, uint64_t j, uint64_t k)
+{
+    return i <= j ? (k <= i || k > j) : (k <= i && k > j);
+}
+
+/* Grows the pending map to 2^bits slots; false if out of memory. */
+static bool pend_resize(struct handle__store *w, unsigned bits)
+{
+    size_t n = (size_t)1 << bits;
+    uint64_t *k = calloc(n, sizeof *k + sizeof(struct handle__pend));
+    if (!k)
+        return false;
+    struct handle__pend *d = (struct handle__pend *)(k + n);
+    uint64_t mask = n - 1;
+    if (w->pkey) {
+        uint64_t old = UINT64_C(1) << w->pend_bits;
+        for (uint64_t i = 0; i < old; i++) {
+            if (!w->pkey[i])
+                continue;
+            uint64_t j = hash_slot(w->pkey[i], bits);
+            while (k[j])
+                j = (j + 1) & mask;
+            k[j] = w->pkey[i];
+            d[j] = w->pend[i];
+        }
+        free(w->pkey);
+    }
+    w->pkey = k;
+    w->pend = d;
+    w->pend_bits = bits;
+    return true;
+}
+
+/* Removes h from the pending map; true if it was there. */
+static bool pend_take(struct handle__store *w, uint64_t h)
+{
+    unsigned bits = w->pend_bits;
+    uint64_t mask = (UINT64_C(1) << bits) - 1;
+    uint64_t *k = w->pkey;
+    uint64_t i = hash_slot(h, bits);
+    while (k[i] != h) {
+        if (!k[i])
+            return false;
+        i = (i + 1) & mask;
+    }
+    /* backward-shift deletion: no tombstones, probes stay short */
+    for (uint64_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!k[j])
+            break;
+        if (may_fill(i, j, hash_slot(k[j], bits))) {
+            k[i] = k[j];
+            w->pend[i] = w->pend[j];
+            i = j;
+        }
+    }
+    k[i] = 0;
+    w->pend_n--;
+    return true;
+}
+
+/* Grows the live set to 2^bits slots; false if out of memory. */
+static bool live_resize(struct handle__store *w, unsigned bits)
+{
+    uint64_t *t = calloc((size_t)1 << bits, sizeof *t);
+    if (!t)
+        return false;
+    uint64_t mask = (UINT64_C(1) << bits) - 1;
+    if (w->live) {
+        uint64_t old = UINT64_C(1) << w->live_bits;
+        for (uint64_t i = 0; i < old; i++) {
+            if (!w->live[i])
+                continue;
+            uint64_t j = hash_slot(w->live[i], bits);
+            while (t[j])
+                j = (j + 1) & mask;
+            t[j] = w->live[i];
+        }
+        free(w->live);
+    }
+    w->live = t;
+    w->live_bits = bits;
+    return true;
+}
+
+/* Adds h to the live set; a set that cannot grow is degraded instead (a
+ * miss then asks SQL), never an error. */
+static void live_add(struct handle__store *w, uint64_t h)
+{
+    if ((w->live_n + 1) * 2 > (UINT64_C(1) << w->live_bits) &&
+        !live_resize(w, w->live_bits + 1)) {
+        w->live_degraded = true;
+        return;
+    }
+    uint64_t mask = (UINT64_C(1) << w->live_bits) - 1;
+    uint64_t i = hash_slot(h, w->live_bits);
+    while (w->live[i] && w->live[i] != h)
+        i = (i + 1) & mask;
+    if (!w->live[i]) {
+        w->live[i] = h;
+        w->live_n++;
+    }
+}
+
+/* Removes h from the live set; true if it was there. */
+static bool live_take(struct handle__store *w, uint64_t h)
+{
+    unsigned bits = w->live_bits;
+    uint64_t mask = (UINT64_C(1) << bits) - 1;
+    uint64_t *t = w->live;
+    uint64_t i = hash_slot(h, bits);
+    while (t[i] != h) {
+        if (!t[i])
+            return false;
+        i = (i + 1) & mask;
+    }
+    for (uint64_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!t[j])
+            break;
+        if (may_fill(i, j, hash_slot(t[j], bits))) {
+            t[i] = t[j];
+            i = j;
+        }
+    }
+    t[i] = 0;
+    w->live_n--;
+    return true;
+}
+
+
+/* Whether max_history asks for trimming; removes the oldest completed
+ * lifetimes (whole rows, or the head of the oldest row through `skip`)
+ * until at most max_history are visible. */
+static bool trim_history(struct handle__store *w)
+{
+    if (!w->max_history)
+        return true;
+    while (w->kept > w->max_history) {
+        uint64_t excess = w->kept - w->max_history;
+        sqlite3_stmt *st = w->st[HANDLE__ST_OLDEST];
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+            sqlite3_reset(st);
+            if (rc == SQLITE_DONE) { /* nothing left: the count was off */
+                w->kept = 0;
+                return true;
+            }
+            fail_db(w);
+            return false;
+        }
+        int64_t id = sqlite3_column_int64(st, 0);
+        uint64_t n = (uint64_t)sqlite3_column_int64(st, 1);
+        uint64_t skip = (uint64_t)sqlite3_column_int64(st, 2);
+        sqlite3_reset(st);
+        uint64_t avail = n > skip ? n - skip : 0;
+        if (avail <= excess) {
+            st = w->st[HANDLE__ST_BATCH_DEL];
+            sqlite3_bind_int64(st, 1, id);
+            w->kept -= avail;
+        } else {
+            st = w->st[HANDLE__ST_BATCH_SKIP];
+            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_int64(st, 2, (int64_t)(skip + excess));
+            w->kept -= excess;
+        }
+        if (!run(w, st))
+            return false;
+    }
+    return true;
+}
+
+/* Writes the chunk being built as one `batches` row. */
+static bool chunk_flush(struct handle__store *w)
+{
+    if (!w->chunk.n)
+        return true;
+    if (!txn(w))
+        return false;
+    size_t len;
+    const char *text = handle__chunk_text(&w->chunk, &len);
+    sqlite3_stmt *st = w->st[HANDLE__ST_BATCH];
+    sqlite3_bind_int64(st, 1, (int64_t)w->chunk.base);
+    sqlite3_bind_int64(st, 2, w->chunk.n);
+    sqlite3_bind_text(st, 3, text, (int)len, SQLITE_STATIC);
+    bool ok = run(w, st);
+    if (!ok)
+        return false;
+    w->kept += w->chunk.n;
+    handle__chunk_clear(&w->chunk);
+    return trim_history(w);
+}
+
+/* Adds a completed lifetime to the chunk (its tag, threads and stacks
+ * first). */
+static bool chunk_add(struct handle__store *w, const struct handle__lifetime *l)
+{
+    if (!need_tag(w, l->tag) || !need_thread(w, l->created_thread) ||
+        (l->deleted_thread != HANDLE__CODEC_NO_THREAD && !need_thread(w, l->deleted_thread)) ||
+        !need_stack(w, l->created_stack) || !need_stack(w, l->deleted_stack))
+        return false;
+    w->n_lifetimes++;
+    if (handle__chunk_add(&w->chunk, l))
+        return chunk_flush(w);
+    return true;
+}
+
+/* ---- events ---------------------------------------------- */
+
+/* Defined below; on_new() commits early when the pending map cannot grow. */
+static bool commit(struct handle__store *w);
+
+/* A NEW event: remembered until it is deleted or the batch is committed. */
+static void on_new(struct handle__store *w, const struct handle__tr_ev *ev)
+{
+    if ((w->pend_n + 1) * 2 > (UINT64_C(1) << w->pend_bits) &&
+        !pend_resize(w, w->pend_bits + 1)) {
+        /* Cannot grow: commit now, which empties the map. */
+        if (!commit(w))
+            return;
+    }
+    uint64_t mask = (UINT64_C(1) << w->pend_bits) - 1;
+    uint64_t i = hash_slot(ev->h, w->pend_bits);
+    while (w->pkey[i] && w->pkey[i] != ev->h)
+        i = (i + 1) & mask;
+    if (!w->pkey[i])
+        w->pend_n++;
+    w->pkey[i] = ev->h;
+    w->pend[i] = (struct handle__pend){ev->t0, ev->a[0], ev->a[1], ev->a[2]};
+}
+
+/* A DELETE event: the lifetime is complete. If its NEW is still in this
+ * batch the pair never reaches `live`; if it was committed, its `live` row
+ * goes in the same transaction as the completed element. */
+static void on_delete(struct handle__store *w, const struct handle__tr_ev *ev)
+{
+    if (!pend_take(w, ev->h)) {
+        bool committed = live_take(w, ev->h);
+        if (committed || w->live_degraded) {
+            if (!txn(w))
+                return;
+            sqlite3_stmt *st = w->st[HANDLE__ST_LIVE_DEL];
+            sqlite3_bind_int64(st, 1, (int64_t)ev->h);
+            if (!run(w, st))
+                return;
+        }
+    }
+    struct handle__lifetime l = {ev->h, ev->t0, ev->t1, ev->a[0], ev->a[1], ev->a[2], ev->a[3],
+                                 ev->a[4]};
+    chunk_add(w, &l);
+}
+
+/* An ERROR event: one `errors` row. */
+static void on_error(struct handle__store *w, const struct handle__tr_ev *ev)
+{
+    const char *kind, *msg = NULL;
+    if (ev->type == HANDLE__EV_ERROR) {
+        kind = (const char *)(uintptr_t)ev->t0;
+        msg = kind + strlen(kind) + 1;
+    } else {
+        kind = (const char *)(uintptr_t)ev->t0;
+    }
+    uint32_t tag = ev->a[0], cthr = ev->a[1], cstk = ev->a[2], dthr = ev->a[3],
+             dstk = ev->a[4], thr = ev->a[5], stk = ev->a[6];
+    bool cknown = cthr || cstk, dknown = dthr || dstk;
+    if (!need_tag(w, tag) || !need_thread(w, thr) || !need_stack(w, stk) ||
+        (cknown && (!need_thread(w, cthr) || !need_stack(w, cstk))) ||
+        (dknown && (!need_thread(w, dthr) || !need_stack(w, dstk))) || !txn(w))
+        return;
+    sqlite3_stmt *st = w->st[HANDLE__ST_ERROR];
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)ev->h);
+    sqlite3_bind_int64(st, 3, (int64_t)ev->t1);
+    sqlite3_bind_int64(st, 4, thr);
+    bind_id(st, 5, stk);
+    if (msg)
+        sqlite3_bind_text(st, 6, msg, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 6);
+    const char *tagname = tag ? handle__tag_get(tag) : NULL;
+    if (tagname)
+        sqlite3_bind_text(st, 7, tagname, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
+    if (cknown)
+        sqlite3_bind_int64(st, 8, cthr);
+    else
+        sqlite3_bind_null(st, 8);
+    bind_id(st, 9, cstk);
+    if (dknown)
+        sqlite3_bind_int64(st, 10, dthr);
+    else
+        sqlite3_bind_null(st, 10);
+    bind_id(st, 11, dstk);
+    run(w, st);
+}
+
+/* See trace_store.h. */
+bool handle__store_event(struct handle__store *w, const struct handle__tr_ev *ev)
+{
+    switch (ev->type) {
+    case HANDLE__EV_NEW:
+        if (!w->failed)
+            on_new(w, ev);
+        break;
+    case HANDLE__EV_DELETE:
+        if (!w->failed)
+            on_delete(w, ev);
+        break;
+    case HANDLE__EV_ERROR:
+    case HANDLE__EV_ERROR_BARE:
+        if (!w->failed)
+            on_error(w, ev);
+        handle__store_discard(ev);
+        return true;
+    case HANDLE__EV_SYNC:
+        return true;
+    default:
+        break;
+    }
+    return false;
+}
+
+/* See trace_store.h. */
+void handle__store_discard(const struct handle__tr_ev *ev)
+{
+    if (ev->type == HANDLE__EV_ERROR)
+        free((void *)(uintptr_t)ev->t0);
+}
+
+/* Commits the batch: handles still pending become `live` rows, the last
+ * chunk is written, max_history applied, module unload times refreshed. */
+static bool commit(struct handle__store *w)
+{
+    if (!w->failed && w->pend_n) {
+        uint64_t n = UINT64_C(1) << w->pend_bits;
+        sqlite3_stmt *st = w->st[HANDLE__ST_LIVE_INS];
+        for (uint64_t i = 0; i < n && !w->failed; i++) {
+            uint64_t h = w->pkey[i];
+            struct handle__pend *p = &w->pend[i];
+            if (!h)
+                continue;
+            if (!need_tag(w, p->tag) || !need_thread(w, p->thread) || !need_stack(w, p->stack) ||
+                !txn(w))
+                break;
+            sqlite3_bind_int64(st, 1, (int64_t)h);
+            bind_id(st, 2, p->tag);
+            sqlite3_bind_int64(st, 3, (int64_t)p->created_ns);
+            sqlite3_bind_int64(st, 4, p->thread);
+            bind_id(st, 5, p->stack);
+            if (!run(w, st))
+                break;
+            live_add(w, h);
+            w->n_live_rows++;
+            w->pkey[i] = 0;
+        }
+        w->pend_n = 0;
+    }
+    if (!w->failed)
+        chunk_flush(w);
+    if (!w->failed)
+        update_modules(w);
+    if (!w->failed && w->in_txn) {
+        if (run(w, w->st[HANDLE__ST_COMMIT]))
+            w->in_txn = false;
+    }
+    if (!w->failed) {
+        int moved = 0;
+        if (sqlite3_file_control(w->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK &&
+            moved)
+            fail(w, "the file was removed or renamed");
+    }
+    w->n_commits++;
+    return !w->failed;
+}
+
+/* See trace_store.h. */
+bool handle__store_commit(struct handle__store *w)
+{
+    return commit(w);
+}
+
+/* ---- set-up and end ----------------------------- */
+
+/* Runs sql (several statements) or fails the start-up with its message. */
+static bool exec_init(struct handle__store *w, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(w->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return true;
+    snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(w->db));
+    sqlite3_free(msg);
+    return false;
+}
+
+/* Sets meta key to text value (NULL: SQL NULL) in the open transaction;
+ * false on an SQLite error, reported by the caller. */
+static bool meta_text(struct handle__store *w, const char *key, const char *value)
+{
+    sqlite3_stmt *st = w->st[HANDLE__ST_META];
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (value)
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    return sqlite3_step(st) == SQLITE_DONE && sqlite3_reset(st) == SQLITE_OK;
+}
+
+/* Sets meta key to an integer, as meta_text(). */
+static bool meta_int(struct handle__store *w, const char *key, int64_t value)
+{
+    sqlite3_stmt *st = w->st[HANDLE__ST_META];
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, value);
+    return sqlite3_step(st) == SQLITE_DONE && sqlite3_reset(st) == SQLITE_OK;
+}
+
+/* Opens the file made by create_file(), switches it to WAL and writes the
+ * schema and meta in one transaction. On failure the reason is in err and
+ * the connection is closed. */
+static bool db_init(struct handle__store *w, char *err, size_t errlen)
+{
+    int rc = sqlite3_open_v2(w->path, &w->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s",
+                 w->db ? sqlite3_errmsg(w->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_busy_timeout(w->db, 2000);
+    /* WAL with synchronous=NORMAL: a commit is write(2)s, no fsync; a
+     * killed process loses nothing it committed (fsync only at
+     * checkpoints, for power loss). Pages of 32 KiB: the writer's cost is
+     * mostly syscalls and copies per WAL frame and per checkpointed page,
+     * so fewer, larger pages cut it (measured, writer CPU per lifetime:
+     * 4 KiB 171 ns, 16 KiB 129 ns, 32 KiB 106 ns, 64 KiB 99 ns) at the
+     * price of a larger empty trace (about nine pages). 16 KiB: a test
+     * suite leaves one trace per process, and 32 KiB pages made each
+     * empty one 288 KB; the writer runs on its own thread and stays well
+     * below the calling thread's cost per lifetime. secure_delete (on
+     * in Debian's build) would zero every deleted `live` row for nothing.
+     * A checkpoint every 1024 pages bounds the WAL at 16 MiB. */
+    if (!exec_init(w, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL;"
+                      "PRAGMA synchronous=NORMAL; PRAGMA secure_delete=OFF;"
+                      "PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=1024;", err, errlen))
+        goto fail;
+    if (!exec_init(w, "BEGIN", err, errlen) || !exec_init(w, handle__trace_schema_sql, err, errlen))
+        goto fail;
+    for (int i = 0; i < HANDLE__ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(w->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &w->st[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s", sqlite3_errmsg(w->db));
+            goto fail;
+        }
+    }
+    if (!meta_text(w, "format", "handle-trace") || !meta_int(w, "version", 1) ||
+        !meta_int(w, "pid", w->pid) || !meta_text(w, "exe", w->exe) ||
+        !meta_text(w, "cmdline", w->cmdline) || !meta_int(w, "started_at", (int64_t)w->started_at) ||
+        !meta_int(w, "flush_ms", w->flush_ms) ||
+        !meta_int(w, "max_history", (int64_t)w->max_history)) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(w->db));
+        goto fail;
+    }
+    if (!exec_init(w, "COMMIT", err, errlen))
+        goto fail;
+    if (!handle__chunk_init(&w->chunk) || !pend_resize(w, PEND_MIN_BITS) || !live_resize(w, LIVE_MIN_BITS)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    return true;
+fail:
+    db_close(w);
+    free_state(w);
+    return false;
+}
+
+/* See trace_store.h: a checkpoint at the end, so that the .db alone is
+ * complete. */
+void handle__store_finish(struct handle__store *w, int exit_status, uint64_t ended_at)
+{
+    commit(w);
+    if (!w->failed) {
+        if (!txn(w) || !meta_int(w, "ended_at", (int64_t)ended_at) ||
+            !meta_int(w, "exit_status", exit_status)) {
+            if (!w->failed)
+                fail_db(w);
+        } else if (run(w, w->st[HANDLE__ST_COMMIT])) {
+            w->in_txn = false;
+            sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        }
+    }
+    db_close(w);
+    free_state(w);
+}
+
+/* Writes "what: strerror(e)" into err, or only strerror(e) when what is
+ * NULL (the caller already says "cannot create trace PATH"). */
+static void set_err(char *err, size_t errlen, const char *what, int e)
+{
+    char tmp[128];
+    const char *s = strerror_r(e, tmp, sizeof tmp);
+    if (what)
+        snprintf(err, errlen, "%s: %s", what, s);
+    else
+        snprintf(err, errlen, "%s", s);
+}
+
+/* Creates path as a new, empty regular file of mode 0600: a regular file
+ * there is replaced (with the -wal and -shm files of the old database, so
+ * SQLite never replays a stale log into the new one); a symbolic link is
+ * refused and left alone. */
+static bool create_file(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            snprintf(err, errlen, "is a symbolic link");
+            return false;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            snprintf(err, errlen, "exists and is not a regular file");
+            return false;
+        }
+        if (unlink(path) != 0) {
+            set_err(err, errlen, "cannot replace the existing file", errno);
+            return false;
+        }
+    } else if (errno != ENOENT) {
+        set_err(err, errlen, NULL, errno);
+        return false;
+    }
+    size_t len = strlen(path);
+    char *side = malloc(len + 5);
+    if (side) {
+        memcpy(side, path, len);
+        memcpy(side + len, "-wal", 5);
+        unlink(side);
+        memcpy(side + len, "-shm", 5);
+        unlink(side);
+        free(side);
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        set_err(err, errlen, NULL, errno);
+        return false;
+    }
+    if (fchmod(fd, 0600) != 0) { /* the umask may have taken bits away */
+        set_err(err, errlen, "cannot set mode 0600", errno);
+        close(fd);
+        unlink(path);
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
+/* Removes a half-made trace (after the writer could not set it up). */
+static void remove_files(const char *path)
+{
+    size_t len = strlen(path);
+    char *side = malloc(len + 5);
+    unlink(path);
+    if (side) {
+        memcpy(side, path, len);
+        memcpy(side + len, "-wal", 5);
+        unlink(side);
+        memcpy(side + len, "-shm", 5);
+        unlink(side);
+        free(side);
+    }
+}
+
+/* ---- life ------------------------------------------------------------ */
+
+/* A copy of s, or NULL for NULL; *ok cleared when out of memory. */
+static char *dup_or_null(const char *s, bool *ok)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *ok = false;
+    return d;
+}
+
+bool handle__store_config(struct handle__store *s, const char *path, const char *exe,
+                          const char *cmdline, const char *boot_id)
+{
+    bool ok = true;
+    s->path = dup_or_null(path, &ok);
+    s->exe = dup_or_null(exe, &ok);
+    s->cmdline = dup_or_null(cmdline, &ok);
+    s->boot_id = dup_or_null(boot_id, &ok);
+    return ok && s->path;
+}
+
+bool handle__store_open(struct handle__store *s, char *err, size_t errlen)
+{
+    if (!create_file(s->path, err, errlen))
+        return false;
+    if (!db_init(s, err, errlen)) {
+        remove_files(s->path);
+        return false;
+    }
+    return true;
+}
+
+void handle__store_free(struct handle__store *s)
+{
+    db_close(s);
+    free_state(s);
+    free(s->path);
+    free(s->exe);
+    free(s->cmdline);
+    free(s->boot_id);
+    s->path = s->exe = s->cmdline = s->boot_id = NULL;
+}

@@ -1,0 +1,111 @@
+/*
+ * trace_store.h - the trace's SQLite side (internal to the trace writer):
+ * the file, the schema and meta, prepared statements, the per-batch map of
+ * handles created since the last commit and the set of handles committed to
+ * `live`, completed lifetimes packed by the codec into `batches`, and
+ * max_history. Only the writer thread calls it; it knows nothing of the
+ * ring's synchronization or of threads (it reads the model, model.h, and
+ * queues its one warning with handle__tr_warn()).
+ */
+#ifndef HANDLE_DEBUG_TRACE_STORE_H
+#define HANDLE_DEBUG_TRACE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "trace_codec.h"
+#include "trace_ring.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+enum {
+    HANDLE__ST_BEGIN,
+    HANDLE__ST_COMMIT,
+    HANDLE__ST_BATCH,
+    HANDLE__ST_LIVE_INS,
+    HANDLE__ST_LIVE_DEL,
+    HANDLE__ST_STACK,
+    HANDLE__ST_MODULE,
+    HANDLE__ST_MODULE_UNLOAD,
+    HANDLE__ST_THREAD,
+    HANDLE__ST_TAG,
+    HANDLE__ST_ERROR,
+    HANDLE__ST_META,
+    HANDLE__ST_OLDEST,
+    HANDLE__ST_BATCH_DEL,
+    HANDLE__ST_BATCH_SKIP,
+    HANDLE__ST_COUNT
+};
+
+/* What a NEW event said about a handle created since the last commit and
+ * not deleted yet. */
+struct handle__pend {
+    uint64_t created_ns;
+    uint32_t tag, thread, stack;
+};
+
+/* A growable bitmap of ids already written to this trace. */
+struct handle__bits {
+    uint64_t *w;
+    uint32_t nwords;
+};
+
+struct handle__store {
+    /* configuration (owned copies) */
+    char *path, *exe, *cmdline, *boot_id;
+    int64_t pid;
+    uint64_t started_at, max_history, start_ticks;
+    uint32_t flush_ms;
+
+    struct sqlite3 *db;
+    struct sqlite3_stmt *st[HANDLE__ST_COUNT];
+    bool failed, in_txn;
+
+    uint64_t *pkey;          /* handles created since the last commit (0: empty) */
+    struct handle__pend *pend; /* ... and their NEW events, slot by slot */
+    uint64_t pend_n;
+    unsigned pend_bits;
+    uint64_t *live;          /* handles in the `live` table */
+    uint64_t live_n;
+    unsigned live_bits;
+    bool live_degraded;      /* the set could not grow: ask SQL on a miss */
+
+    struct handle__bits stacks, modules, threads, tags; /* ids written */
+    uint64_t *mod_unloaded;  /* unloaded_ns as written, by module id */
+    uint32_t mod_unloaded_n;
+
+    struct handle__chunk chunk; /* the `batches` row being built */
+    uint64_t kept;           /* completed lifetimes visible in `batches` */
+
+    /* statistics (kept for tests and the bench) */
+    uint64_t n_lifetimes, n_live_rows, n_commits;
+};
+
+/* Copies the configuration into s (zeroed by the caller); false if out of
+ * memory. */
+HANDLE__HIDDEN bool handle__store_config(struct handle__store *s, const char *path,
+                                         const char *exe, const char *cmdline,
+                                         const char *boot_id);
+/* Creates the file (mode 0600, replacing a regular file and its -wal/-shm,
+ * never through a symbolic link at the path), opens it, writes the schema
+ * and meta. On failure: false, a reason in err, nothing left behind. */
+HANDLE__HIDDEN bool handle__store_open(struct handle__store *s, char *err, size_t errlen);
+/* Processes one event (NEW, DELETE, ERROR...). Returns true when the event
+ * asks for a commit at once. */
+HANDLE__HIDDEN bool handle__store_event(struct handle__store *s, const struct handle__tr_ev *ev);
+/* Commits the batch: pending handles become `live` rows, the chunk is
+ * written, max_history applied. False once the store has failed. */
+HANDLE__HIDDEN bool handle__store_commit(struct handle__store *s);
+/* Final commit with ended_at and exit_status, a checkpoint, and the
+ * connection closed. */
+HANDLE__HIDDEN void handle__store_finish(struct handle__store *s, int exit_status,
+                                         uint64_t ended_at);
+/* Frees what an event owns without processing it. */
+HANDLE__HIDDEN void handle__store_discard(const struct handle__tr_ev *ev);
+/* Closes the connection (if any) and frees everything s holds. */
+HANDLE__HIDDEN void handle__store_free(struct handle__store *s);
+
+#endif

@@ -1,0 +1,489 @@
+/*
+ * trace_writer.c - the trace's top layer: the writer thread (its life, the
+ * drain loop, commits) and the lifecycle calls of trace.h (open, close,
+ * forget, fork handling) with the calls that wait for the writer (error,
+ * sync). It calls the store (trace_store.h) and the ring (trace_ring.h);
+ * nothing calls it but the runtime through trace.h.
+ *
+ * One writer thread, started with every signal blocked, drains the ring
+ * and commits everything it drained at least every 2/5 of flush_ms in one
+ * transaction. Only the writer thread calls SQLite (the caller of
+ * handle__trace_open() waits for it to create the file and the schema),
+ * and it never calls handle_* functions. SQLite's global state is kept
+ * consistent across fork() by a fork handler that waits until the writer is
+ * between SQLite calls (db_enter/db_leave): a child then never inherits a
+ * held SQLite mutex and can open its own trace.
+ */
+#include "trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "trace_ring.h"
+#include "trace_store.h"
+
+/* Events copied out of the ring at a time, and processed per db section. */
+#define DRAIN_BATCH 256u
+#define SECTION_MAX 4096u
+
+enum { EV_CLOSE = 100 }; /* a[0]: exit status, t1: ended_at; the writer's own */
+
+struct writer {
+    struct handle__store s;
+    uint64_t period_ns;
+
+    /* start-up handshake with handle__trace_open() */
+    sem_t init_sem;
+    bool init_ok;
+    char init_err[256];
+
+    bool urgent, closing;
+    int exit_status;
+    uint64_t ended_at;
+    uint64_t head;      /* next ring position to read */
+    uint64_t woke_at;   /* head when producers were last woken */
+    uint64_t processed; /* positions < processed are processed */
+};
+
+/* The writer's life, touched on slow paths only. */
+static struct {
+    _Atomic uint32_t fork_waiting; /* a fork handler wants dblock */
+    pthread_mutex_t dblock;        /* held by the writer inside SQLite */
+    pthread_mutex_t life;          /* serializes open/close */
+    bool running;                  /* a writer thread exists (under life) */
+    pthread_t thread;
+    struct writer *w;
+} g = {
+    .dblock = PTHREAD_MUTEX_INITIALIZER,
+    .life = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+/* ---- fork safety ----------------------------------------------------- */
+
+/* Enters a section that calls SQLite: a fork() is held back until the
+ * section ends, so a child never inherits SQLite mid-call. */
+static void db_enter(void)
+{
+    while (atomic_load(&g.fork_waiting)) {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&g.dblock);
+}
+
+/* Leaves a section entered with db_enter(). */
+static void db_leave(void)
+{
+    pthread_mutex_unlock(&g.dblock);
+}
+
+/* pthread_atfork handlers. prepare waits for an open or close in progress
+ * to end (life), then for the writer to leave SQLite (dblock): a child
+ * never inherits either lock held, nor SQLite mid-call. */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&g.life);
+    atomic_store(&g.fork_waiting, 1);
+    pthread_mutex_lock(&g.dblock);
+}
+
+/* Lets the writer go on after fork() in the parent. */
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&g.dblock);
+    atomic_store(&g.fork_waiting, 0);
+    pthread_mutex_unlock(&g.life);
+}
+
+/* In the child (the forking thread, which holds both locks): the parent's
+ * trace is forgotten unless init already did so (it calls
+ * handle__trace_forget() from its own handler). */
+static void fork_child(void)
+{
+    pthread_mutex_unlock(&g.dblock);
+    atomic_store(&g.fork_waiting, 0);
+    if (g.running && atomic_load(&handle__tr.owner) != getpid())
+        handle__trace_forget();
+    pthread_mutex_unlock(&g.life);
+}
+
+/* Process-wide set-up, once: SQLite without its malloc statistics (a
+ * global mutex on every allocation) and the fork handlers. */
+static void global_init(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* ---- the writer thread ----------------------------------------------- */
+
+/* The writer's first step: a descriptor table of its own (unshare
+ * CLONE_FILES), emptied of every descriptor it inherited, with /dev/null
+ * at 0, 1 and 2. The program can then close, reopen or dup2 any number
+ * without touching the trace's, and none of the program's files, pipes or
+ * sockets is held open by the writer. False (reason in err) if the kernel
+ * refuses: no trace then, since writing would not be safe. */
+static bool private_fd_table(char *err, size_t errlen)
+{
+    if (unshare(CLONE_FILES) != 0) {
+        char tmp[128];
+        snprintf(err, errlen, "cannot give the writer its own descriptor table: %s",
+                 strerror_r(errno, tmp, sizeof tmp));
+        return false;
+    }
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 0u, ~0u, 0u) != 0)
+#endif
+    {
+        struct rlimit rl;
+        unsigned max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1u << 20
+                           ? (unsigned)rl.rlim_cur
+                           : 1u << 20;
+        for (unsigned fd = 0; fd < max; fd++)
+            close((int)fd);
+    }
+    for (int i = 0; i < 3; i++)
+        if (open("/dev/null", O_RDWR) < 0)
+            break; /* SQLite itself never uses 0..2 */
+    return true;
+}
+
+/* Processes one event taken from the ring. */
+static void process(struct writer *w, const struct handle__tr_ev *ev)
+{
+    if (ev->type == EV_CLOSE) {
+        w->closing = true;
+        w->exit_status = (int)ev->a[0];
+        w->ended_at = ev->t1;
+        return;
+    }
+    if (handle__store_event(&w->s, ev))
+        w->urgent = true;
+}
+
+/* Commits and tells waiters. Needs dblock. */
+static void commit(struct writer *w)
+{
+    handle__store_commit(&w->s);
+    handle__tr_publish(w->processed);
+}
+
+/* Frees what events after the CLOSE event own. */
+static void discard(const struct handle__tr_ev *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        handle__store_discard(&buf[i]);
+}
+
+/* The writer thread: sets up the database (reporting to the opener), then
+ * drains the ring in sections of at most SECTION_MAX events under dblock,
+ * commits when the batch is due (period_ns after its first event) or an
+ * event asks for it (SYNC, ERROR), sleeps on handle__tr.wake when the ring
+ * is empty, and finishes at the CLOSE event. Once set up it never returns
+ * before CLOSE: after a failure it keeps draining so that no producer waits
+ * forever. If set-up fails it returns at once (the opener joins it). */
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    pthread_setname_np(pthread_self(), "handle-trace");
+    db_enter();
+    w->init_ok = private_fd_table(w->init_err, sizeof w->init_err) &&
+                 handle__store_open(&w->s, w->init_err, sizeof w->init_err);
+    db_leave();
+    bool ok = w->init_ok;
+    sem_post(&w->init_sem); /* w belongs to the opener from here if !ok */
+    if (!ok)
+        return NULL;
+
+    struct handle__tr_ev buf[DRAIN_BATCH];
+    bool batch_open = false;
+    uint64_t batch_start = 0;
+    for (;;) {
+        size_t total = 0;
+        size_t n;
+        while (total < SECTION_MAX &&
+               (n = handle__tr_drain(&w->head, &w->woke_at, buf, DRAIN_BATCH)) > 0) {
+            if (!batch_open) {
+                batch_open = true;
+                batch_start = handle__tr_mono_ns();
+            }
+            if (total == 0)
+                db_enter();
+            total += n;
+            size_t i = 0;
+            for (; i < n && !w->closing; i++) {
+                process(w, &buf[i]);
+                w->processed = w->head - n + i + 1;
+            }
+            if (w->closing) {
+                discard(buf + i, n - i);
+                break;
+            }
+        }
+        if (total)
+            db_leave();
+        if (w->closing) {
+            db_enter();
+            handle__store_commit(&w->s);
+            handle__store_finish(&w->s, w->exit_status, w->ended_at);
+            db_leave();
+            break;
+        }
+        uint64_t now = handle__tr_mono_ns();
+        if (batch_open && (w->urgent || now - batch_start >= w->period_ns)) {
+            db_enter();
+            commit(w);
+            db_leave();
+            batch_open = false;
+            w->urgent = false;
+            continue;
+        }
+        if (total)
+            continue;
+        /* Nothing to read: sleep until the batch is due, or for one period
+         * when it is empty; producers wake us on bursts and syncs. */
+        uint64_t timeout = batch_open ? batch_start + w->period_ns - now : w->period_ns;
+        atomic_store(&handle__tr.writer_idle, 1);
+        uint32_t v = atomic_load(&handle__tr.wake);
+        if (!handle__tr_ready(w->head))
+            handle__tr_futex_wait(&handle__tr.wake, v, timeout);
+        atomic_store(&handle__tr.writer_idle, 0);
+    }
+    return NULL;
+}
+
+/* ---- the calls that wait for the writer ------------------------------ */
+
+/* See trace.h. The strings are copied (the caller may longjmp away after
+ * the bounded wait); without memory for the copy, the kind alone is kept. */
+void handle__trace_error(const struct handle__trace_error *e)
+{
+    if (!atomic_load(&handle__tr.accepting))
+        return;
+    int saved = errno;
+    const char *kind = e->kind ? e->kind : "?";
+    const char *msg = e->message ? e->message : "";
+    size_t kl = strlen(kind) + 1, ml = strlen(msg) + 1;
+    char *text = malloc(kl + ml);
+    struct handle__tr_ev ev = {.h = e->handle, .t1 = e->at_ns};
+    if (text) {
+        memcpy(text, kind, kl);
+        memcpy(text + kl, msg, ml);
+        ev.t0 = (uint64_t)(uintptr_t)text;
+        ev.type = HANDLE__EV_ERROR;
+    } else {
+        ev.t0 = (uint64_t)(uintptr_t)kind; /* kinds are static strings */
+        ev.type = HANDLE__EV_ERROR_BARE;
+    }
+    ev.a[0] = e->tag;
+    ev.a[1] = e->created_thread;
+    ev.a[2] = e->created_stack;
+    ev.a[3] = e->deleted_thread;
+    ev.a[4] = e->deleted_stack;
+    ev.a[5] = e->thread;
+    ev.a[6] = e->stack;
+    uint64_t pos;
+    if (handle__tr_enqueue(&ev, &pos)) {
+        handle__tr_wake_writer(true);
+        handle__tr_wait_committed(pos);
+    } else {
+        free(text);
+    }
+    errno = saved;
+}
+
+/* See trace.h: a SYNC event makes the writer commit at once. */
+void handle__trace_sync(void)
+{
+    int saved = errno;
+    struct handle__tr_ev ev = {.type = HANDLE__EV_SYNC};
+    uint64_t pos;
+    if (handle__tr_enqueue(&ev, &pos)) {
+        handle__tr_wake_writer(true);
+        handle__tr_wait_committed(pos);
+    }
+    errno = saved;
+}
+
+/* See trace.h: true between a successful open and close (or forget). */
+bool handle__trace_is_open(void)
+{
+    return atomic_load(&handle__tr.accepting);
+}
+
+/* ---- open, close, fork ----------------------------------------------- */
+
+/* Writes "what: strerror(e)" into err. */
+static void set_err(char *err, size_t errlen, const char *what, int e)
+{
+    char tmp[128];
+    snprintf(err, errlen, "%s: %s", what, strerror_r(e, tmp, sizeof tmp));
+}
+
+/* Frees the writer (after its thread ended, or when it never started). */
+static void writer_free(struct writer *w)
+{
+    if (!w)
+        return;
+    handle__store_free(&w->s);
+    free(w);
+}
+
+/* See trace.h. The writer creates the file and the schema while we wait
+ * (so that their errors are the caller's to print). A second open while a
+ * trace is open returns true and changes nothing. */
+bool handle__trace_open(const struct handle__trace_config *cfg, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (!err || !errlen) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    err[0] = '\0';
+    if (!cfg || !cfg->path || !cfg->path[0]) {
+        snprintf(err, errlen, "no trace path");
+        return false;
+    }
+    int saved = errno;
+    pthread_once(&global_once, global_init);
+    pthread_mutex_lock(&g.life);
+    bool ok = false;
+    struct writer *w = NULL;
+    if (g.running) {
+        ok = true;
+        goto out;
+    }
+    w = calloc(1, sizeof *w);
+    if (!w || !handle__store_config(&w->s, cfg->path, cfg->exe, cfg->cmdline, cfg->boot_id) ||
+        sem_init(&w->init_sem, 0, 0) != 0) {
+        snprintf(err, errlen, "out of memory");
+        writer_free(w);
+        goto out;
+    }
+    w->s.pid = cfg->pid;
+    w->s.started_at = cfg->started_at;
+    w->s.start_ticks = cfg->start_ticks;
+    w->s.max_history = cfg->max_history;
+    w->s.flush_ms = cfg->flush_ms ? cfg->flush_ms : 1;
+    /* Commit every 2/5 flush_ms: an event waits at most one period in the
+     * ring (the writer wakes at least that often) and one in the batch. */
+    w->period_ns = (uint64_t)w->s.flush_ms * 400000u;
+    handle__tr_reset();
+
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t th;
+    int rc = pthread_create(&th, NULL, writer_main, w);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        set_err(err, errlen, "cannot start the writer thread", rc);
+        sem_destroy(&w->init_sem);
+        writer_free(w);
+        goto out;
+    }
+    while (sem_wait(&w->init_sem) != 0 && errno == EINTR)
+        ;
+    if (!w->init_ok) {
+        pthread_join(th, NULL);
+        snprintf(err, errlen, "%s", w->init_err[0] ? w->init_err : "cannot set up the database");
+        sem_destroy(&w->init_sem);
+        writer_free(w);
+        goto out;
+    }
+    g.thread = th;
+    g.w = w;
+    atomic_store(&handle__tr.owner, getpid());
+    g.running = true;
+    atomic_store(&handle__tr.accepting, true);
+    ok = true;
+out:
+    pthread_mutex_unlock(&g.life);
+    errno = saved;
+    return ok;
+}
+
+/* See trace.h. Only the process that opened the trace closes it (a fork
+ * child that was not told to forget must not join a thread it lacks). */
+void handle__trace_close(int exit_status, uint64_t ended_at, const struct handle__leak *live,
+                         size_t n)
+{
+    (void)live; /* TODO(issue 11, case 10): reconcile */
+    (void)n;
+    int saved = errno;
+    pthread_mutex_lock(&g.life);
+    if (!g.running || atomic_load(&handle__tr.owner) != getpid()) {
+        pthread_mutex_unlock(&g.life);
+        errno = saved;
+        return;
+    }
+    struct handle__tr_ev ev = {.t1 = ended_at, .type = EV_CLOSE};
+    ev.a[0] = (uint32_t)exit_status;
+    /* The CLOSE event is queued while events are still accepted, so it
+     * follows everything queued before this call; only then do producers
+     * stop (a producer waiting for room re-checks its slot after seeing
+     * accepting == false, so none can hold a position before CLOSE). */
+    bool queued = handle__tr_enqueue(&ev, NULL);
+    atomic_store(&handle__tr.accepting, false);
+    (void)queued;
+    handle__tr_wake_writer(true);
+    pthread_join(g.thread, NULL);
+    sem_destroy(&g.w->init_sem);
+    writer_free(g.w);
+    g.w = NULL;
+    g.running = false;
+    handle__tr_publish(UINT64_MAX); /* nobody waits for a trace that is gone */
+    handle__tr_wake_producers();
+    pthread_mutex_unlock(&g.life);
+    errno = saved;
+}
+
+/* See trace.h. */
+void handle__trace_forget(void)
+{
+    /* In a fork child: the writer and its connection are in the parent.
+     * Leak them; reset what a new trace needs (the ring is reset by the
+     * next open). The locks are released by our own fork handler: the
+     * forking thread took them in fork_prepare(). */
+    g.running = false;
+    g.w = NULL;
+    handle__tr_forget();
+}
+
+/* ---- interim stubs (issue 11: the writer rebuild replaces them) ------- */
+
+const char *handle__trace_path(void)
+{
+    return g.running && g.w ? g.w->s.path : "";
+}
+
+void handle__trace_error_text(const char *message)
+{
+    (void)message;
+}
+
+void handle__trace_freeze(void)
+{
+}
+
+void handle__trace_watch_orphan(void (*on_orphan)(void))
+{
+    (void)on_orphan;
+}
