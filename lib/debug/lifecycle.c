@@ -45,6 +45,7 @@
 #include "../core/coverage.h"
 #include "../core/fmt.h"
 #include "../report/suppress.h"
+#include "loader.h"
 #include "model.h"
 #include "rt.h"
 #include "runtime.h"
@@ -151,6 +152,8 @@ static void fork_prepare(void)
             nanosleep(&ms, NULL);
         }
     }
+    handle__trace_fork(HANDLE__FORK_PREPARE);
+    handle__loader_fork(HANDLE__FORK_PREPARE);
     handle__side_fork(HANDLE__FORK_PREPARE);
     handle__depot_fork(HANDLE__FORK_PREPARE);
     handle__modules_fork(HANDLE__FORK_PREPARE);
@@ -163,6 +166,8 @@ static void fork_parent(void)
     handle__modules_fork(HANDLE__FORK_PARENT);
     handle__depot_fork(HANDLE__FORK_PARENT);
     handle__side_fork(HANDLE__FORK_PARENT);
+    handle__loader_fork(HANDLE__FORK_PARENT);
+    handle__trace_fork(HANDLE__FORK_PARENT);
 }
 
 static void fork_child(void)
@@ -172,7 +177,9 @@ static void fork_child(void)
     handle__modules_fork(HANDLE__FORK_CHILD);
     handle__depot_fork(HANDLE__FORK_CHILD);
     handle__side_fork(HANDLE__FORK_CHILD);
+    handle__loader_fork(HANDLE__FORK_CHILD);
     handle__rt_fork_child();
+    handle__trace_fork(HANDLE__FORK_CHILD);
     handle__trace_forget();
     atomic_store(&trace_state, T_UNTRIED);
     atomic_store(&trace_opener, 0);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "../core/core.h"
+#include "fork_phase.h"
 
 /* ---- stacks ---------------------------------------------------------- */
 
@@ -104,10 +105,7 @@ struct handle__leak {
 
 /* ---- fork ------------------------------------------------------------ */
 
-/* pthread_atfork phases for the locks of each part: prepare takes the
- * part's lock, parent and child release it (the child also resets what
- * is per-process). */
-enum { HANDLE__FORK_PREPARE, HANDLE__FORK_PARENT, HANDLE__FORK_CHILD };
+/* pthread_atfork phases: fork_phase.h. */
 HANDLE__HIDDEN void handle__depot_fork(int phase);
 HANDLE__HIDDEN void handle__modules_fork(int phase);
 HANDLE__HIDDEN void handle__threads_fork(int phase);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "loader.h"
 #include "model.h"
 
 #define MAX_MODULES 65536u
@@ -146,7 +147,7 @@ static bool same(const struct handle__module *m, const struct found *f)
 static void rescan(void)
 {
     struct scan s = {0};
-    dl_iterate_phdr(scan_cb, &s);
+    handle__dl_iterate_phdr(scan_cb, &s);
     uint64_t now = handle__now_ns();
     pthread_mutex_lock(&lock);
     uint32_t n = atomic_load_explicit(&count, memory_order_relaxed);
@@ -232,7 +233,7 @@ uint32_t handle__module_of(uintptr_t pc)
     if (id != 0)
         return id;
     unsigned long long c[2] = {0, 0};
-    dl_iterate_phdr(counters_cb, c);
+    handle__dl_iterate_phdr(counters_cb, c);
     if (atomic_load_explicit(&count, memory_order_acquire) != 0 &&
         c[0] == atomic_load_explicit(&seen_adds, memory_order_relaxed) &&
         c[1] == atomic_load_explicit(&seen_subs, memory_order_relaxed))

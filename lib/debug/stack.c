@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "loader.h"
 #include "rt.h"
 #include "stack.h"
 #include "unwind.h"
@@ -34,7 +35,10 @@ static void range_of(const void *addr, uintptr_t *lo, uintptr_t *hi)
 {
     Dl_info di;
     struct link_map *lm = NULL;
-    if (!dladdr1(addr, &di, (void **)&lm, RTLD_DL_LINKMAP) || di.dli_fbase == NULL)
+    handle__loader_enter();
+    int found = dladdr1(addr, &di, (void **)&lm, RTLD_DL_LINKMAP);
+    handle__loader_leave();
+    if (!found || di.dli_fbase == NULL)
         return;
     const ElfW(Ehdr) *eh = di.dli_fbase;
     const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(const void *)((const char *)eh + eh->e_phoff);
@@ -203,8 +207,11 @@ uint32_t handle__stack_capture(uintptr_t *pcs, uint32_t max)
             xcheck(raw, r, want);
 #endif
         }
-        if (r < 0 && unw_bt != NULL)
+        if (r < 0 && unw_bt != NULL) {
+            handle__loader_enter(); /* libunwind walks the loader's lists */
             r = unw_bt((void **)raw, (int)want);
+            handle__loader_leave();
+        }
     }
     uint32_t n = r >= 0 ? (uint32_t)r : fp_walk(raw, want);
     uint32_t skip = 0;

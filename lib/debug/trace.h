@@ -100,6 +100,12 @@ HANDLE__HIDDEN bool handle__trace_take_warning(char *buf, size_t cap);
  * exit sequence and not return). */
 HANDLE__HIDDEN void handle__trace_watch_orphan(void (*on_orphan)(void));
 
+/* pthread_atfork phases (model.h's HANDLE__FORK_*), called by the
+ * runtime's one fork handler: prepare waits for an open or close in
+ * progress and for the writer to leave SQLite; the child forgets the
+ * parent's trace (handle__trace_forget). */
+HANDLE__HIDDEN void handle__trace_fork(int phase);
+
 /* In a fork child: drop every reference to the parent's writer, queue and
  * connection without touching them (no SQLite call, no join). */
 HANDLE__HIDDEN void handle__trace_forget(void);

@@ -93,43 +93,40 @@ static void db_leave(void)
     pthread_mutex_unlock(&g.dblock);
 }
 
-/* pthread_atfork handlers. prepare waits for an open or close in progress
- * to end (life), then for the writer to leave SQLite (dblock): a child
- * never inherits either lock held, nor SQLite mid-call. */
-static void fork_prepare(void)
+/* The fork phases (lifecycle.c's one pthread_atfork calls them). prepare
+ * waits for an open or close in progress to end (life), then for the
+ * writer to leave SQLite (dblock): a child never inherits either lock
+ * held, nor SQLite mid-call. In the child (the forking thread, which holds
+ * both locks) the parent's trace is forgotten. */
+void handle__trace_fork(int phase)
 {
-    pthread_mutex_lock(&g.life);
-    atomic_store(&g.fork_waiting, 1);
-    pthread_mutex_lock(&g.dblock);
-}
-
-/* Lets the writer go on after fork() in the parent. */
-static void fork_parent(void)
-{
-    pthread_mutex_unlock(&g.dblock);
-    atomic_store(&g.fork_waiting, 0);
-    pthread_mutex_unlock(&g.life);
-}
-
-/* In the child (the forking thread, which holds both locks): the parent's
- * trace is forgotten unless init already did so (it calls
- * handle__trace_forget() from its own handler). */
-static void fork_child(void)
-{
-    pthread_mutex_unlock(&g.dblock);
-    atomic_store(&g.fork_waiting, 0);
-    if (g.running && atomic_load(&handle__tr.owner) != getpid())
-        handle__trace_forget();
-    pthread_mutex_unlock(&g.life);
+    switch (phase) {
+    case HANDLE__FORK_PREPARE:
+        pthread_mutex_lock(&g.life);
+        atomic_store(&g.fork_waiting, 1);
+        pthread_mutex_lock(&g.dblock);
+        break;
+    case HANDLE__FORK_PARENT:
+        pthread_mutex_unlock(&g.dblock);
+        atomic_store(&g.fork_waiting, 0);
+        pthread_mutex_unlock(&g.life);
+        break;
+    default:
+        pthread_mutex_unlock(&g.dblock);
+        atomic_store(&g.fork_waiting, 0);
+        if (g.running && atomic_load(&handle__tr.owner) != getpid())
+            handle__trace_forget();
+        pthread_mutex_unlock(&g.life);
+        break;
+    }
 }
 
 /* Process-wide set-up, once: SQLite without its malloc statistics (a
- * global mutex on every allocation) and the fork handlers. */
+ * global mutex on every allocation). */
 static void global_init(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3_initialize();
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 /* ---- the writer thread ----------------------------------------------- */
@@ -362,8 +359,8 @@ bool handle__trace_open(const struct handle__trace_config *cfg, char *err, size_
         return false;
     }
     int saved = errno;
+    pthread_mutex_lock(&g.life); /* first: a fork waits for SQLite's set-up too */
     pthread_once(&global_once, global_init);
-    pthread_mutex_lock(&g.life);
     bool ok = false;
     struct writer *w = NULL;
     if (g.running) {

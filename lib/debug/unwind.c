@@ -41,6 +41,7 @@
  * is in .bss (touched pages only).
  */
 #include "unwind.h"
+#include "loader.h"
 
 #if defined(__x86_64__) && defined(__linux__)
 
@@ -158,7 +159,7 @@ void handle__unwind_init(void)
     if (atomic_exchange(&boot_taken, 1))
         return;
     struct boot_scan b = {0, 0};
-    dl_iterate_phdr(boot_cb, &b);
+    handle__dl_iterate_phdr(boot_cb, &b);
     observe_subs(b.subs);
     atomic_store_explicit(&boot_count, b.n, memory_order_release);
 }
@@ -852,7 +853,7 @@ __attribute__((noinline, cold)) static bool compute(uintptr_t addr, uint64_t sta
                                                    uint64_t *rule)
 {
     struct find f = {addr, 0, false, K_UNSUP};
-    dl_iterate_phdr(find_cb, &f);
+    handle__dl_iterate_phdr(find_cb, &f);
     atomic_fetch_add_explicit(&stats.computed, 1, memory_order_relaxed);
     if ((f.subs & SUBS_MASK) != (state & SUBS_MASK)) {
         observe_subs(f.subs);
@@ -1095,7 +1096,7 @@ done:;
     uint32_t n = o + 1;
     if (w->later_module && !w->subs_seen) {
         unsigned long long subs = 0;
-        dl_iterate_phdr(subs_cb, &subs);
+        handle__dl_iterate_phdr(subs_cb, &subs);
         atomic_fetch_add_explicit(&stats.checked, 1, memory_order_relaxed);
         if ((subs & SUBS_MASK) != (w->state & SUBS_MASK)) {
             observe_subs(subs);

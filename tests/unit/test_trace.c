@@ -1256,8 +1256,23 @@ static void test_trace_measure(void **state)
     measure("mixed", n, 100);
 }
 
+/* The runtime's one fork handler (lifecycle.c) calls the trace's phases. */
+static void fork_prepare(void)
+{
+    handle__trace_fork(HANDLE__FORK_PREPARE);
+}
+static void fork_parent(void)
+{
+    handle__trace_fork(HANDLE__FORK_PARENT);
+}
+static void fork_child(void)
+{
+    handle__trace_fork(HANDLE__FORK_CHILD);
+}
+
 int main(void)
 {
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trace_schema_meta_and_mode),
         cmocka_unit_test(test_trace_lifetimes_and_errors),

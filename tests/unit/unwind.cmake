@@ -25,6 +25,7 @@ if(HANDLE_SANITIZE STREQUAL "")
 
     handle_unit_test(test_unwind
       SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_unwind.c ${PROJECT_SOURCE_DIR}/lib/debug/unwind.c
+              ${PROJECT_SOURCE_DIR}/lib/debug/loader.c
               ${HANDLE_UNWFX}/shapes.c ${HANDLE_UNWFX}/cfi.S
       LIBS PkgConfig::LIBUNWIND ${CMAKE_DL_LIBS} Threads::Threads)
     target_compile_definitions(test_unwind PRIVATE
@@ -38,7 +39,7 @@ if(HANDLE_SANITIZE STREQUAL "")
     # directly) on hand-made CFI in a fake module, the rule cache and the
     # walk's refusals; the plugin only to make the unload counter move.
     handle_unit_test(test_unwind_cfi
-      SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_unwind_cfi.c
+      SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_unwind_cfi.c ${PROJECT_SOURCE_DIR}/lib/debug/loader.c
       LIBS PkgConfig::LIBUNWIND ${CMAKE_DL_LIBS} Threads::Threads)
     target_compile_definitions(test_unwind_cfi PRIVATE
       HANDLE_UNWFX_PLUGIN="$<TARGET_FILE:handle_unwfx_plugin>")
