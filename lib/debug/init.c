@@ -143,6 +143,43 @@ static void record_status(int status, void *arg)
 
 static void lsan_death_callback(void);
 
+/* The handles live now that this process created: the set the report and
+ * the trace both get. The count; *out NULL when out of memory. */
+static size_t live_set(struct handle__leak **out)
+{
+    uint32_t epoch = atomic_load(&handle__fork_epoch);
+    uint32_t hw = handle__core_high_water();
+    size_t n = 0, cap = 0;
+    struct handle__leak *v = NULL;
+    for (uint32_t idx = 1; idx <= hw; idx++) {
+        struct handle__side *s = handle__side_get(idx, false);
+        if (s == NULL) {
+            idx |= HANDLE__CHUNK_SLOTS - 1u; /* skip the whole missing chunk */
+            continue;
+        }
+        handle_t h = atomic_load_explicit(&s->h, memory_order_acquire);
+        void *val;
+        if (h == 0 || s->epoch != epoch || !handle__core_get(h, &val, NULL))
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 1024;
+            struct handle__leak *nv = realloc(v, ncap * sizeof *nv);
+            if (nv == NULL) {
+                handle__rt_warn("out of memory in the leak check");
+                free(v);
+                *out = NULL;
+                return 0;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        v[n++] = (struct handle__leak){h, s->created_ns, s->tag, s->created_stack,
+                                       s->created_thread};
+    }
+    *out = v;
+    return n;
+}
+
 /* The exit leak check (SPEC section 4). lsan_dying: called from
  * LeakSanitizer's death callback, which exits by itself afterwards. */
 static void exit_check(bool lsan_dying)
@@ -161,15 +198,20 @@ static void exit_check(bool lsan_dying)
     pthread_mutex_lock(&trace_lock);
     bool made_handles = trace_state != 0;
     pthread_mutex_unlock(&trace_lock);
-    if (handle__opt.detect_leaks && made_handles)
-        leaked = handle__leak_report(&sites);
+    struct handle__leak *live = NULL;
+    size_t nlive = 0;
+    if (handle__opt.detect_leaks && made_handles) {
+        nlive = live_set(&live);
+        leaked = handle__leak_report(live, nlive, &sites);
+    }
     int final = status;
     if (leaked && handle__opt.abort_on_error)
         final = 128 + SIGABRT;
     else if (leaked && handle__opt.exitcode != 0)
         final = handle__opt.exitcode;
     if (handle__trace_is_open())
-        handle__trace_close(final, handle__start_unix_ns() + handle__now_ns(), NULL, 0);
+        handle__trace_close(final, handle__start_unix_ns() + handle__now_ns(), live, nlive);
+    free(live);
     if (handle__opt.verbosity >= 1 && trace_path[0]) {
         char msg[PATH_MAX + 64];
         snprintf(msg, sizeof msg, "exiting with status %d; trace %s", final, trace_path);

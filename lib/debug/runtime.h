@@ -73,8 +73,12 @@ __attribute__((noreturn)) HANDLE__HIDDEN void handle__diag_panic(int kind, handl
                                                                  const uintptr_t *pcs,
                                                                  uint32_t depth);
 
-/* The exit leak check; returns the number of leaked handles reported
- * (after suppressions) and fills *sites. Prints the report. */
-HANDLE__HIDDEN uint64_t handle__leak_report(uint64_t *sites);
+/* The exit leak report of the set the exit check saw (v[0..n), the same
+ * set the trace gets): groups it into sites, applies suppressions,
+ * symbolizes and prints the report (nothing when no leak is left).
+ * Returns the number of leaked handles reported (after suppressions) and
+ * sets *sites to their sites. */
+HANDLE__HIDDEN uint64_t handle__leak_report(const struct handle__leak *v, size_t n,
+                                            uint64_t *sites);
 
 #endif
