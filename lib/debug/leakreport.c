@@ -19,6 +19,7 @@
 #include "../report/suppress.h"
 #include "../report/symbolize.h"
 #include "../report/text.h"
+#include "bigstack.h"
 #include "finding.h"
 #include "runtime.h"
 
@@ -148,7 +149,11 @@ uint64_t handle__leak_report(const struct handle__leak *v, size_t n, uint64_t *n
     }
     free(g);
     struct report r = {.sites = sites, .n = ng};
-    report_body(&r);
+    char why[256];
+    if (!handle__bigstack_run(report_body, &r, why, sizeof why)) {
+        r.no_stack = why;
+        report_body(&r);
+    }
     free(sites);
     *nsites = r.nsites;
     return r.total;

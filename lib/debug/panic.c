@@ -29,6 +29,7 @@
 
 #include "../core/coverage.h"
 #include "../core/fmt.h"
+#include "bigstack.h"
 #include "finding.h"
 #include "runtime.h"
 #include "trace.h"
@@ -189,6 +190,11 @@ void handle__diag_panic(int kind, handle_t h, const char *want_tag, const uintpt
     handle__rt_init();
 
     struct panic p = {.kind = kind, .h = h, .want_tag = want_tag, .pcs = pcs, .depth = depth};
-    panic_body(&p);
+    char why[256], note[320];
+    if (!handle__bigstack_run(panic_body, &p, why, sizeof why)) {
+        snprintf(note, sizeof note, "%s: frames show module+offset", why);
+        p.no_stack = note;
+        panic_body(&p);
+    }
     die();
 }

@@ -1,0 +1,76 @@
+# cases/panic.sh - the debug runtime's reports when the process is in
+# trouble (issue 11, cases 4, 5 and 13; SPEC section 4): a misuse on a
+# small stack, the exit report with a small stack, out of memory, and the
+# program's own SIGABRT handler. Sourced by run.sh; one function case_NAME
+# per ctest case it_NAME.
+
+# build NAME: compiles NAME.c (written by the case) against the release
+# library, with debug info.
+build() {
+  "$CC" -O1 -g -I"$INCLUDE_DIR" "$1.c" "$RELEASE_LIB" -Wl,-rpath,"$(dirname "$RELEASE_LIB")" \
+    -lpthread -o "$1" || fail "cannot build $1"
+}
+
+# Case 4: a double delete on a thread with a 32-112 KiB stack prints the
+# full, symbolized report (libdw needs far more stack than that), records
+# it in the trace, and aborts.
+case_small_stack_double_delete() {
+  cat >small.c <<'C'
+#include <handle/handle.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+static int x;
+__attribute__((noinline)) static void twice(void)
+{
+    handle_t h = handle_new_tagged(&x, "small");
+    handle_delete(h);
+    handle_delete(h); /* LINE_SECOND */
+}
+static void *run(void *arg) { (void)arg; twice(); return NULL; }
+int main(int argc, char **argv)
+{
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    if (pthread_attr_setstacksize(&a, (size_t)atoi(argv[1]) * 1024) != 0)
+        return 2;
+    pthread_t t;
+    if (pthread_create(&t, &a, run, NULL) != 0)
+        return 3;
+    pthread_join(t, NULL);
+    puts("not reached");
+    return 0;
+}
+C
+  build small
+  line=$(grep -n LINE_SECOND small.c | cut -d: -f1)
+  for kib in 32 64 112; do
+    rm -f handle-trace.*
+    LD_PRELOAD="$DEBUG_LIB" ./small $kib >out 2>err; rc=$?
+    expect_rc 134
+    has "==[0-9]+==ERROR: HandleSanitizer: double-delete on handle 0x[0-9a-f]+ in thread T1"
+    has "^    #0 0x[0-9a-f]+ in twice .*small.c:$line$"
+    has "^handle 0x[0-9a-f]+ \(tag \"small\"\) was deleted by thread T1 here:$"
+    has "^previously created by thread T1 here:$"
+    has "^SUMMARY: HandleSanitizer: double-delete .*small.c:$line in twice$"
+    has "==[0-9]+==ABORTING"
+    hasnt "^Note:"
+    t=$(one_trace)
+    [ "$(sql "$t" "select kind from errors")" = double-delete ] || fail "no errors row ($kib KiB)"
+    [ "$(sql "$t" "select value from meta where key='exit_status'")" = 134 ] || fail "exit_status ($kib KiB)"
+  done
+}
+
+# Case 4: at exit with `ulimit -s 128` a leaking program prints its leak
+# report, symbolized, and exits with exitcode (the release build exits 0).
+case_small_stack_exit_leaks() {
+  ( ulimit -s 128 && LD_PRELOAD="$DEBUG_LIB" exec "$PROGS/leak" >out 2>err ); rc=$?
+  expect_rc 23
+  has "==[0-9]+==ERROR: HandleSanitizer: detected handle leaks"
+  has "^    #0 0x[0-9a-f]+ in open_session .*leak.c:$L_SESSION$"
+  has "^SUMMARY: HandleSanitizer: 3 handle\(s\) leaked in 2 site\(s\)\.$"
+  hasnt "^Note:"
+  has 'buffered output that must not be lost' out
+  ( ulimit -s 128 && exec "$PROGS/leak" >out 2>err ); rc=$?
+  expect_rc 0
+}
