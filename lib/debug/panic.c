@@ -162,7 +162,6 @@ __attribute__((noreturn)) static void die(void)
     handle__fmt_dec(&f, (uint64_t)getpid());
     handle__fmt_str(&f, "==ABORTING\n");
     handle__rt_write(tail, f.len);
-    signal(SIGABRT, SIG_DFL);
     HANDLE__COVERAGE_DUMP();
     abort();
 }

@@ -74,3 +74,69 @@ case_small_stack_exit_leaks() {
   ( ulimit -s 128 && exec "$PROGS/leak" >out 2>err ); rc=$?
   expect_rc 0
 }
+
+# Case 13: the program's own SIGABRT handler runs after the report (as it
+# does with the release build), and the process still ends with SIGABRT.
+case_sigabrt_handler_kept() {
+  cat >abrt.c <<'C'
+#include <handle/handle.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+static void on_abort(int sig)
+{
+    (void)sig;
+    static const char msg[] = "program's SIGABRT handler ran\n";
+    if (write(2, msg, sizeof msg - 1) < 0)
+        _exit(9);
+}
+int main(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_abort;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGABRT, &sa, NULL);
+    static int x;
+    handle_t h = handle_new(&x);
+    handle_delete(h);
+    handle_delete(h);
+    return 0;
+}
+C
+  build abrt
+  ./abrt >out 2>err; rc=$?
+  expect_rc 134; has "^program's SIGABRT handler ran$"   # the release build
+  LD_PRELOAD="$DEBUG_LIB" ./abrt >out 2>err; rc=$?
+  expect_rc 134
+  has "ERROR: HandleSanitizer: double-delete"
+  has "^program's SIGABRT handler ran$"
+  [ "$(line_of_err '==ABORTING')" -lt "$(line_of_err "SIGABRT handler ran")" ] || fail "the handler ran before the report ended"
+}
+
+# Case 13: Python's faulthandler reports the abort (its SIGABRT handler is
+# kept), from a misuse through ctypes.
+case_sigabrt_python_faulthandler() {
+  command -v python3 >/dev/null || exit 77
+  cat >misuse.py <<'P'
+import ctypes
+lib = ctypes.CDLL(None)
+lib.handle_new.restype = ctypes.c_uint64
+lib.handle_new.argtypes = [ctypes.c_void_p]
+lib.handle_delete.argtypes = [ctypes.c_uint64]
+h = lib.handle_new(ctypes.c_void_p(1))
+lib.handle_delete(h)
+lib.handle_delete(h)
+print("not reached")
+P
+  LD_PRELOAD="$DEBUG_LIB" python3 -X faulthandler misuse.py >out 2>err; rc=$?
+  expect_rc 134
+  has "ERROR: HandleSanitizer: double-delete"
+  has "==ABORTING"
+  has "^Fatal Python error: Aborted"
+  has 'File ".*misuse.py", line 8'
+  hasnt "not reached" out
+}
+
+# line_of_err PATTERN: the first line of err matching PATTERN.
+line_of_err() { grep -n -- "$1" err | head -1 | cut -d: -f1; }
