@@ -140,3 +140,37 @@ P
 
 # line_of_err PATTERN: the first line of err matching PATTERN.
 line_of_err() { grep -n -- "$1" err | head -1 | cut -d: -f1; }
+
+# Case 4 (and the Rule after case 6): the error is in the trace, committed,
+# before symbolizing starts: a process killed while symbolizing (a fake
+# libdw.so.1 whose dwfl_begin sends SIGKILL) leaves the errors row, with
+# raw "#N 0xPC (MODULE+0xOFF)" frames and a Note saying so.
+case_trace_first_when_symbolizing_dies() {
+  fx="$SRC/../unit/report_fixtures/fake_libdw.c"
+  "$CC" -shared -fPIC -O1 -I"$SRC/../../lib" $(pkg-config --cflags libdw 2>/dev/null) "$fx" \
+    -Wl,-soname,libdw.so.1 -o libdw.so.1 || fail "cannot build the fake libdw"
+  LD_LIBRARY_PATH="$PWD" FAKE_DW_KILL=dwfl_begin run misuse double-delete
+  expect_rc 137
+  t=$(one_trace)
+  [ "$(sql "$t" "select kind from errors")" = double-delete ] || fail "no errors row"
+  sql "$t" "select message from errors" >msg
+  has "^==[0-9]+==ERROR: HandleSanitizer: double-delete on handle 0x[0-9a-f]+ in thread T0$" msg
+  has "^    #0 0x[0-9a-f]+ \(.*/misuse\+0x[0-9a-f]+\)$" msg
+  has "^Note: the process ended while this report was being symbolized: frames show module\+offset\.$" msg
+  has "^SUMMARY: HandleSanitizer: double-delete \(.*/misuse\+0x[0-9a-f]+\)$" msg
+  [ "$(sql "$t" "select count(*) from errors where stack is not null and created_stack is not null and deleted_stack is not null")" = 1 ] || fail "error stacks"
+}
+
+# Case 5: out-of-handles under RLIMIT_AS: no memory for the stack to
+# symbolize on, so the frames print raw with a Note, the error is in the
+# trace, and the process aborts (it died of SIGSEGV inside libdw).
+case_out_of_handles_raw_frames() {
+  run rt ooh; expect_rc 134
+  has "==[0-9]+==ERROR: HandleSanitizer: out-of-handles on handle 0x0 in thread T0"
+  has "^    #0 0x[0-9a-f]+ \(.*/rt\+0x[0-9a-f]+\)$"
+  has "^Note: .*: frames show module\+offset\.$"
+  has "^SUMMARY: HandleSanitizer: out-of-handles \(.*/rt\+0x[0-9a-f]+\)$"
+  has "==[0-9]+==ABORTING"
+  t=$(one_trace)
+  [ "$(sql "$t" "select kind from errors")" = out-of-handles ] || fail "no errors row"
+}

@@ -10,8 +10,11 @@
  *    except the one named by $FAKE_DW_CRASH, which faults (SIGSEGV), as
  *    libdw does when an allocation fails in the wrong place, and the one
  *    named by $FAKE_DW_EXIT, which calls exit(1), as libdw's own
- *    out-of-memory handler does.
+ *    out-of-memory handler does, and the one named by $FAKE_DW_KILL,
+ *    which kills the process (SIGKILL: a report cut short while
+ *    symbolizing, tests/integration/cases/panic.sh).
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,18 +47,26 @@ static void bail_out(void)
     exit(1);
 }
 
+static void killed(void)
+{
+    raise(SIGKILL);
+}
+
 #define FAKE(name)                                                            \
     static __attribute__((used)) __typeof__(&name) resolve_##name(void)      \
     {                                                                         \
         const char *m = getenv("FAKE_DW_MISSING");                            \
         const char *c = getenv("FAKE_DW_CRASH");                              \
         const char *x = getenv("FAKE_DW_EXIT");                               \
+        const char *k = getenv("FAKE_DW_KILL");                               \
         if (m && strcmp(m, #name) == 0)                                       \
             return NULL;                                                      \
         if (c && strcmp(c, #name) == 0)                                       \
             return (__typeof__(&name))crash;                                  \
         if (x && strcmp(x, #name) == 0)                                       \
             return (__typeof__(&name))bail_out;                               \
+        if (k && strcmp(k, #name) == 0)                                       \
+            return (__typeof__(&name))killed;                                 \
         return (__typeof__(&name))never_called;                               \
     }                                                                         \
     __typeof__(name) name                                                     \
