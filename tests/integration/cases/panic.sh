@@ -148,7 +148,7 @@ line_of_err() { grep -n -- "$1" err | head -1 | cut -d: -f1; }
 case_trace_first_when_symbolizing_dies() {
   fx="$SRC/../unit/report_fixtures/fake_libdw.c"
   "$CC" -shared -fPIC -O1 -I"$SRC/../../lib" $(pkg-config --cflags libdw 2>/dev/null) "$fx" \
-    -Wl,-soname,libdw.so.1 -o libdw.so.1 || fail "cannot build the fake libdw"
+    -pthread -Wl,-soname,libdw.so.1 -o libdw.so.1 || fail "cannot build the fake libdw"
   LD_LIBRARY_PATH="$PWD" FAKE_DW_KILL=dwfl_begin run misuse double-delete
   expect_rc 137
   t=$(one_trace)
