@@ -174,3 +174,43 @@ case_out_of_handles_raw_frames() {
   t=$(one_trace)
   [ "$(sql "$t" "select kind from errors")" = out-of-handles ] || fail "no errors row"
 }
+
+# The Rule's hosts: a misuse inside a constructor of a dlopen'ed library
+# (the loader lock is held by this thread) still gets its full report:
+# symbolizing (which dlopens libdw) stays on the misusing thread, so it
+# cannot wait on that lock.
+case_panic_in_dlopen_constructor() {
+  cat >ctor.c <<'C'
+#include <handle/handle.h>
+static int x;
+__attribute__((noinline)) static void ctor_misuse(void)
+{
+    handle_t h = handle_new(&x);
+    handle_delete(h);
+    handle_delete(h); /* LINE_CTOR */
+}
+__attribute__((constructor)) static void at_load(void) { ctor_misuse(); }
+C
+  cat >host.c <<'C'
+#include <dlfcn.h>
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+    (void)argc;
+    void *p = dlopen(argv[1], RTLD_NOW);
+    puts(p ? "loaded" : dlerror());
+    return 0;
+}
+C
+  "$CC" -O1 -g -shared -fPIC -I"$INCLUDE_DIR" ctor.c "$RELEASE_LIB" \
+    -Wl,-rpath,"$(dirname "$RELEASE_LIB")" -o libctor.so || fail "cannot build libctor.so"
+  "$CC" -O1 -g host.c -ldl -o host || fail "cannot build host"
+  line=$(grep -n LINE_CTOR ctor.c | cut -d: -f1)
+  timeout 60 env LD_PRELOAD="$DEBUG_LIB" ./host "$PWD/libctor.so" >out 2>err; rc=$?
+  [ "$rc" = 124 ] && fail "deadlock in the panic"
+  expect_rc 134
+  has "^    #0 0x[0-9a-f]+ in ctor_misuse .*ctor.c:$line$"
+  has "^SUMMARY: HandleSanitizer: double-delete .*ctor.c:$line in ctor_misuse$"
+  hasnt "^Note:"
+  hasnt "loaded" out
+}
