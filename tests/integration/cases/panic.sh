@@ -214,3 +214,86 @@ C
   hasnt "^Note:"
   hasnt "loaded" out
 }
+
+# A misuse in a signal handler that runs on the thread's own small
+# alternate stack (SA_ONSTACK): the full report, and the program's
+# alternate stack is not reused under its handler's frames.
+case_panic_in_signal_handler_on_altstack() {
+  cat >sig.c <<'C'
+#include <handle/handle.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+static int x;
+static handle_t h;
+__attribute__((noinline)) static void in_handler(int sig)
+{
+    (void)sig;
+    handle_delete(h); /* LINE_SIG */
+}
+int main(void)
+{
+    static char alt[16384];
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = in_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    h = handle_new(&x);
+    handle_delete(h);
+    raise(SIGUSR1);
+    return 0;
+}
+C
+  build sig
+  line=$(grep -n LINE_SIG sig.c | cut -d: -f1)
+  timeout 60 env LD_PRELOAD="$DEBUG_LIB" ./sig >out 2>err; rc=$?
+  expect_rc 134
+  has "^    #0 0x[0-9a-f]+ in in_handler .*sig.c:$line$"
+  has "^SUMMARY: HandleSanitizer: double-delete .*sig.c:$line in in_handler$"
+  hasnt "^Note:"
+}
+
+# Two threads misuse handles at the same moment: one report, one abort,
+# no hang.
+case_two_threads_panic() {
+  cat >two.c <<'C'
+#include <handle/handle.h>
+#include <pthread.h>
+static pthread_barrier_t go;
+static void *run(void *arg)
+{
+    (void)arg;
+    static int x;
+    handle_t h = handle_new(&x);
+    handle_delete(h);
+    pthread_barrier_wait(&go);
+    handle_delete(h);
+    return NULL;
+}
+int main(void)
+{
+    pthread_barrier_init(&go, NULL, 4);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, run, NULL);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    return 0;
+}
+C
+  build two
+  for i in 1 2 3; do
+    rm -f handle-trace.*
+    timeout 60 env LD_PRELOAD="$DEBUG_LIB" ./two >out 2>err; rc=$?
+    [ "$rc" = 124 ] && fail "hang (run $i)"
+    expect_rc 134
+    [ "$(grep -c 'ERROR: HandleSanitizer: double-delete' err)" = 1 ] || fail "not one report (run $i)"
+    [ "$(grep -c '==ABORTING' err)" = 1 ] || fail "not one ABORTING (run $i)"
+    t=$(one_trace)
+    [ "$(sql "$t" "select count(*) from errors")" = 1 ] || fail "errors rows (run $i)"
+  done
+}
