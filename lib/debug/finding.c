@@ -16,6 +16,8 @@ void handle__misuse_build(struct handle__misuse *m, int kind, handle_t h, const 
         .at_ns = handle__now_ns(),
         .thread = handle__thread_self(),
         .stack = handle__depot_put(pcs, depth),
+        .pcs = pcs,
+        .depth = depth,
         .want_tag = want_tag,
         .quarantine = handle__opt.quarantine,
     };
@@ -38,31 +40,38 @@ void handle__misuse_build(struct handle__misuse *m, int kind, handle_t h, const 
         m->live = handle__core_live_count();
 }
 
-size_t handle__misuse_frames_max(uint32_t id, bool symbolized)
+void handle__misuse_stacks(const struct handle__misuse *m, struct handle__stack st[3])
 {
-    struct handle__stack st;
-    if (!handle__depot_get(id, &st))
-        return 0;
-    return symbolized ? (size_t)st.depth * HANDLE__SYM_MAX_INLINE : st.depth;
+    uint32_t ids[3] = {m->stack, m->known ? m->created_stack : 0,
+                       m->deleted ? m->deleted_stack : 0};
+    for (int i = 0; i < 3; i++)
+        if (!handle__depot_get(ids[i], &st[i]))
+            st[i] = (struct handle__stack){0};
+    if (m->stack == 0 && m->depth > 0) /* no room in the depot: modules looked up below */
+        st[0] = (struct handle__stack){m->depth, m->pcs, NULL};
 }
 
-size_t handle__misuse_frames(uint32_t id, struct handle__symbolizer *sym,
+size_t handle__misuse_frames_max(const struct handle__stack *st, bool symbolized)
+{
+    return symbolized ? (size_t)st->depth * HANDLE__SYM_MAX_INLINE : st->depth;
+}
+
+size_t handle__misuse_frames(const struct handle__stack *st, struct handle__symbolizer *sym,
                              struct handle__sym_frame *out, size_t cap)
 {
-    struct handle__stack st;
-    if (!handle__depot_get(id, &st))
-        return 0;
     size_t n = 0;
-    for (uint32_t d = 0; d < st.depth && n < cap; d++) {
+    for (uint32_t d = 0; d < st->depth && n < cap; d++) {
+        uintptr_t pc = st->pcs[d];
+        uint32_t id = st->modules ? st->modules[d] : handle__module_of(pc);
         if (sym) {
-            n += handle__sym_pc(sym, st.modules[d], st.pcs[d], out + n, cap - n);
+            n += handle__sym_pc(sym, id, pc, out + n, cap - n);
             continue;
         }
-        const struct handle__module *mod = handle__module_get(st.modules[d]);
+        const struct handle__module *mod = handle__module_get(id);
         out[n++] = (struct handle__sym_frame){
-            .pc = st.pcs[d],
+            .pc = pc,
             .module = mod ? mod->path : "",
-            .module_offset = mod ? st.pcs[d] - mod->bias : st.pcs[d],
+            .module_offset = mod ? pc - mod->bias : pc,
         };
     }
     return n;

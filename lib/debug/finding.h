@@ -23,6 +23,8 @@ struct handle__misuse {
     handle_t h;
     uint64_t at_ns;
     uint32_t thread, stack;       /* stack: the depot's id of the current stack */
+    const uintptr_t *pcs;         /* the current stack as captured (the caller's */
+    uint32_t depth;               /* array): used when the depot has no room */
     bool known;                   /* the side table still describes h */
     uint32_t tag;                 /* interned, of the handle; 0: none or unknown */
     const char *want_tag;         /* the tag the caller asked for (tag-mismatch) */
@@ -39,14 +41,20 @@ HANDLE__HIDDEN void handle__misuse_build(struct handle__misuse *m, int kind, han
                                         const char *want_tag, const uintptr_t *pcs,
                                         uint32_t depth);
 
-/* The frames of depot stack id into out[0..cap): symbolized with sym, or
- * without it raw ("#N 0xPC (MODULE+0xOFF)", from the module table, no
- * libdw, no allocation). Returns the count. */
-HANDLE__HIDDEN size_t handle__misuse_frames(uint32_t id, struct handle__symbolizer *sym,
-                                           struct handle__sym_frame *out, size_t cap);
+/* The three stacks of m: the current one (from the captured pcs when the
+ * depot had no room for it), where it was created and deleted (depth 0:
+ * unknown). Valid while the caller's pcs are. */
+HANDLE__HIDDEN void handle__misuse_stacks(const struct handle__misuse *m,
+                                         struct handle__stack st[3]);
 
-/* The most frames handle__misuse_frames gives for one stack. */
-HANDLE__HIDDEN size_t handle__misuse_frames_max(uint32_t id, bool symbolized);
+/* The frames of st into out[0..cap): symbolized with sym, or without it
+ * raw ("#N 0xPC (MODULE+0xOFF)", from the module table: no libdw, no
+ * allocation). Returns the count; cap = handle__misuse_frames_max(st,
+ * sym != NULL) is always enough. */
+HANDLE__HIDDEN size_t handle__misuse_frames(const struct handle__stack *st,
+                                           struct handle__symbolizer *sym,
+                                           struct handle__sym_frame *out, size_t cap);
+HANDLE__HIDDEN size_t handle__misuse_frames_max(const struct handle__stack *st, bool symbolized);
 
 /* Appends the text of m with the given frames of its three stacks
  * (stack, created, deleted) and note (NULL: none). */

@@ -52,22 +52,14 @@ struct panic {
     const char *no_stack; /* why the report is not symbolized: no private stack */
 };
 
-static const uint32_t *stack_ids(const struct handle__misuse *m, uint32_t ids[3])
-{
-    ids[0] = m->stack;
-    ids[1] = m->known ? m->created_stack : 0;
-    ids[2] = m->deleted ? m->deleted_stack : 0;
-    return ids;
-}
-
 /* The text with raw frames into b. */
 static void raw_report(struct handle__sb *b, const struct handle__misuse *m, const char *note)
 {
-    uint32_t ids[3];
-    stack_ids(m, ids);
+    struct handle__stack s[3];
+    handle__misuse_stacks(m, s);
     struct handle__finding_stack st[3];
     for (int i = 0; i < 3; i++) {
-        size_t n = handle__misuse_frames(ids[i], NULL, raw_frames[i], HANDLE__MAX_FRAMES);
+        size_t n = handle__misuse_frames(&s[i], NULL, raw_frames[i], HANDLE__MAX_FRAMES);
         st[i] = (struct handle__finding_stack){raw_frames[i], n};
     }
     handle__misuse_text(b, m, st, note);
@@ -80,17 +72,17 @@ static bool full_report(struct handle__sb *b, const struct handle__misuse *m)
     struct handle__symbolizer *sym = handle__rt_symbolizer(HANDLE__SYM_NO_DEBUGINFOD);
     if (sym == NULL)
         return false;
-    uint32_t ids[3];
-    stack_ids(m, ids);
+    struct handle__stack s[3];
+    handle__misuse_stacks(m, s);
     struct handle__sym_frame *f[3] = {NULL, NULL, NULL};
     struct handle__finding_stack st[3];
     bool ok = true;
     for (int i = 0; i < 3 && ok; i++) {
-        size_t cap = handle__misuse_frames_max(ids[i], true);
+        size_t cap = handle__misuse_frames_max(&s[i], true);
         f[i] = malloc((cap ? cap : 1) * sizeof *f[i]);
         ok = f[i] != NULL;
         if (ok)
-            st[i] = (struct handle__finding_stack){f[i], handle__misuse_frames(ids[i], sym, f[i], cap)};
+            st[i] = (struct handle__finding_stack){f[i], handle__misuse_frames(&s[i], sym, f[i], cap)};
     }
     struct handle__sb t = {0};
     if (ok) {
@@ -134,8 +126,7 @@ static void panic_body(void *arg)
     /* 2. Symbolize and print. */
     struct handle__sb full = {0};
     if (p->no_stack) {
-        handle__sb_reset(&raw);
-        raw_report(&raw, m, p->no_stack);
+        /* What the trace has is the report. */
     } else if (!full_report(&full, m)) {
         handle__sb_free(&full);
         handle__sb_reset(&raw);
@@ -166,6 +157,20 @@ __attribute__((noreturn)) static void die(void)
     abort();
 }
 
+static void reentered(int kind, handle_t h)
+{
+    char line[160];
+    struct handle__fmt f = {line, 0, sizeof line - 1};
+    handle__fmt_str(&f, "==");
+    handle__fmt_dec(&f, (uint64_t)getpid());
+    handle__fmt_str(&f, "==ERROR: HandleSanitizer: ");
+    handle__fmt_str(&f, handle__kind_name(kind));
+    handle__fmt_str(&f, " on handle ");
+    handle__fmt_hex(&f, h);
+    handle__fmt_str(&f, " while reporting an earlier error\n");
+    handle__rt_write(line, f.len);
+}
+
 void handle__diag_panic(int kind, handle_t h, const char *want_tag, const uintptr_t *pcs,
                         uint32_t depth)
 {
@@ -177,7 +182,9 @@ void handle__diag_panic(int kind, handle_t h, const char *want_tag, const uintpt
     while (!atomic_compare_exchange_strong(&panic_owner, &owner, self)) {
         if (owner == self) {
             /* A misuse inside our own panic (the host's code ran under
-             * it): the report under way is in the trace already. */
+             * it, a malloc hook): the report under way is in the trace
+             * already; this one gets its first line. */
+            reentered(kind, h);
             die();
         }
         if (owner >> 32 != pid)
