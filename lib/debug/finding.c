@@ -122,7 +122,7 @@ struct handle__trace_error handle__misuse_trace(const struct handle__misuse *m,
     };
 }
 
-struct handle__symbolizer *handle__rt_symbolizer(unsigned flags)
+struct handle__symbolizer *handle__report_symbolizer(unsigned flags)
 {
     handle__modules_refresh();
     struct handle__symbolizer *s = handle__sym_new_ex(flags);

@@ -68,6 +68,6 @@ HANDLE__HIDDEN struct handle__trace_error handle__misuse_trace(const struct hand
 
 /* A symbolizer that knows every module loaded now (NULL when out of
  * memory); flags as for handle__sym_new_ex. */
-HANDLE__HIDDEN struct handle__symbolizer *handle__rt_symbolizer(unsigned flags);
+HANDLE__HIDDEN struct handle__symbolizer *handle__report_symbolizer(unsigned flags);
 
 #endif

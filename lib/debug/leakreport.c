@@ -93,7 +93,7 @@ static void report_body(void *arg)
         }
     }
     struct handle__symbolizer *sym =
-        handle__rt_symbolizer(r->no_stack ? HANDLE__SYM_NO_DW : HANDLE__SYM_NO_DEBUGINFOD);
+        handle__report_symbolizer(r->no_stack ? HANDLE__SYM_NO_DW : HANDLE__SYM_NO_DEBUGINFOD);
     handle__leaks_resolve(sym, supp, r->sites, r->n);
     r->total = handle__leaks_total(r->sites, r->n, &r->nsites);
     if (r->total) {

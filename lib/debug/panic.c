@@ -69,7 +69,7 @@ static void raw_report(struct handle__sb *b, const struct handle__misuse *m, con
  * is no memory for it. */
 static bool full_report(struct handle__sb *b, const struct handle__misuse *m)
 {
-    struct handle__symbolizer *sym = handle__rt_symbolizer(HANDLE__SYM_NO_DEBUGINFOD);
+    struct handle__symbolizer *sym = handle__report_symbolizer(HANDLE__SYM_NO_DEBUGINFOD);
     if (sym == NULL)
         return false;
     struct handle__stack s[3];
