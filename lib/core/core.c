@@ -123,6 +123,14 @@ static void init_once(void)
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
+/* The fork handlers exist from the library's load on: registered at a
+ * thread's first call, they could come while another thread's fork() ran
+ * its prepare handlers, and that fork's child would inherit `lock` held. */
+__attribute__((constructor)) static void at_load(void)
+{
+    pthread_once(&once, init_once);
+}
+
 /* Gives the calling thread a cache; NULL if out of memory. */
 static struct handle__tcache *tcache_create(void)
 {

@@ -20,7 +20,7 @@
  * the set of live handles once, prints the report from it and closes the
  * trace with the same set. When main() leaves with pthread_exit() the
  * process ends with its last program thread, as without the runtime: the
- * trace writer is not counted among glibc's threads (writer_uncount). Beside
+ * trace writer is not counted among glibc's threads (trace_writer.c). Beside
  * LeakSanitizer, its death callback runs the check and the trace gets the
  * status LeakSanitizer ends the process with.
  */
@@ -66,42 +66,6 @@ static bool is_fork_child;
 static _Atomic int exit_status = -1;
 static _Atomic int exit_checked;
 static bool deferred;
-
-/* glibc's count of the process's threads (GLIBC_PRIVATE, for
- * libthread_db): when the last thread counted there exits, glibc calls
- * exit(0). The trace writer is taken out of it while it runs, so that a
- * process whose main() left with pthread_exit() ends when its last program
- * thread does, and exit() runs on that thread (with the program's
- * descriptors and signal mask). NULL on a libc without it: then the writer
- * watches for the last thread instead (handle__trace_watch_orphan). */
-static unsigned int *nptl_nthreads;
-static bool writer_uncounted;
-
-static void writer_uncount(void)
-{
-    nptl_nthreads = (unsigned int *)dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
-    if (nptl_nthreads) {
-        /* The opening thread is counted, so this never reaches 0. */
-        __atomic_fetch_sub(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
-        writer_uncounted = true;
-    }
-}
-
-/* Before the writer thread ends (the trace's close): counted again, so
- * that its own exit does not take the count to 0 (glibc would call exit(0)
- * on it, in the middle of this exit). The count is already 0 when the last
- * program thread's exit brought us here: then it is set to 2. */
-static void writer_recount(void)
-{
-    if (!writer_uncounted)
-        return;
-    writer_uncounted = false;
-    unsigned int old = __atomic_load_n(nptl_nthreads, __ATOMIC_SEQ_CST), want;
-    do
-        want = (old == 0 ? 1 : old) + 1;
-    while (!__atomic_compare_exchange_n(nptl_nthreads, &old, want, false, __ATOMIC_SEQ_CST,
-                                        __ATOMIC_SEQ_CST));
-}
 
 static pthread_key_t main_key;
 static pthread_once_t main_key_once = PTHREAD_ONCE_INIT;
@@ -188,7 +152,6 @@ static void fork_child(void)
     atomic_store(&exit_checked, 0);
     deferred = false;
     atomic_store(&main_gone, false);
-    writer_uncounted = false; /* glibc counts the child's one thread afresh */
     if (atomic_load(&state) == S_STARTING)
         atomic_store(&state, S_NONE); /* cut short by the fork: start again */
 }
@@ -320,10 +283,8 @@ static void exit_check(int how)
         final = handle__opt.exitcode;
     char path[PATH_MAX + 8];
     snprintf(path, sizeof path, "%s", handle__trace_path());
-    if (traced) {
-        writer_recount();
+    if (traced)
         handle__trace_close(final, handle__start_unix_ns() + handle__now_ns(), v, n);
-    }
     if (v)
         munmap(v, bytes);
     handle__life_poll();
@@ -390,7 +351,7 @@ static void main_thread_exit(void *arg)
 {
     (void)arg;
     atomic_store(&main_gone, true);
-    if (atomic_load(&trace_state) == T_OPEN && !writer_uncounted)
+    if (atomic_load(&trace_state) == T_OPEN && !handle__trace_writer_uncounted())
         handle__trace_watch_orphan(on_orphan);
 }
 
@@ -608,8 +569,7 @@ static bool open_trace(void)
         snprintf(msg, sizeof msg, "tracing to %s", handle__trace_path());
         handle__rt_info(msg);
     }
-    writer_uncount();
-    if (atomic_load(&main_gone) && !writer_uncounted)
+    if (atomic_load(&main_gone) && !handle__trace_writer_uncounted())
         handle__trace_watch_orphan(on_orphan);
     return true;
 }

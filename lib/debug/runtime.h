@@ -1,6 +1,6 @@
 /*
- * runtime.h - the debug runtime's reports (diag.c): the misuse panic and
- * the exit leak report. Callers: the entry points (debug.c) and the
+ * runtime.h - the debug runtime's reports (panic.c, leakreport.c): the
+ * misuse panic and the exit leak report. Callers: the entry points (debug.c) and the
  * lifecycle (lifecycle.c), which start the runtime and the trace first.
  */
 #ifndef HANDLE_DEBUG_RUNTIME_H
@@ -22,10 +22,11 @@ __attribute__((noreturn)) HANDLE__HIDDEN void handle__diag_panic(int kind, handl
                                                                  const uintptr_t *pcs,
                                                                  uint32_t depth);
 
-/* The exit leak report of the handles v[0..n) (the set the exit check
- * saw): groups them by creation site, applies suppressions, prints.
+/* The exit leak report of the set the exit check saw (v[0..n), the same
+ * set the trace gets): groups it into sites, applies suppressions,
+ * symbolizes and prints the report (nothing when no leak is left).
  * Returns the number of leaked handles reported (after suppressions) and
- * fills *sites. */
+ * sets *sites to their sites. */
 HANDLE__HIDDEN uint64_t handle__leak_report(const struct handle__leak *v, size_t n,
                                             uint64_t *sites);
 

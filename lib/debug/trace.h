@@ -94,6 +94,12 @@ HANDLE__HIDDEN void handle__trace_close(int exit_status, uint64_t ended_at,
  * prints it from a program thread. */
 HANDLE__HIDDEN bool handle__trace_take_warning(char *buf, size_t cap);
 
+/* Whether the writer thread is left out of glibc's thread count (so that
+ * the process ends with its last program thread, SPEC section 4); when
+ * not (a libc without that count), the runtime asks for the orphan watch
+ * below. */
+HANDLE__HIDDEN bool handle__trace_writer_uncounted(void);
+
 /* The main thread left with pthread_exit(): from now on the writer checks,
  * at every wake-up, whether it is the last thread of the process, and if
  * so calls on_orphan() on the writer thread (which is expected to run the

@@ -16,6 +16,7 @@
  */
 #include "trace.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -127,6 +128,47 @@ static void global_init(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3_initialize();
+}
+
+/* glibc's count of the process's threads (GLIBC_PRIVATE, for
+ * libthread_db): when the last thread counted there exits, glibc calls
+ * exit(0). The trace writer is taken out of it while it runs, so that a
+ * process whose main() left with pthread_exit() ends when its last program
+ * thread does, and exit() runs on that thread (with the program's
+ * descriptors and signal mask). NULL on a libc without it: then the writer
+ * watches for the last thread instead (handle__trace_watch_orphan). */
+static unsigned int *nptl_nthreads;
+static bool writer_uncounted;  /* under g.life */
+
+static void writer_uncount(void)
+{
+    nptl_nthreads = (unsigned int *)dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
+    if (nptl_nthreads) {
+        /* The opening thread is counted, so this never reaches 0. */
+        __atomic_fetch_sub(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
+        writer_uncounted = true;
+    }
+}
+
+/* Before the writer thread ends (the trace's close): counted again, so
+ * that its own exit does not take the count to 0 (glibc would call exit(0)
+ * on it, in the middle of this exit). The count is already 0 when the last
+ * program thread's exit brought us here: then it is set to 2. */
+static void writer_recount(void)
+{
+    if (!writer_uncounted)
+        return;
+    writer_uncounted = false;
+    unsigned int old = __atomic_load_n(nptl_nthreads, __ATOMIC_SEQ_CST), want;
+    do
+        want = (old == 0 ? 1 : old) + 1;
+    while (!__atomic_compare_exchange_n(nptl_nthreads, &old, want, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST));
+}
+
+bool handle__trace_writer_uncounted(void)
+{
+    return writer_uncounted;
 }
 
 /* ---- the writer thread ----------------------------------------------- */
@@ -409,6 +451,7 @@ bool handle__trace_open(const struct handle__trace_config *cfg, char *err, size_
     g.w = w;
     atomic_store(&handle__tr.owner, getpid());
     g.running = true;
+    writer_uncount();
     atomic_store(&handle__tr.accepting, true);
     ok = true;
 out:
@@ -441,6 +484,7 @@ void handle__trace_close(int exit_status, uint64_t ended_at, const struct handle
     atomic_store(&handle__tr.accepting, false);
     (void)queued;
     handle__tr_wake_writer(true);
+    writer_recount();
     pthread_join(g.thread, NULL);
     sem_destroy(&g.w->init_sem);
     writer_free(g.w);
@@ -461,6 +505,7 @@ void handle__trace_forget(void)
      * forking thread took them in fork_prepare(). */
     g.running = false;
     g.w = NULL;
+    writer_uncounted = false; /* glibc counts the child's one thread afresh */
     handle__tr_forget();
 }
 

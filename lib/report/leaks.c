@@ -38,8 +38,9 @@ bool handle__leaks_resolve(struct handle__symbolizer *sym, struct handle__supp *
             continue;
         }
         for (uint32_t d = 0; d < s->depth; d++) {
-            struct handle__sym_frame tmp[16];
-            size_t k = handle__sym_pc(sym, s->modules ? s->modules[d] : 0, s->pcs[d], tmp, 16);
+            struct handle__sym_frame tmp[HANDLE__SYM_MAX_INLINE];
+            size_t k = handle__sym_pc(sym, s->modules ? s->modules[d] : 0, s->pcs[d], tmp,
+                                      HANDLE__SYM_MAX_INLINE);
             if (s->nframes + k > cap) {
                 size_t ncap = (s->nframes + k) * 2;
                 struct handle__sym_frame *f = realloc(s->frames, ncap * sizeof *f);

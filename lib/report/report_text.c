@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "finding.h"
 #include "report_model.h"
 
 /* Traces with findings that a merged text report lists by name. */
@@ -62,14 +63,6 @@ static void trace_header(struct handle__sb *b, const struct handle__rm_trace *t)
                            "handles live at the last commit.\n");
 }
 
-static void thread_name(char *buf, size_t len, int64_t t)
-{
-    if (t < 0)
-        snprintf(buf, len, "T?");
-    else
-        snprintf(buf, len, "T%" PRId64, t);
-}
-
 static void frames(struct handle__sb *b, const struct handle__rm_frames *f)
 {
     unsigned num = 0;
@@ -79,33 +72,26 @@ static void frames(struct handle__sb *b, const struct handle__rm_frames *f)
         handle__sb_frames(b, f->f, f->n, &num);
 }
 
-/* An error without a stored message, printed from its stacks in the
- * layout of SPEC section 4. */
+static struct handle__finding_stack fstack(const struct handle__rm_frames *f)
+{
+    return (struct handle__finding_stack){f->f, f->n};
+}
+
+/* An error without a stored message, printed from its stacks by the
+ * panic's own formatter (lib/report/finding.c). */
 static void error_rendition(struct handle__sb *b, const struct handle__rm_error *e, long pid)
 {
-    char th[32], th2[32];
-    thread_name(th, sizeof th, e->thread);
-    handle__sb_puts(b, "=================================================================\n");
-    handle__sb_printf(b, "==%ld==ERROR: HandleSanitizer: %s on handle 0x%" PRIx64 " in thread %s\n",
-                      pid, e->kind, e->handle, th);
-    frames(b, &e->stack);
-    if (e->has_deleted) {
-        thread_name(th2, sizeof th2, e->deleted_thread);
-        handle__sb_printf(b, "\nhandle 0x%" PRIx64, e->handle);
-        if (e->tag)
-            handle__sb_printf(b, " (tag \"%s\")", e->tag);
-        handle__sb_printf(b, " was deleted by thread %s here:\n", th2);
-        frames(b, &e->deleted);
-    }
-    if (e->has_created) {
-        thread_name(th2, sizeof th2, e->created_thread);
-        handle__sb_printf(b, "\n%s by thread %s here:\n",
-                          e->has_deleted ? "previously created" : "created", th2);
-        frames(b, &e->created);
-    }
-    handle__sb_printf(b, "\nSUMMARY: HandleSanitizer: %s ", e->kind);
-    handle__sb_location(b, e->stack.f, e->stack.n);
-    handle__sb_putc(b, '\n');
+    struct handle__finding f = handle__finding_init(pid, e->kind, e->handle);
+    f.thread = e->thread;
+    f.tag = e->tag;
+    f.stack = fstack(&e->stack);
+    f.has_created = e->has_created;
+    f.created_thread = e->created_thread;
+    f.created = fstack(&e->created);
+    f.has_deleted = e->has_deleted;
+    f.deleted_thread = e->deleted_thread;
+    f.deleted = fstack(&e->deleted);
+    handle__finding_text(b, &f);
 }
 
 static void errors(struct handle__sb *b, const struct handle__rm *m)

@@ -28,9 +28,10 @@
  * inside someone else's process: every call into libdw runs under a
  * SIGSEGV/SIGBUS guard. A fault there jumps back, the symbolizer stops
  * using libdw (its state may be broken: its Dwfls are never freed), and
- * from then on frames are module+offset; handle__sym_error says why. A
- * fault in another thread, or one not raised by the CPU, goes to the
- * disposition in force before the guard.
+ * from then on frames are module+offset; handle__sym_error says why. The
+ * handler runs on an alternate signal stack, so that libdw running out of
+ * stack is caught too. A fault in another thread, or one not raised by
+ * the CPU, goes to the handler in force before the guard.
  */
 #include "symbolize.h"
 #include "text.h"
@@ -45,6 +46,7 @@
 #include <stdlib.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -208,6 +210,7 @@ struct handle__symbolizer {
     bool dw_tried;
     bool faulted;    /* libdw crashed under the guard: not used again */
     bool guarded;    /* this symbolizer holds a reference on the guard */
+    void *alt;       /* its alternate signal stack (GUARD_ALT_SIZE), or NULL */
     const struct handle__dw *dw; /* NULL: no libdw */
     char dw_err[256];
     /* Our own copy of the callbacks, for our own debuginfo_path; every
@@ -324,36 +327,92 @@ static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned guard_refs;
 static struct sigaction guard_old[2]; /* SIGSEGV, SIGBUS before the guard */
 
+/* The handler runs on an alternate signal stack (SA_ONSTACK): a fault
+ * raised because libdw ran out of stack (a small thread stack, a stack
+ * that cannot grow under RLIMIT_AS) leaves no room on the stack itself,
+ * and without one the kernel kills the process instead of calling the
+ * handler. See alt_enter. */
+#define GUARD_ALT_SIZE (64u * 1024)
+/* A thread's own alternate stack at least this big is used as it is. */
+#define GUARD_ALT_MIN (16u * 1024)
+
 static void guard_handler(int sig, siginfo_t *si, void *uc)
 {
-    (void)uc;
     sigjmp_buf *j = fault_jmp;
     if (j && si->si_code > 0) { /* a fault of this thread inside libdw */
         fault_jmp = NULL;
         siglongjmp(*j, 1);
     }
-    /* Not ours: the disposition from before the guard. A fault is raised
-     * again by the instruction once this returns; a sent signal is sent
-     * again. */
-    sigaction(sig, &guard_old[sig == SIGBUS], NULL);
-    if (si->si_code <= 0)
-        raise(sig);
+    /* Not ours (another thread's fault: a JVM's or Go's deliberate ones,
+     * or a signal sent by someone): to the handler in force before the
+     * guard, which stays the guard's successor, so that the guard keeps
+     * working for the faults that are ours. */
+    int saved = errno;
+    const struct sigaction *old = &guard_old[sig == SIGBUS];
+    if (old->sa_flags & SA_SIGINFO) {
+        old->sa_sigaction(sig, si, uc);
+    } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+        old->sa_handler(sig);
+    } else if (old->sa_handler == SIG_DFL || si->si_code > 0) {
+        /* The default action ends the process: a fault is raised again
+         * by the instruction once this returns (an ignored fault kills
+         * too), a sent signal is sent again. */
+        signal(sig, SIG_DFL);
+        if (si->si_code <= 0)
+            raise(sig);
+    }
+    errno = saved;
 }
 
-/* Installs the handlers for the first guarded symbolizer. */
+/* The calling thread's alternate signal stack around one guarded call:
+ * the thread's own when it has one big enough (the debug runtime installs
+ * a static one before it symbolizes), else the symbolizer's, put back as
+ * it was afterwards. */
+struct alt_save {
+    stack_t old;
+    bool set;
+};
+
+static void alt_enter(struct handle__symbolizer *s, struct alt_save *a)
+{
+    a->set = false;
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) != 0 || (cur.ss_flags & SS_ONSTACK))
+        return; /* running on it already: a fault nests there */
+    if (!(cur.ss_flags & SS_DISABLE) && cur.ss_size >= GUARD_ALT_MIN)
+        return;
+    if (s->alt == NULL)
+        return;
+    stack_t ns = {.ss_sp = s->alt, .ss_size = GUARD_ALT_SIZE, .ss_flags = 0};
+    a->set = sigaltstack(&ns, &a->old) == 0;
+}
+
+static void alt_leave(const struct alt_save *a)
+{
+    if (a->set)
+        sigaltstack(&a->old, NULL);
+}
+
+/* Installs the handlers for the first guarded symbolizer, and maps the
+ * symbolizer's alternate stack now, before any fault needs it. */
 static void guard_ref(struct handle__symbolizer *s)
 {
     if (s->guarded)
         return;
+    void *alt = mmap(NULL, GUARD_ALT_SIZE, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    s->alt = alt == MAP_FAILED ? NULL : alt;
     pthread_mutex_lock(&guard_lock);
     if (guard_refs++ == 0) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_sigaction = guard_handler;
-        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
         sigemptyset(&sa.sa_mask);
-        sigaction(SIGSEGV, &sa, &guard_old[0]);
-        sigaction(SIGBUS, &sa, &guard_old[1]);
+        sigaction(SIGSEGV, NULL, &guard_old[0]);
+        sigaction(SIGBUS, NULL, &guard_old[1]);
+        sigaction(SIGSEGV, &sa, NULL);
+        sigaction(SIGBUS, &sa, NULL);
     }
     pthread_mutex_unlock(&guard_lock);
     s->guarded = true;
@@ -375,6 +434,9 @@ static void guard_unref(struct handle__symbolizer *s)
     }
     pthread_mutex_unlock(&guard_lock);
     s->guarded = false;
+    if (s->alt)
+        munmap(s->alt, GUARD_ALT_SIZE);
+    s->alt = NULL;
 }
 
 /* After a fault inside libdw: libdw is not called again by s. */
@@ -722,13 +784,17 @@ static __attribute__((noinline)) void guarded_open(struct handle__symbolizer *s,
                                                    struct sym_file *f)
 {
     sigjmp_buf jb;
+    struct alt_save a;
+    alt_enter(s, &a);
     if (sigsetjmp(jb, 0)) { /* SA_NODEFER: no mask to restore */
+        alt_leave(&a);
         guard_faulted(s);
         return;
     }
     fault_jmp = &jb;
     file_open(s, f);
     fault_jmp = NULL;
+    alt_leave(&a);
 }
 
 static struct sym_file *mod_file(struct handle__symbolizer *s, struct sym_module *m)
@@ -997,13 +1063,17 @@ static __attribute__((noinline)) size_t guarded_symbolize(struct handle__symboli
                                                           struct sym_cframe *out, size_t max)
 {
     sigjmp_buf jb;
+    struct alt_save a;
+    alt_enter(s, &a);
     if (sigsetjmp(jb, 0)) { /* SA_NODEFER: no mask to restore */
+        alt_leave(&a);
         guard_faulted(s);
         return 0;
     }
     fault_jmp = &jb;
     size_t n = symbolize(s, f, addr, out, max);
     fault_jmp = NULL;
+    alt_leave(&a);
     return n;
 }
 

@@ -26,14 +26,23 @@ static bool sb_reserve(struct handle__sb *b, size_t extra)
     size_t ncap = b->cap ? b->cap : 256;
     while (ncap < need)
         ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-    char *np = realloc(b->p, ncap);
+    char *np = b->borrowed ? malloc(ncap) : realloc(b->p, ncap);
     if (!np) {
         b->oom = true;
         return false;
     }
+    if (b->borrowed)
+        memcpy(np, b->p, b->len + 1);
+    b->borrowed = false;
     b->p = np;
     b->cap = ncap;
     return true;
+}
+
+void handle__sb_init_in(struct handle__sb *b, char *buf, size_t cap)
+{
+    *b = (struct handle__sb){.p = buf, .cap = cap, .borrowed = true};
+    buf[0] = '\0';
 }
 
 void handle__sb_printf(struct handle__sb *b, const char *fmt, ...)
@@ -93,7 +102,8 @@ void handle__sb_reset(struct handle__sb *b)
 
 void handle__sb_free(struct handle__sb *b)
 {
-    free(b->p);
+    if (!b->borrowed)
+        free(b->p);
     *b = (struct handle__sb){0};
 }
 

@@ -27,7 +27,13 @@ struct handle__sb {
     char *p;
     size_t len, cap;
     bool oom;
+    bool borrowed; /* p is the caller's memory (handle__sb_init_in): never freed */
 };
+
+/* An empty buffer that starts in the caller's memory buf[0..cap) (static
+ * storage, for a report that must be written when malloc fails) and moves
+ * to malloc'd memory only when it outgrows it. cap > 0. */
+HANDLE__HIDDEN void handle__sb_init_in(struct handle__sb *b, char *buf, size_t cap);
 
 HANDLE__HIDDEN void handle__sb_printf(struct handle__sb *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -15,7 +15,8 @@ layer_of() {
   rt.[ch] | options.[ch] | options.inc | trace_schema.h | unwind.[ch] | loader.[ch] | fork_phase.h) echo 0 ;;
   model.h | clock.c | depot.c | modules.c | threads.c | side.[ch] | stack.[ch]) echo 1 ;;
   trace*.[ch] | forward.[ch]) echo 2 ;;
-  runtime.h | diag*.[ch] | finding*.[ch] | panic*.[ch] | leakcheck*.[ch] | bigstack*.[ch]) echo 3 ;;
+  runtime.h | finding.[ch] | panic.c | leakreport.c) echo 3 ;;
+  bigstack.[ch]) echo 0 ;;
   lifecycle.[ch]) echo 4 ;;
   debug.c) echo 5 ;;
   *) echo none ;;

@@ -65,6 +65,7 @@ handle_unit_test(test_out_json
 foreach(kind ok broken)
   add_library(handle_fakedw_${kind} SHARED ${HANDLE_REPORT_FX}/fake_libdw.c)
   target_include_directories(handle_fakedw_${kind} PRIVATE ${PROJECT_SOURCE_DIR}/lib)
+  target_link_libraries(handle_fakedw_${kind} PRIVATE Threads::Threads)
   set_target_properties(handle_fakedw_${kind} PROPERTIES OUTPUT_NAME dw SOVERSION 1
     LIBRARY_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/fakedw/${kind})
   add_dependencies(test_symbolize_dl handle_fakedw_${kind})

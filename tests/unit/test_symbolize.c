@@ -640,6 +640,7 @@ static void test_symbolized_frames_print_as_sanitizer_lines(void **state)
 /* ---- libdw absent or incomplete (lib/report/dw.c) ------------------------ */
 
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "report/dw.h"
@@ -717,6 +718,59 @@ static int dw_crash_check(void)
     handle__sym_free(s);
     if (sigaction(SIGSEGV, NULL, &cur) != 0 || cur.sa_handler != own_segv) {
         fprintf(stderr, "dw-crash: the program's SIGSEGV handler was not put back\n");
+        bad = 1;
+    }
+    return bad;
+}
+
+/* --dw-foreign-check, run by the sweep with a fake libdw.so.1 whose
+ * dwfl_begin first lets another thread fault on a page this program's own
+ * SIGSEGV handler makes accessible (as a JVM's or Go's deliberate faults
+ * are), then faults itself (FAKE_DW_FOREIGN_CRASH): the other thread's
+ * fault goes to the program's handler, once, and the guard still catches
+ * libdw's own fault afterwards. */
+static volatile sig_atomic_t foreign_faults, unexpected_faults;
+
+static void own_segv_info(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    uintptr_t page = (uintptr_t)si->si_addr & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1);
+    if (page == 0 || mprotect((void *)page, (size_t)sysconf(_SC_PAGESIZE),
+                              PROT_READ | PROT_WRITE) != 0) {
+        unexpected_faults++; /* libdw's fault reached the program: the guard is gone */
+        _exit(7);
+    }
+    foreign_faults++;
+}
+
+static int dw_foreign_check(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = own_segv_info;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    char err[256] = "";
+    if (!handle__dw_load(err, sizeof err)) {
+        fprintf(stderr, "dw-foreign: the fake libdw did not load: %s\n", err);
+        return 1;
+    }
+    dl_iterate_phdr(phdr_cb, NULL);
+    struct handle__symbolizer *s = new_sym();
+    struct fx_lines l;
+    uintptr_t pc = fx_plain(&l);
+    struct handle__sym_frame f[8];
+    int n = handle__sym_pc(s, 0, pc, f, 8);
+    int bad = n != 1 || !handle__sym_faulted(s) || foreign_faults != 1 || unexpected_faults;
+    if (bad)
+        fprintf(stderr, "dw-foreign: n=%d faulted=%d foreign=%d\n", n, handle__sym_faulted(s),
+                (int)foreign_faults);
+    handle__sym_free(s);
+    struct sigaction cur;
+    if (sigaction(SIGSEGV, NULL, &cur) != 0 || cur.sa_sigaction != own_segv_info) {
+        fprintf(stderr, "dw-foreign: the program's SIGSEGV handler was not put back\n");
         bad = 1;
     }
     return bad;
@@ -802,7 +856,13 @@ static int dw_sweep(const char *okdir, const char *brokendir)
         fprintf(stderr, "dw-sweep: libdw whose dwfl_begin crashes\n");
         failed++;
     }
-    printf("dw-sweep: %zu fake libdw.so.1, %d failed\n", sizeof names / sizeof names[0] + 3,
+    char foreign[] = "FAKE_DW_FOREIGN_CRASH=dwfl_begin";
+    char *foreign_env[] = {lp_ok, foreign, NULL};
+    if (!dw_run(foreign_env, "--dw-foreign-check", NULL, 0)) {
+        fprintf(stderr, "dw-sweep: another thread's fault, then libdw's own\n");
+        failed++;
+    }
+    printf("dw-sweep: %zu fake libdw.so.1, %d failed\n", sizeof names / sizeof names[0] + 4,
            failed);
     return failed != 0;
 }
@@ -817,6 +877,8 @@ int main(int argc, char **argv)
         return dw_exit_check();
     if (argc == 2 && strcmp(argv[1], "--dw-crash-check") == 0)
         return dw_crash_check();
+    if (argc == 2 && strcmp(argv[1], "--dw-foreign-check") == 0)
+        return dw_foreign_check();
     if (argc == 4 && strcmp(argv[1], "--dw-sweep") == 0)
         return dw_sweep(argv[2], argv[3]);
 #else

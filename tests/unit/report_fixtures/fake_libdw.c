@@ -10,10 +10,19 @@
  *    except the one named by $FAKE_DW_CRASH, which faults (SIGSEGV), as
  *    libdw does when an allocation fails in the wrong place, and the one
  *    named by $FAKE_DW_EXIT, which calls exit(1), as libdw's own
- *    out-of-memory handler does.
+ *    out-of-memory handler does, and the one named by $FAKE_DW_KILL,
+ *    which kills the process (SIGKILL: a report cut short while
+ *    symbolizing, tests/integration/cases/panic.sh), and the one named by
+ *    $FAKE_DW_FOREIGN_CRASH, which first lets another thread fault on a
+ *    page the program's own SIGSEGV handler makes accessible (a JVM's or
+ *    Go's deliberate faults) and then faults itself.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "report/dw.h"
 
@@ -44,18 +53,46 @@ static void bail_out(void)
     exit(1);
 }
 
+static void killed(void)
+{
+    raise(SIGKILL);
+}
+
+static void *touch(void *page)
+{
+    *(volatile char *)page = 1; /* faults: the program's handler opens the page */
+    return NULL;
+}
+
+static void foreign_then_crash(void)
+{
+    void *page = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    pthread_t t;
+    if (page == MAP_FAILED || pthread_create(&t, NULL, touch, page) != 0)
+        abort();
+    pthread_join(t, NULL);
+    crash();
+}
+
 #define FAKE(name)                                                            \
     static __attribute__((used)) __typeof__(&name) resolve_##name(void)      \
     {                                                                         \
         const char *m = getenv("FAKE_DW_MISSING");                            \
         const char *c = getenv("FAKE_DW_CRASH");                              \
         const char *x = getenv("FAKE_DW_EXIT");                               \
+        const char *k = getenv("FAKE_DW_KILL");                               \
+        const char *f = getenv("FAKE_DW_FOREIGN_CRASH");                      \
         if (m && strcmp(m, #name) == 0)                                       \
             return NULL;                                                      \
         if (c && strcmp(c, #name) == 0)                                       \
             return (__typeof__(&name))crash;                                  \
         if (x && strcmp(x, #name) == 0)                                       \
             return (__typeof__(&name))bail_out;                               \
+        if (k && strcmp(k, #name) == 0)                                       \
+            return (__typeof__(&name))killed;                                 \
+        if (f && strcmp(f, #name) == 0)                                       \
+            return (__typeof__(&name))foreign_then_crash;                     \
         return (__typeof__(&name))never_called;                               \
     }                                                                         \
     __typeof__(name) name                                                     \

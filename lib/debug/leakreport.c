@@ -1,0 +1,161 @@
+/*
+ * leakreport.c - the exit leak report (SPEC section 4) of the set of live
+ * handles the exit check saw: grouped into sites by creation stack and
+ * tag, then suppressed, symbolized, ordered and printed by the shared code
+ * of lib/report (leaks.c), the same code handle-report uses.
+ *
+ * The heavy part runs on a private large stack (bigstack.c): the exit may
+ * happen on a thread with a small stack, or with `ulimit -s 128`, and
+ * libdw needs far more. Without that stack (no memory) the sites are
+ * printed with module+offset frames (a symbolizer that never loads libdw)
+ * and a Note saying why. Runs once, at exit: it may allocate.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../report/leaks.h"
+#include "../report/suppress.h"
+#include "../report/symbolize.h"
+#include "../report/text.h"
+#include "bigstack.h"
+#include "finding.h"
+#include "runtime.h"
+#include "trace.h"
+
+struct group {
+    uint32_t stack, tag;
+    uint64_t count, first_ns;
+};
+
+static uint32_t group_hash(uint32_t stack, uint32_t tag)
+{
+    return stack * 2654435761u ^ tag * 40503u;
+}
+
+/* Groups v[0..n) by (created_stack, tag) into *out; the number of groups,
+ * or SIZE_MAX when out of memory. */
+static size_t group(const struct handle__leak *v, size_t n, struct group **out)
+{
+    *out = NULL;
+    if (n == 0)
+        return 0;
+    size_t hcap = 64;
+    while (hcap < 2 * n)
+        hcap *= 2;
+    struct group *g = calloc(n, sizeof *g);
+    uint32_t *hash = calloc(hcap, sizeof *hash); /* index + 1 into g */
+    if (g == NULL || hash == NULL) {
+        free(g);
+        free(hash);
+        return SIZE_MAX;
+    }
+    size_t ng = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct handle__leak *l = &v[i];
+        size_t pos = group_hash(l->created_stack, l->tag) & (hcap - 1);
+        while (hash[pos] && !(g[hash[pos] - 1].stack == l->created_stack &&
+                              g[hash[pos] - 1].tag == l->tag))
+            pos = (pos + 1) & (hcap - 1);
+        if (hash[pos]) {
+            struct group *x = &g[hash[pos] - 1];
+            x->count++;
+            if (l->created_ns < x->first_ns)
+                x->first_ns = l->created_ns;
+            continue;
+        }
+        g[ng] = (struct group){l->created_stack, l->tag, 1, l->created_ns};
+        hash[pos] = (uint32_t)++ng;
+    }
+    free(hash);
+    *out = g;
+    return ng;
+}
+
+struct report {
+    struct handle__leak_site *sites;
+    size_t n;
+    const char *no_stack; /* why not symbolized: no private stack */
+    uint64_t total, nsites;
+};
+
+static void report_body(void *arg)
+{
+    struct report *r = arg;
+    struct handle__supp *supp = NULL;
+    if (handle__opt.suppressions[0]) {
+        char err[512];
+        supp = handle__supp_load(handle__opt.suppressions, err, sizeof err);
+        if (supp == NULL) {
+            char msg[700];
+            snprintf(msg, sizeof msg, "suppressions: %s", err);
+            handle__rt_warn(msg);
+        }
+    }
+    struct handle__symbolizer *sym =
+        handle__report_symbolizer(r->no_stack ? HANDLE__SYM_NO_DW : HANDLE__SYM_NO_DEBUGINFOD);
+    handle__leaks_resolve(sym, supp, r->sites, r->n);
+    r->total = handle__leaks_total(r->sites, r->n, &r->nsites);
+    if (r->total) {
+        struct handle__sb b = {0};
+        handle__leaks_text(&b, (long)getpid(), r->sites, r->n, (uint64_t)handle__opt.max_leaks,
+                           supp);
+        if (r->no_stack)
+            handle__sb_printf(&b, "Note: %s: frames show module+offset.\n", r->no_stack);
+        else if (sym == NULL)
+            handle__sb_printf(&b, "Note: out of memory while symbolizing: frames are not "
+                                  "symbolized.\n");
+        else if (handle__sym_faulted(sym))
+            handle__sb_printf(&b, "Note: %s.\n", handle__sym_error(sym));
+        const char *tp = handle__trace_path();
+        if (tp[0])
+            handle__sb_printf(&b, "Trace: %s (read it with: handle-report %s)\n", tp, tp);
+        if (b.p)
+            handle__rt_write(b.p, b.len);
+        handle__sb_free(&b);
+    }
+    handle__leaks_release(r->sites, r->n);
+    if (sym)
+        handle__sym_free(sym);
+    if (supp)
+        handle__supp_free(supp);
+}
+
+uint64_t handle__leak_report(const struct handle__leak *v, size_t n, uint64_t *nsites)
+{
+    *nsites = 0;
+    struct group *g;
+    size_t ng = group(v, n, &g);
+    struct handle__leak_site *sites = ng && ng != SIZE_MAX ? calloc(ng, sizeof *sites) : NULL;
+    if (ng == SIZE_MAX || (ng && sites == NULL)) {
+        free(g);
+        handle__rt_warn("out of memory in the leak check");
+        return 0;
+    }
+    if (ng == 0)
+        return 0;
+    for (size_t i = 0; i < ng; i++) {
+        struct handle__stack st = {0};
+        handle__depot_get(g[i].stack, &st);
+        sites[i] = (struct handle__leak_site){
+            .count = g[i].count,
+            .tag = handle__tag_get(g[i].tag),
+            .first_ns = g[i].first_ns,
+            .order = i,
+            .depth = st.depth,
+            .pcs = st.pcs,
+            .modules = st.modules,
+        };
+    }
+    free(g);
+    struct report r = {.sites = sites, .n = ng};
+    char why[256];
+    if (!handle__bigstack_run(report_body, &r, why, sizeof why)) {
+        r.no_stack = why;
+        report_body(&r);
+    }
+    free(sites);
+    *nsites = r.nsites;
+    return r.total;
+}
