@@ -2,7 +2,9 @@
 # run.sh CASE [SIZE] - one fault test of libhandle-debug.so: a real program
 # (faultprog.c, linked against libhandle.so, run with LD_PRELOAD) is hurt
 # while it traces, and the test checks that it lives on, that its checks go
-# on, and that its trace is intact (fault_check.c). Exit 0 = pass.
+# on, and that its trace is intact (fault_check.c). Exit 0 = pass, 77 = the
+# case cannot run here (ctest's SKIP_RETURN_CODE; the reason is printed),
+# anything else = fail.
 #
 # Environment (the integration tests' names, so ctest can pass the same):
 #   DEBUG_LIB, RELEASE_LIB  the two libraries of a normal (unsanitized) build
@@ -25,8 +27,9 @@
 #                        the trace left intact
 #   disk_full_log_path   a misuse with log_path on a file over RLIMIT_FSIZE:
 #                        must end by abort(), not by SIGXFSZ
-#   disk_full_tmpfs      the trace on a 256 KiB tmpfs (root only; skipped
-#                        otherwise): ENOSPC instead of SIGXFSZ
+#   disk_full_tmpfs      the trace on a 256 KiB tmpfs: ENOSPC instead of
+#                        SIGXFSZ (as root, or in a user namespace of its
+#                        own; exit 77 when no tmpfs can be mounted)
 #   eintr [2]            SIZE seconds of SIGALRM every ms and SIGUSR1 storms
 #                        to every thread while 3 threads trace; exact counts
 #   forkstorm [100]      SIZE forks (exit, _exit, exec, grandchildren) while
@@ -64,6 +67,15 @@
 set -u
 case_name=${1:?usage: run.sh CASE [SIZE]}
 size=${2:-}
+# skip REASON: this case cannot run here (not a pass: ctest shows a skip).
+skip() { echo "[$case_name] SKIPPED (exit 77): $*"; exit 77; }
+# disk_full_tmpfs mounts a tmpfs: as root directly; otherwise in a user
+# and mount namespace of its own (unshare -rm), where this user is root.
+if [ "$case_name" = disk_full_tmpfs ] && [ "$(id -u)" -ne 0 ] && [ -z "${FAULT_IN_USERNS:-}" ]; then
+    command -v unshare >/dev/null || skip "mounting a tmpfs needs root (or unshare for a user namespace)"
+    unshare -rm true 2>/dev/null || skip "mounting a tmpfs needs root, and this system allows no user namespace"
+    exec env FAULT_IN_USERNS=1 unshare -rm bash "${BASH_SOURCE[0]}" "$@"
+fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/handle-fault.XXXXXX")
 cleanup() {
@@ -150,7 +162,7 @@ kill9)
     note "$ok/$n traces intact; oldest missing event at a kill: ${worst} ms (flush_ms=100, slack 1000 ms); $rows_total rows checked"
     ;;
 disk_full_rlimit)
-    [ "$under_cov" = 1 ] && { note "SKIPPED under coverage (the counters would hit RLIMIT_FSIZE)"; exit 0; }
+    [ "$under_cov" = 1 ] && skip "under coverage (the counters would hit RLIMIT_FSIZE)"
     for kib in 0 16 64 512; do
         rm -f t.db t.db-wal t.db-shm
         # -f counts 1024-byte blocks in bash.
@@ -180,15 +192,16 @@ disk_full_log_path)
     # log_path on a full disk: the diagnostic cannot be written there; the
     # process must still end by abort() (134), not be killed by SIGXFSZ
     # (153) in the middle of its report.
+    [ "$under_cov" = 1 ] && skip "under coverage (the counters would hit RLIMIT_FSIZE)"
     limited 1 env LD_PRELOAD="$DEBUG_LIB" HANDLE_OPTIONS="trace=:log_path=$work/log" "$P" misuse
     [ "$rc" -eq 153 ] && fail "log_path over RLIMIT_FSIZE: the process died of SIGXFSZ (not by abort) writing its diagnostic"
     [ "$rc" -eq 134 ] || fail "log_path over RLIMIT_FSIZE: exit status $rc, want 134"
     note "log_path over the limit: abort as expected (exit 134)"
     ;;
 disk_full_tmpfs)
-    if [ "$(id -u)" -ne 0 ]; then note "SKIPPED: mounting a tmpfs needs root"; exit 0; fi
+    # Root here (or root of a user namespace of its own, see the top).
     mkdir -p small
-    mount -t tmpfs -o size=256k tmpfs small 2>err || { note "SKIPPED: cannot mount tmpfs: $(cat err)"; exit 0; }
+    mount -t tmpfs -o size=256k tmpfs small 2>err || skip "cannot mount a tmpfs: $(head -1 err)"
     mnt=$work/small
     dbg HANDLE_OPTIONS="trace=$mnt/t.db" "$P" churn 1.5 - 3 500 >out 2>err
     rc=$?
@@ -343,8 +356,7 @@ setuid_ignores_options)
     # copy of a program linked with libhandle-debug.so is made setuid root
     # and run as nobody; the same program without the bit is the control.
     if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null || ! id nobody >/dev/null 2>&1; then
-        note "SKIPPED: needs root, setpriv and the user nobody"
-        exit 0
+        skip "needs root, setpriv and the user nobody"
     fi
     chmod 755 "$work"
     mkdir -p suid/out
@@ -435,7 +447,7 @@ hostile_traces | hostile_traces_dos)
     # query (a cycle), a module path naming a FIFO, and 10 MB tags (every
     # row of the handles view carries its tag's text).
     [ -n "${HANDLE_REPORT:-}" ] || [ -n "${TRACE_REPLAY:-}" ] \
-        || { note "SKIPPED: neither HANDLE_REPORT nor TRACE_REPLAY is set"; exit 0; }
+        || skip "neither HANDLE_REPORT nor TRACE_REPLAY is set"
     dbg HANDLE_OPTIONS="trace=$work/base.db" "$P" churn 0.2 - 1 1000 >out 2>err
     [ -f base.db ] || fail "no base trace"
     sqlite3 base.db 'PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;' >/dev/null
@@ -517,7 +529,7 @@ report_inputs)
     # a trace of a newer format version, a foreign SQLite database, a file
     # nobody may read; and a killed process's trace (with its -wal) in a
     # directory the reader cannot write, which must still be read.
-    [ -n "${HANDLE_REPORT:-}" ] || { note "SKIPPED: HANDLE_REPORT is not set"; exit 0; }
+    [ -n "${HANDLE_REPORT:-}" ] || skip "HANDLE_REPORT is not set"
     dbg HANDLE_OPTIONS="trace=$work/good.db" "$P" churn 0.2 - 1 1000 >out 2>err
     [ -f good.db ] || fail "no trace"
     mkdir adir
@@ -585,7 +597,7 @@ oom_runtime | oom_report)
     if [ $case_name = oom_runtime ]; then
         progs=("leaky" "misuse")
     else
-        [ -n "${HANDLE_REPORT:-}" ] || { note "SKIPPED: HANDLE_REPORT is not set"; exit 0; }
+        [ -n "${HANDLE_REPORT:-}" ] || skip "HANDLE_REPORT is not set"
         dbg HANDLE_OPTIONS="trace=$work/r.db" "$P" leaky >out 2>err
         [ -f r.db ] || fail "no trace to read"
         progs=("text" "json")
