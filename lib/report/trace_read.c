@@ -41,8 +41,8 @@ enum {
 static const char *const sql_text[ST_COUNT] = {
     /* grouped here, not by SQLite: no sorter holding a tag's text per row */
     [ST_LEAKS] = "SELECT created_stack, tag, created_ns FROM leaks",
-    [ST_ERRORS] = "SELECT kind, handle, at_ns, thread, stack, message, tag, created_thread, "
-                  "created_stack, deleted_thread, deleted_stack FROM errors ORDER BY at_ns",
+    [ST_ERRORS] = ("SELECT kind, handle, at_ns, thread, stack, message, tag, created_thread, "
+                   "created_stack, deleted_thread, deleted_stack FROM errors ORDER BY at_ns"),
     [ST_MODULES] = "SELECT id, path, build_id, bias, lo, hi FROM modules ORDER BY id",
     [ST_STACK] = "SELECT depth, pc, module FROM stacks WHERE id = ?1 ORDER BY depth",
     [ST_LIFE] = "SELECT created_stack, tag, created_ns, deleted_ns FROM handles",
@@ -1333,13 +1333,13 @@ static const char *const fast_sql[] = {
     "SELECT rowid, base_ns, skip, data FROM batches ORDER BY rowid",
     /* 1: one batch as the view unpacks it (the tag as the id of the row
      * the view would take its name from: t->tm has the names) */
-    "SELECT json_extract(j.value, '$[6]'), (SELECT id FROM tags WHERE id = "
-    "json_extract(j.value, '$[4]')), b.base_ns + json_extract(j.value, '$[0]') - "
-    "json_extract(j.value, '$[1]'), b.base_ns + json_extract(j.value, '$[0]') "
-    "FROM batches AS b, json_each(b.data) AS j WHERE b.rowid = ?1 AND j.key >= b.skip",
+    ("SELECT json_extract(j.value, '$[6]'), (SELECT id FROM tags WHERE id = "
+     "json_extract(j.value, '$[4]')), b.base_ns + json_extract(j.value, '$[0]') - "
+     "json_extract(j.value, '$[1]'), b.base_ns + json_extract(j.value, '$[0]') "
+     "FROM batches AS b, json_each(b.data) AS j WHERE b.rowid = ?1 AND j.key >= b.skip"),
     /* 2: the live handles as the view gives them (tag: as above) */
-    "SELECT nullif(l.created_stack, 0), (SELECT id FROM tags WHERE id = l.tag), l.created_ns "
-    "FROM live AS l",
+    ("SELECT nullif(l.created_stack, 0), (SELECT id FROM tags WHERE id = l.tag), l.created_ns "
+     "FROM live AS l"),
 };
 
 /* A tag column of fast_sql: the id of a tags row, or NULL. */
