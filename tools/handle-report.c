@@ -86,6 +86,18 @@ static void complain(const char *what, const char *why)
     fprintf(stderr, "handle-report: %s\n", line);
 }
 
+/* A failure while reporting on the traces argv[first..argc) (out of
+ * memory): the line names them, the first and how many more. */
+static void complain_traces(char **argv, int first, int argc, const char *why)
+{
+    char what[1400];
+    if (argc - first > 1)
+        snprintf(what, sizeof what, "%.1024s (and %d more trace(s))", argv[first], argc - first - 1);
+    else
+        snprintf(what, sizeof what, "%.1024s", argv[first]);
+    complain(what, why);
+}
+
 /* Bad usage: one line, like every other failure. */
 static int bad_usage(const char *why)
 {
@@ -257,7 +269,7 @@ int main(int argc, char **argv)
     if (bad)
         goto done;
     if (!handle__rm_finish(m)) {
-        complain(NULL, "out of memory");
+        complain_traces(argv, optind, argc, "out of memory");
         goto done;
     }
     bool ok = true;
@@ -285,7 +297,7 @@ int main(int argc, char **argv)
         break;
     }
     if (!ok) {
-        complain(NULL, err);
+        complain_traces(argv, optind, argc, err);
         goto done;
     }
     if (!write_out(out_path, &out))

@@ -887,7 +887,8 @@ static bool add_stats(struct tctx *c, char *err, size_t errlen)
                 ok = false;
                 break;
             }
-            copy(st->life + st->nlife, sg->life, sg->nlife * sizeof *sg->life);
+            if (sg->nlife > 0) /* st->life may be NULL: no offset on it */
+                copy(st->life + st->nlife, sg->life, sg->nlife * sizeof *sg->life);
             st->nlife += sg->nlife;
             if (m->want_detail && !(ok = add_detail(c, st, sg, lg_order)))
                 break;

@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct supp_pattern {
@@ -240,11 +242,31 @@ struct handle__supp *handle__supp_parse(const char *text, const char *origin, ch
     return sp;
 }
 
+/* Milliseconds on CLOCK_MONOTONIC. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 struct handle__supp *handle__supp_load(const char *path, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return parse_fail(NULL, err, errlen, "%s: %s", path, strerror(errno));
+    return handle__supp_load_within(path, HANDLE__SUPP_WAIT_MS, err, errlen);
+}
+
+struct handle__supp *handle__supp_load_within(const char *path, int wait_ms, char *err,
+                                              size_t errlen)
+{
+    /* O_NONBLOCK: opening a FIFO does not wait for a writer; reading one
+     * waits at most wait_ms in all (below). */
+    int saved = errno; /* the runtime reads this inside its host */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        errno = saved;
+        return parse_fail(NULL, err, errlen, "%s: %s", path, strerror(e));
+    }
     struct stat st;
     const char *bad = NULL;
     if (fstat(fd, &st) != 0)
@@ -254,38 +276,72 @@ struct handle__supp *handle__supp_load(const char *path, char *err, size_t errle
     /* Pipes are fine: --suppressions <(generate) */
     if (bad) {
         close(fd);
+        errno = saved;
         return parse_fail(NULL, err, errlen, "%s: %s", path, bad);
     }
-    /* Read to the end, whatever the size said (the file may change). */
-    size_t cap = (S_ISREG(st.st_mode) ? (size_t)st.st_size : 0) + 64, len = 0;
+    /* Read to the end, whatever the size said (the file may change), but
+     * never more than HANDLE__SUPP_MAX bytes (/dev/zero has no end). */
+    bool regular = S_ISREG(st.st_mode);
+    size_t cap = (regular && (uint64_t)st.st_size < HANDLE__SUPP_MAX ? (size_t)st.st_size : 0) + 64,
+           len = 0;
+    int64_t deadline = now_ms() + wait_ms;
     char *buf = malloc(cap);
+    const char *why = NULL;
+    char whybuf[64];
     for (;;) {
         if (!buf) {
-            close(fd);
-            return parse_fail(NULL, err, errlen, "%s: out of memory", path);
+            why = "out of memory";
+            break;
+        }
+        if (len > HANDLE__SUPP_MAX) {
+            why = "over 1 MiB (a suppression file is at most 1 MiB)";
+            break;
         }
         if (len + 1 == cap) {
-            char *nb = realloc(buf, cap * 2);
+            size_t ncap = cap * 2 > HANDLE__SUPP_MAX + 2 ? HANDLE__SUPP_MAX + 2 : cap * 2;
+            char *nb = realloc(buf, ncap);
             if (!nb)
                 free(buf);
             buf = nb;
-            cap *= 2;
+            cap = ncap;
             continue;
         }
+        if (!regular) {
+            /* A FIFO, a socket, a device: wait for data or its end, within
+             * the time left (a FIFO nobody writes to never ends). */
+            int64_t left = deadline - now_ms();
+            struct pollfd pf = {.fd = fd, .events = POLLIN};
+            int r = left > 0 ? poll(&pf, 1, (int)(left > 60000 ? 60000 : left)) : 0;
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r == 0 && now_ms() >= deadline) {
+                snprintf(whybuf, sizeof whybuf, "nothing to read within %d.%d s (a FIFO without a writer?)",
+                         wait_ms / 1000, wait_ms % 1000 / 100);
+                why = whybuf;
+                break;
+            }
+            if (r == 0)
+                continue;
+        }
         ssize_t r = read(fd, buf + len, cap - 1 - len);
-        if (r < 0 && errno == EINTR)
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (r < 0) {
-            int e = errno;
-            free(buf);
-            close(fd);
-            return parse_fail(NULL, err, errlen, "%s: %s", path, strerror(e));
+            why = strerror(errno);
+            break;
         }
         if (r == 0)
             break;
         len += (size_t)r;
     }
+    if (why) {
+        free(buf);
+        close(fd);
+        errno = saved;
+        return parse_fail(NULL, err, errlen, "%s: %s", path, why);
+    }
     close(fd);
+    errno = saved;
     buf[len] = '\0';
     if (memchr(buf, '\0', len)) {
         free(buf);

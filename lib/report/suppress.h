@@ -44,10 +44,21 @@ struct handle__supp;
  * supported)"; NULL with "out of memory" when out of memory. */
 HANDLE__HIDDEN struct handle__supp *handle__supp_parse(const char *text, const char *origin,
                                                        char *err, size_t errlen);
+/* The most a suppression file may hold (SPEC section 3), and how long
+ * reading one that is not a regular file (a FIFO, a pipe) may take. */
+#define HANDLE__SUPP_MAX ((size_t)1 << 20)
+#define HANDLE__SUPP_WAIT_MS 10000
+
 /* Reads and parses the file at path; NULL with "PATH: reason" if it
- * cannot be read or parsed. */
+ * cannot be read or parsed, or holds more than HANDLE__SUPP_MAX bytes
+ * ("PATH: over 1 MiB ..."; /dev/zero too), or is a FIFO or pipe that
+ * gives no end within HANDLE__SUPP_WAIT_MS ("PATH: nothing to read within
+ * 10.0 s ..."). Never blocks in open. Preserves errno. */
 HANDLE__HIDDEN struct handle__supp *handle__supp_load(const char *path, char *err,
                                                       size_t errlen);
+/* The same with another limit for a FIFO or pipe (wait_ms >= 0). */
+HANDLE__HIDDEN struct handle__supp *handle__supp_load_within(const char *path, int wait_ms,
+                                                             char *err, size_t errlen);
 
 /* Whether pattern matches s (the rules above). */
 HANDLE__HIDDEN bool handle__supp_glob(const char *pattern, const char *s);

@@ -38,6 +38,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -677,27 +678,54 @@ static void hex(char *out, size_t outlen, const unsigned char *bits, int n)
     out[j] = '\0';
 }
 
+/* Opens path for reading if it is a regular file: O_NONBLOCK, so that a
+ * FIFO (a module path in a hostile trace) does not block the open until a
+ * writer comes, and then fstat. -1 with *why set otherwise. errno is
+ * preserved (this also runs inside the debug runtime's host). */
+static int open_regular(struct handle__symbolizer *s, const char *path, const char **why)
+{
+    int saved = errno;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    struct stat sb;
+    if (fd < 0) {
+        *why = internf(s, "%s: %s", path, strerror(errno));
+    } else if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        *why = internf(s, "%s: not a regular file", path);
+        close(fd);
+        fd = -1;
+    }
+    errno = saved;
+    return fd;
+}
+
 /* Reports the ELF file at path into a fresh Dwfl at bias 0 (so addresses
  * are ELF addresses) and checks its build-id against the recorded one.
  * Returns 1 and sets f->dwfl/f->mod on success; 0 on a build-id mismatch,
- * -1 when the file cannot be used; *why says why (interned). */
+ * -1 when the file cannot be used; *why says why (interned). libdwfl gets
+ * a descriptor of a regular file (open_regular), never the path. */
 static int file_try(struct handle__symbolizer *s, struct sym_file *f, const char *path,
                     const char **why)
 {
     const struct handle__dw *dw = s->dw;
+    int fd = open_regular(s, path, why);
+    if (fd < 0)
+        return -1;
     Dwfl *dwfl = dw->dwfl_begin(&s->callbacks);
     if (!dwfl) {
         *why = internf(s, "%s", dw->dwfl_errmsg(-1));
+        close(fd);
         return -1;
     }
     dw->dwfl_report_begin(dwfl);
     /* add_p_vaddr = true with base 0: the bias is 0 for ET_DYN too
      * (false would place the first PT_LOAD at base, which is not the bias
-     * of a file whose first p_vaddr is not 0). */
-    Dwfl_Module *mod = dw->dwfl_report_elf(dwfl, f->path, path, -1, 0, true);
+     * of a file whose first p_vaddr is not 0). On success libdwfl owns fd
+     * (dwfl_end closes it); on failure it is still ours. */
+    Dwfl_Module *mod = dw->dwfl_report_elf(dwfl, f->path, path, fd, 0, true);
     dw->dwfl_report_end(dwfl, NULL, NULL);
     if (!mod) {
         *why = internf(s, "%s: %s", path, dw->dwfl_errmsg(-1));
+        close(fd);
         dw->dwfl_end(dwfl);
         return -1;
     }

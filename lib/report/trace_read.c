@@ -39,10 +39,10 @@ enum {
 /* Every statement this file runs, prepared at open so that a trace that
  * lacks a table or a column is refused up front. */
 static const char *const sql_text[ST_COUNT] = {
-    [ST_LEAKS] = "SELECT created_stack, tag, count(*), min(created_ns) FROM leaks "
-                 "GROUP BY created_stack, tag",
-    [ST_ERRORS] = "SELECT kind, handle, at_ns, thread, stack, message, tag, created_thread, "
-                  "created_stack, deleted_thread, deleted_stack FROM errors ORDER BY at_ns",
+    /* grouped here, not by SQLite: no sorter holding a tag's text per row */
+    [ST_LEAKS] = "SELECT created_stack, tag, created_ns FROM leaks",
+    [ST_ERRORS] = ("SELECT kind, handle, at_ns, thread, stack, message, tag, created_thread, "
+                   "created_stack, deleted_thread, deleted_stack FROM errors ORDER BY at_ns"),
     [ST_MODULES] = "SELECT id, path, build_id, bias, lo, hi FROM modules ORDER BY id",
     [ST_STACK] = "SELECT depth, pc, module FROM stacks WHERE id = ?1 ORDER BY depth",
     [ST_LIFE] = "SELECT created_stack, tag, created_ns, deleted_ns FROM handles",
@@ -55,11 +55,31 @@ struct stack_ent {
     size_t off; /* into pcs/mods */
 };
 
+/* A tags row for the readers of the writer's tables (see load_tagmap). */
+struct tagid {
+    int64_t id;
+    uint32_t tag; /* handle__tr_tag id of its name, 0: NULL name */
+};
+
 struct handle__tr {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     char *tmpdir;      /* a private copy lives here (read-only directory) */
     struct handle__tr_meta meta;
+
+    /* The work budget of one reading call (see budget_start): SQLite's
+     * virtual machine steps plus the bytes of text and blobs read. */
+    uint64_t work, budget, size;
+    bool over;
+
+    /* sqlite_schema: `leaks` and `handles` are the writer's views over its
+     * own tables, which are then read directly (check_schema). */
+    bool leaks_live, handles_writer;
+    /* The tags table by id: 0 unread, 1 read (tm), -1 ids not unique
+     * integers (then the views decide). */
+    int tm_state;
+    struct tagid *tm;
+    size_t ntm;
 
     /* Strings owned by the trace (meta, modules, errors). */
     char **strs;
@@ -125,6 +145,68 @@ static void setf(char *err, size_t len, const char *fmt, ...)
     handle__one_line(err, 300);
 }
 
+/* ---- the work budget ------------------------------------------------------ */
+
+/* A reading call may do this much work: VM steps (counted by the progress
+ * handler) plus bytes of strings and blobs handed to us. A real trace needs
+ * far less than WORK_PER_BYTE per byte it holds (the writer's `handles`
+ * view over its JSON batches, the costliest read, takes 1.6 steps a byte);
+ * views that loop (a recursive CTE) or multiply rows (a cross join, a huge
+ * tag joined onto every row) run into the limit, and the call fails with
+ * one line instead of running for hours or filling memory and /tmp. At
+ * SQLite's 15-40 million steps a second, the limit comes within seconds. */
+#define WORK_BASE 20000000ULL
+#define WORK_PER_BYTE 16ULL
+#define PROGRESS_STEPS 1000
+
+static int on_progress(void *ctx)
+{
+    struct handle__tr *t = ctx;
+    t->work += PROGRESS_STEPS;
+    if (t->work > t->budget)
+        t->over = true;
+    return t->over;
+}
+
+static void budget_start(struct handle__tr *t)
+{
+    t->work = 0;
+    t->over = false;
+}
+
+/* n bytes read from a column. */
+static void account(struct handle__tr *t, size_t n)
+{
+    t->work += n;
+    if (t->work > t->budget && !t->over) {
+        t->over = true;
+        sqlite3_interrupt(t->db);
+    }
+}
+
+/* ---- strings ----------------------------------------------------------- */
+
+/* Strings read from a trace are cut to TEXT_MAX bytes (a recorded error's
+ * message, the diagnostic with its stacks, to MESSAGE_MAX) followed by
+ * CUT_FMT naming the full size, so that what a report holds and prints
+ * grows with the rows of the trace, not with the length of its strings. */
+#define TEXT_MAX 4096
+#define MESSAGE_MAX (1 << 20)
+#define CUT_FMT "...[cut: %zu bytes]"
+#define CUT_ROOM 48
+
+/* The length to keep of s (n bytes) under max: max, backed off to the
+ * start of a UTF-8 sequence. */
+static size_t cut_len(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    size_t k = max;
+    for (int i = 0; i < 3 && k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80; i++)
+        k--;
+    return k;
+}
+
 /* A copy of s (n bytes) owned by t; NULL (and t->oom) when out of memory. */
 static const char *own(struct handle__tr *t, const char *s, size_t n)
 {
@@ -140,30 +222,68 @@ static const char *own(struct handle__tr *t, const char *s, size_t n)
     return c;
 }
 
-/* Column i as text owned by t ("" for NULL; a blob is hex-encoded). */
-static const char *col_str(struct handle__tr *t, sqlite3_stmt *s, int i, bool null_is_null)
+/* Column i as text in buf (at least max + CUT_ROOM bytes), cut to max
+ * bytes with the marker (with hex, a blob hex-encoded, then cut; else its
+ * bytes as text); its length in *len. NULL for NULL. */
+static const char *col_text(struct handle__tr *t, sqlite3_stmt *s, int i, size_t max, bool hex,
+                            char *buf, size_t *len)
 {
     int type = sqlite3_column_type(s, i);
     if (type == SQLITE_NULL)
-        return null_is_null ? NULL : "";
-    if (type == SQLITE_BLOB) {
+        return NULL;
+    if (type == SQLITE_BLOB && hex) {
         const unsigned char *b = sqlite3_column_blob(s, i);
-        int n = sqlite3_column_bytes(s, i);
-        char *hex = malloc((size_t)n * 2 + 1);
-        if (hex == NULL) {
-            t->oom = true;
-            return "";
+        size_t n = (size_t)sqlite3_column_bytes(s, i), k = 0;
+        account(t, n);
+        static const char digits[] = "0123456789abcdef";
+        for (size_t j = 0; j < n && k + 2 <= max; j++) {
+            buf[k++] = digits[b[j] >> 4];
+            buf[k++] = digits[b[j] & 15];
         }
-        for (int k = 0; k < n; k++)
-            snprintf(hex + 2 * k, 3, "%02x", b[k]);
-        hex[2 * n] = '\0';
-        const char *r = own(t, hex, (size_t)n * 2);
-        free(hex);
-        return r ? r : "";
+        if (n * 2 > max)
+            k += (size_t)snprintf(buf + k, CUT_ROOM, CUT_FMT, n * 2);
+        buf[k] = '\0';
+        *len = k;
+        return buf;
     }
     const char *v = (const char *)sqlite3_column_text(s, i);
-    const char *r = v ? own(t, v, (size_t)sqlite3_column_bytes(s, i)) : NULL;
+    if (v == NULL) { /* out of memory in SQLite */
+        t->oom = true;
+        return NULL;
+    }
+    size_t n = (size_t)sqlite3_column_bytes(s, i);
+    account(t, n);
+    size_t k = cut_len(v, n, max);
+    memcpy(buf, v, k);
+    if (k < n)
+        k += (size_t)snprintf(buf + k, CUT_ROOM, CUT_FMT, n);
+    buf[k] = '\0';
+    *len = k;
+    return buf;
+}
+
+/* Column i as text owned by t, at most max bytes and the marker ("" for
+ * NULL, or NULL with null_is_null; a blob is hex-encoded). */
+static const char *col_str_max(struct handle__tr *t, sqlite3_stmt *s, int i, bool null_is_null,
+                               size_t max)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return null_is_null ? NULL : "";
+    char *buf = malloc(max + CUT_ROOM);
+    if (buf == NULL) {
+        t->oom = true;
+        return "";
+    }
+    size_t n = 0;
+    const char *v = col_text(t, s, i, max, true, buf, &n);
+    const char *r = v ? own(t, v, n) : NULL;
+    free(buf);
     return r ? r : "";
+}
+
+static const char *col_str(struct handle__tr *t, sqlite3_stmt *s, int i, bool null_is_null)
+{
+    return col_str_max(t, s, i, null_is_null, TEXT_MAX);
 }
 
 /* Column i as a signed integer; false for NULL or text that is no number.
@@ -230,9 +350,15 @@ static int64_t col_thread(sqlite3_stmt *s, int i)
 }
 
 /* The reason for an SQLite failure rc, in words a user acts on. */
-static void db_reason(sqlite3 *db, int rc, char *err, size_t len)
+static void db_reason(struct handle__tr *t, int rc, char *err, size_t len)
 {
+    sqlite3 *db = t->db;
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if (t->over && (rc & 0xff) == SQLITE_INTERRUPT) {
+        setf(err, len, "bad trace: reading it takes far more work than its size explains "
+                       "(a view that loops or multiplies rows?)");
+        return;
+    }
     switch (rc & 0xff) {
     case SQLITE_NOTADB:
         setf(err, len, "not an SQLite database");
@@ -328,12 +454,13 @@ static uint32_t tag_id(struct handle__tr *t, const char *s, size_t n)
     return (uint32_t)t->ntags;
 }
 
+/* Column i as a tag (its text cut to TEXT_MAX with the marker). */
 static uint32_t col_tag(struct handle__tr *t, sqlite3_stmt *s, int i)
 {
-    if (sqlite3_column_type(s, i) == SQLITE_NULL)
-        return 0;
-    const char *v = (const char *)sqlite3_column_text(s, i);
-    return v ? tag_id(t, v, (size_t)sqlite3_column_bytes(s, i)) : 0;
+    char buf[TEXT_MAX + CUT_ROOM];
+    size_t n = 0;
+    const char *v = col_text(t, s, i, TEXT_MAX, false, buf, &n);
+    return v ? tag_id(t, v, n) : 0;
 }
 
 const char *handle__tr_tag(const struct handle__tr *t, uint32_t tag)
@@ -363,6 +490,38 @@ static bool sidecar(const char *path, const char *suffix, bool nonempty)
     return lstat(p, &sb) == 0 && (!nonempty || sb.st_size > 0);
 }
 
+static const char *file_kind(mode_t m)
+{
+    return S_ISLNK(m)    ? "a symbolic link"
+           : S_ISFIFO(m) ? "a FIFO"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISDIR(m)  ? "a directory"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a regular file";
+}
+
+/* SQLite opens a -wal or -journal beside the database itself, following
+ * no symbolic link but blocking on a FIFO (and a copy would read a device
+ * forever): each must be a regular file if it is there at all. (A -shm is
+ * opened read-write, which never blocks, and mapped: SQLite refuses
+ * anything odd there itself.) */
+static bool sidecars_regular(const char *path, char *err, size_t len)
+{
+    static const char *const names[] = {"-wal", "-journal"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[PATH_MAX + 16];
+        struct stat sb;
+        if ((size_t)snprintf(p, sizeof p, "%s%s", path, names[i]) >= sizeof p ||
+            lstat(p, &sb) != 0 || S_ISREG(sb.st_mode))
+            continue;
+        setf(err, len, "cannot read its %s file: %s, not a regular file", names[i],
+             file_kind(sb.st_mode));
+        return false;
+    }
+    return true;
+}
+
 static uint32_t be32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -373,24 +532,30 @@ static uint32_t be32(const unsigned char *p)
  * content extends it) is as long as its header says. *wal: a -wal file
  * (maybe empty) is beside it; *sidecar_free: neither -wal nor -journal, so
  * the main file is all there is. */
-static bool precheck(const char *path, bool *wal, bool *sidecar_free, char *err, size_t len)
+static bool precheck(const char *path, bool *wal, bool *sidecar_free, uint64_t *size,
+                     char *err, size_t len)
 {
     struct stat sb;
-    if (stat(path, &sb) != 0) {
-        setf(err, len, "%s", errno == ENOENT ? "no such file" : strerror(errno));
-        return false;
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        setf(err, len, "is a directory, not a trace");
-        return false;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        setf(err, len, "not a regular file");
-        return false;
-    }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT || e == ENAMETOOLONG || e == ENOTDIR || e == ELOOP)
+            setf(err, len, "%s", e == ENOENT ? "no such file" : strerror(e));
+        else if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+            setf(err, len, "not a regular file");
+        else
+            setf(err, len, "cannot read: %s", strerror(e));
+        return false;
+    }
+    if (fstat(fd, &sb) != 0) {
         setf(err, len, "cannot read: %s", strerror(errno));
+        close(fd);
+        return false;
+    }
+    if (S_ISDIR(sb.st_mode) || !S_ISREG(sb.st_mode)) {
+        setf(err, len, "%s", S_ISDIR(sb.st_mode) ? "is a directory, not a trace" : "not a regular file");
+        close(fd);
         return false;
     }
     unsigned char h[100];
@@ -431,9 +596,16 @@ static bool precheck(const char *path, bool *wal, bool *sidecar_free, char *err,
         setf(err, len, "corrupt SQLite header (page size %u)", page);
         return false;
     }
+    if (!sidecars_regular(path, err, len))
+        return false;
     /* Any -wal file, even an empty one, may belong to a writer that is
      * still running: then the main file alone is not the database. */
     *wal = sidecar(path, "-wal", false);
+    *size = (uint64_t)sb.st_size;
+    char wp[PATH_MAX + 16];
+    struct stat wb;
+    if ((size_t)snprintf(wp, sizeof wp, "%s-wal", path) < sizeof wp && lstat(wp, &wb) == 0)
+        *size += (uint64_t)wb.st_size;
     *sidecar_free = !*wal && !sidecar(path, "-journal", false);
     bool wal_data = sidecar(path, "-wal", true);
     /* The in-header page count is valid when the change counter matches
@@ -476,12 +648,20 @@ static char *uri_of(const char *path, const char *query)
     return u;
 }
 
-/* Copies src to dst (a new file, mode 0600). */
+/* Copies src to dst (a new file, mode 0600): src must be a regular file
+ * (not through a symbolic link), and at most the size it has when opened
+ * is copied (a file that grows meanwhile is a writer's, read in place). */
 static bool copy_file(const char *src, const char *dst)
 {
-    int in = open(src, O_RDONLY | O_CLOEXEC);
+    int in = open(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (in < 0)
         return false;
+    struct stat sb;
+    if (fstat(in, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(in);
+        return false;
+    }
+    uint64_t left = (uint64_t)sb.st_size;
     int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (out < 0) {
         close(in);
@@ -489,8 +669,8 @@ static bool copy_file(const char *src, const char *dst)
     }
     char buf[1 << 16];
     bool ok = true;
-    for (;;) {
-        ssize_t r = read(in, buf, sizeof buf);
+    while (left > 0) {
+        ssize_t r = read(in, buf, left < sizeof buf ? (size_t)left : sizeof buf);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -499,6 +679,7 @@ static bool copy_file(const char *src, const char *dst)
         }
         if (r == 0)
             break;
+        left -= (uint64_t)r;
         for (ssize_t w = 0; w < r;) {
             ssize_t k = write(out, buf + w, (size_t)(r - w));
             if (k < 0 && errno == EINTR)
@@ -556,13 +737,86 @@ static bool open_uri(struct handle__tr *t, const char *path, const char *query, 
     int rc = sqlite3_open_v2(uri, &t->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
     free(uri);
     if (rc != SQLITE_OK) {
-        db_reason(t->db, rc, err, len);
+        db_reason(t, rc, err, len);
         close_db(t);
         return false;
     }
     sqlite3_extended_result_codes(t->db, 1);
     sqlite3_busy_timeout(t->db, 2000); /* a writer still running may hold a lock briefly */
+    sqlite3_progress_handler(t->db, PROGRESS_STEPS, on_progress, t);
     return true;
+}
+
+/* The objects this file reads and what the format says they are: a plain
+ * table, or (handles, leaks) a table or a view. A view in place of a table
+ * (an endless recursive one hangs every reader) or a virtual table is
+ * refused; the writer's own views are recognized, so that the tables
+ * under them are read instead (check_schema). */
+static const struct {
+    const char *name;
+    bool view_ok;
+} schema_objects[] = {
+    {"meta", false},    {"errors", false},  {"stacks", false}, {"modules", false},
+    {"threads", false}, {"live", false},    {"batches", false}, {"tags", false},
+    {"handles", true},  {"leaks", true},
+};
+
+static const char *const schema_sql =
+    "SELECT lower(name), type, sql LIKE 'CREATE VIRTUAL%', "
+    /* the writer's handles: its batches through json_each, and live */
+    "  type = 'view' AND sql LIKE '%FROM batches AS b, json_each(b.data) AS j WHERE j.key >= b.skip%', "
+    /* the writer's leaks: every row of live, as it is */
+    "  type = 'view' AND sql LIKE '%SELECT l.handle, (SELECT name FROM tags WHERE id = l.tag), "
+    "l.created_ns,%l.created_thread, nullif(l.created_stack, 0), NULL, NULL, NULL%FROM live AS l' "
+    "FROM sqlite_schema WHERE lower(name) IN ('meta', 'errors', 'stacks', 'modules', 'threads', "
+    "'live', 'batches', 'tags', 'handles', 'leaks')";
+
+/* Checks the kind of every object read here; false with the reason. */
+static int check_schema(struct handle__tr *t, char *err, size_t len)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(t->db, schema_sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        db_reason(t, rc, err, len);
+        return rc;
+    }
+    bool live_table = false, tags_table = false, leaks_writer = false;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        const char *type = (const char *)sqlite3_column_text(s, 1);
+        if (name == NULL || type == NULL)
+            continue;
+        bool table = strcmp(type, "table") == 0 && !sqlite3_column_int(s, 2);
+        for (size_t i = 0; i < sizeof schema_objects / sizeof schema_objects[0]; i++) {
+            if (strcmp(name, schema_objects[i].name) != 0)
+                continue;
+            bool view = strcmp(type, "view") == 0;
+            if (!table && !(view && schema_objects[i].view_ok)) {
+                setf(err, len, "bad trace: %s is %s, not a table", name,
+                     view                             ? "a view"
+                     : sqlite3_column_int(s, 2) != 0 ? "a virtual table"
+                                                      : "an index or trigger");
+                sqlite3_finalize(s);
+                return -1;
+            }
+        }
+        if (strcmp(name, "live") == 0)
+            live_table = table;
+        else if (strcmp(name, "tags") == 0)
+            tags_table = table;
+        else if (strcmp(name, "handles") == 0)
+            t->handles_writer = sqlite3_column_int(s, 3) != 0;
+        else if (strcmp(name, "leaks") == 0)
+            leaks_writer = sqlite3_column_int(s, 4) != 0;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        db_reason(t, rc, err, len);
+        return rc;
+    }
+    t->leaks_live = leaks_writer && live_table && tags_table;
+    t->handles_writer = t->handles_writer && live_table && tags_table;
+    return SQLITE_OK;
 }
 
 /* Reads meta and prepares every statement. Returns the SQLite code of a
@@ -570,14 +824,17 @@ static bool open_uri(struct handle__tr *t, const char *path, const char *query, 
  * that is readable but not a trace this reader takes. */
 static int validate(struct handle__tr *t, char *err, size_t len)
 {
+    int rc = check_schema(t, err, len);
+    if (rc != SQLITE_OK)
+        return rc;
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(t->db, "SELECT key, value FROM meta", -1, &s, NULL);
+    rc = sqlite3_prepare_v2(t->db, "SELECT key, value FROM meta", -1, &s, NULL);
     if (rc != SQLITE_OK) {
         if ((rc & 0xff) == SQLITE_ERROR && strstr(sqlite3_errmsg(t->db), "no such table")) {
             setf(err, len, "an SQLite database but not a handle trace (no meta table)");
             return -1;
         }
-        db_reason(t->db, rc, err, len);
+        db_reason(t, rc, err, len);
         return rc;
     }
     const char *format = NULL, *version = NULL;
@@ -608,7 +865,7 @@ static int validate(struct handle__tr *t, char *err, size_t len)
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
-        db_reason(t->db, rc, err, len);
+        db_reason(t, rc, err, len);
         return rc;
     }
     if (t->oom) { /* not "meta format is ''" for a trace */
@@ -642,7 +899,7 @@ static int validate(struct handle__tr *t, char *err, size_t len)
     for (int i = 0; i < ST_COUNT; i++) {
         rc = sqlite3_prepare_v2(t->db, sql_text[i], -1, &t->st[i], NULL);
         if (rc != SQLITE_OK) {
-            db_reason(t->db, rc, err, len);
+            db_reason(t, rc, err, len);
             return rc;
         }
     }
@@ -679,7 +936,13 @@ static const char *make_copy(struct handle__tr *t, const char *path, char *buf, 
 struct handle__tr *handle__tr_open(const char *path, char *err, size_t errlen)
 {
     bool wal = false, sidecar_free = false;
-    if (!precheck(path, &wal, &sidecar_free, err, errlen))
+    uint64_t size = 0;
+    /* SQLite resolves symbolic links to the database and looks for its
+     * -wal and -journal beside the file they lead to: so do the checks. */
+    char real[PATH_MAX];
+    if (realpath(path, real) != NULL)
+        path = real;
+    if (!precheck(path, &wal, &sidecar_free, &size, err, errlen))
         return NULL;
     struct handle__tr *t = calloc(1, sizeof *t);
     if (t == NULL) {
@@ -687,6 +950,9 @@ struct handle__tr *handle__tr_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     t->stack_indexed = -1;
+    t->size = size;
+    t->budget = WORK_BASE + WORK_PER_BYTE * size;
+    budget_start(t);
     /* Nothing beside the main file: it holds every committed transaction,
      * and immutable=1 reads it without creating -shm/-wal files (and in a
      * read-only directory). A running writer in WAL mode always has its
@@ -737,6 +1003,7 @@ void handle__tr_close(struct handle__tr *t)
         free(t->tags[i]);
     free(t->tags);
     free(t->tag_slot);
+    free(t->tm);
     free(t->mods);
     free(t->groups);
     free(t->errs);
@@ -758,7 +1025,7 @@ const struct handle__tr_meta *handle__tr_meta(const struct handle__tr *t)
 static bool finish(struct handle__tr *t, sqlite3_stmt *s, int rc, char *err, size_t len)
 {
     if (rc != SQLITE_DONE) {
-        db_reason(t->db, rc, err, len);
+        db_reason(t, rc, err, len);
         sqlite3_reset(s);
         return false;
     }
@@ -769,6 +1036,7 @@ static bool finish(struct handle__tr *t, sqlite3_stmt *s, int rc, char *err, siz
 bool handle__tr_modules(struct handle__tr *t, const struct handle__tr_module **out, size_t *n,
                         char *err, size_t errlen)
 {
+    budget_start(t);
     sqlite3_stmt *s = t->st[ST_MODULES];
     size_t cap = 0;
     t->nmods = 0;
@@ -802,31 +1070,182 @@ bool handle__tr_modules(struct handle__tr *t, const struct handle__tr_module **o
     return true;
 }
 
-bool handle__tr_leak_groups(struct handle__tr *t, const struct handle__tr_group **out, size_t *n,
-                            char *err, size_t errlen)
+/* The tag id for the view's (SELECT name FROM tags WHERE id = v). */
+static uint32_t tag_of(const struct tagid *tm, size_t n, int64_t v)
 {
-    sqlite3_stmt *s = t->st[ST_LEAKS];
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (tm[mid].id < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && tm[lo].id == v ? tm[lo].tag : 0;
+}
+
+/* Reads the tags table once into t->tm (ordered by id, each name read and
+ * cut once), for the readers of live and batches, which then take tag ids
+ * instead of a tag's text per row. tm_state -1 when the ids are not
+ * unique integers (the views then decide which row a tag is). False with
+ * the reason on a read error or out of memory. */
+static bool load_tagmap(struct handle__tr *t, char *err, size_t errlen)
+{
+    if (t->tm_state != 0)
+        return true;
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(t->db, "SELECT id, name, typeof(id) = 'integer' FROM tags ORDER BY id",
+                                -1, &q, NULL);
+    if (rc != SQLITE_OK) {
+        t->tm_state = -1; /* no such table or column: the views */
+        return true;
+    }
     size_t cap = 0;
-    free(t->groups);
-    t->groups = NULL;
-    t->ngroups = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (!handle__grow(&t->groups, &cap, t->ngroups + 1, sizeof *t->groups)) {
-            sqlite3_reset(s);
+    t->tm_state = 1;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(q, 0);
+        if (!sqlite3_column_int(q, 2) || (t->ntm && t->tm[t->ntm - 1].id == id)) {
+            t->tm_state = -1; /* which row would the view take? SQLite decides */
+            break;
+        }
+        if (!handle__grow(&t->tm, &cap, t->ntm + 1, sizeof *t->tm)) {
+            sqlite3_finalize(q);
+            t->tm_state = 0;
+            t->ntm = 0;
             setf(err, errlen, "out of memory");
             return false;
         }
-        struct handle__tr_group *g = &t->groups[t->ngroups++];
-        g->stack = col_id(s, 0);
-        g->tag = col_tag(t, s, 1);
-        int64_t c = 0, f = 0;
-        col_i64(s, 2, &c);
-        g->count = c > 0 ? (uint64_t)c : 0;
-        g->first_ns = col_i64(s, 3, &f) ? f : 0;
+        t->tm[t->ntm++] = (struct tagid){id, col_tag(t, q, 1)};
     }
-    if (!finish(t, s, rc, err, errlen))
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        t->tm_state = 0;
+        t->ntm = 0;
+        db_reason(t, rc, err, errlen);
         return false;
+    }
+    if (t->tm_state < 0)
+        t->ntm = 0;
+    return true;
+}
+
+/* The live handles of the writer's layout: live itself, with tag ids
+ * (what its leaks view gives, without a tag's text on every row). */
+static const char *const live_groups_sql =
+    "SELECT nullif(l.created_stack, 0), (SELECT id FROM tags WHERE id = l.tag), l.created_ns "
+    "FROM live AS l";
+
+struct group_ix {
+    uint32_t *slot; /* group index + 1 */
+    size_t cap;     /* power of two or 0 */
+};
+
+static uint64_t group_hash(uint32_t stack, uint32_t tag)
+{
+    uint64_t x = ((uint64_t)stack << 32 | tag) * 0x9e3779b97f4a7c15ULL;
+    return x ^ (x >> 29);
+}
+
+/* Adds one live handle to its group (created_ns: has_ns, ns). */
+static bool group_add(struct handle__tr *t, struct group_ix *ix, size_t *cap, uint32_t stack,
+                      uint32_t tag, bool has_ns, int64_t ns)
+{
+    if ((t->ngroups + 1) * 2 > ix->cap) {
+        size_t ncap = ix->cap ? ix->cap * 2 : 64;
+        uint32_t *ns_ = calloc(ncap, sizeof *ns_);
+        if (ns_ == NULL)
+            return false;
+        for (size_t k = 0; k < t->ngroups; k++) {
+            size_t i = group_hash(t->groups[k].stack, t->groups[k].tag) & (ncap - 1);
+            while (ns_[i])
+                i = (i + 1) & (ncap - 1);
+            ns_[i] = (uint32_t)(k + 1);
+        }
+        free(ix->slot);
+        ix->slot = ns_;
+        ix->cap = ncap;
+    }
+    size_t mask = ix->cap - 1, i = group_hash(stack, tag) & mask;
+    for (; ix->slot[i]; i = (i + 1) & mask) {
+        struct handle__tr_group *g = &t->groups[ix->slot[i] - 1];
+        if (g->stack == stack && g->tag == tag) {
+            g->count++;
+            if (has_ns && (g->first_ns == INT64_MAX || ns < g->first_ns))
+                g->first_ns = ns;
+            return true;
+        }
+    }
+    if (t->ngroups >= UINT32_MAX - 1 ||
+        !handle__grow(&t->groups, cap, t->ngroups + 1, sizeof *t->groups))
+        return false;
+    t->groups[t->ngroups] = (struct handle__tr_group){stack, tag, 1, has_ns ? ns : INT64_MAX};
+    ix->slot[i] = (uint32_t)++t->ngroups;
+    return true;
+}
+
+static int group_cmp(const void *a, const void *b)
+{
+    const struct handle__tr_group *x = a, *y = b;
+    if (x->stack != y->stack)
+        return x->stack < y->stack ? -1 : 1;
+    return x->tag < y->tag ? -1 : x->tag > y->tag;
+}
+
+bool handle__tr_leak_groups(struct handle__tr *t, const struct handle__tr_group **out, size_t *n,
+                            char *err, size_t errlen)
+{
+    budget_start(t);
+    free(t->groups);
+    t->groups = NULL;
+    t->ngroups = 0;
+    if (t->leaks_live && !load_tagmap(t, err, errlen))
+        return false;
+    sqlite3_stmt *s = t->st[ST_LEAKS], *own_st = NULL;
+    bool by_id = t->leaks_live && t->tm_state > 0;
+    if (by_id) {
+        int rc = sqlite3_prepare_v2(t->db, live_groups_sql, -1, &own_st, NULL);
+        if (rc != SQLITE_OK) {
+            db_reason(t, rc, err, errlen);
+            return false;
+        }
+        s = own_st;
+    }
+    struct group_ix ix = {0};
+    size_t cap = 0;
+    int rc;
+    bool ok = true;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        uint32_t tag;
+        if (by_id) {
+            int64_t id;
+            tag = col_i64(s, 1, &id) ? tag_of(t->tm, t->ntm, id) : 0;
+        } else {
+            tag = col_tag(t, s, 1);
+        }
+        int64_t ns = 0;
+        bool has_ns = col_i64(s, 2, &ns);
+        if (!group_add(t, &ix, &cap, col_id(s, 0), tag, has_ns, ns)) {
+            setf(err, errlen, "out of memory");
+            ok = false;
+            break;
+        }
+    }
+    free(ix.slot);
+    if (ok && rc != SQLITE_DONE) {
+        db_reason(t, rc, err, errlen);
+        ok = false;
+    }
+    if (own_st)
+        sqlite3_finalize(own_st);
+    else
+        sqlite3_reset(s);
+    if (!ok)
+        return false;
+    for (size_t i = 0; i < t->ngroups; i++)
+        if (t->groups[i].first_ns == INT64_MAX)
+            t->groups[i].first_ns = 0;
+    if (t->ngroups > 1)
+        qsort(t->groups, t->ngroups, sizeof *t->groups, group_cmp);
     *out = t->groups;
     *n = t->ngroups;
     return true;
@@ -835,6 +1254,7 @@ bool handle__tr_leak_groups(struct handle__tr *t, const struct handle__tr_group 
 bool handle__tr_errors(struct handle__tr *t, const struct handle__tr_error **out, size_t *n,
                        char *err, size_t errlen)
 {
+    budget_start(t);
     sqlite3_stmt *s = t->st[ST_ERRORS];
     size_t cap = 0;
     free(t->errs);
@@ -857,7 +1277,7 @@ bool handle__tr_errors(struct handle__tr *t, const struct handle__tr_error **out
         col_i64(s, 2, &e->at_ns);
         e->thread = col_thread(s, 3);
         e->stack = col_id(s, 4);
-        e->message = col_str(t, s, 5, false);
+        e->message = col_str_max(t, s, 5, false, MESSAGE_MAX);
         e->tag = col_str(t, s, 6, true);
         e->created_thread = col_thread(s, 7);
         e->created_stack = col_id(s, 8);
@@ -909,27 +1329,25 @@ static bool lifetimes_sql(struct handle__tr *t, bool (*fn)(void *ctx, const stru
  * expressions, so every trace reads as its `handles` view says.
  */
 static const char *const fast_sql[] = {
-    /* 0: is handles the writer's view? */
-    "SELECT count(*) FROM sqlite_schema WHERE type = 'view' AND name = 'handles' AND "
-    "sql LIKE '%FROM batches AS b, json_each(b.data) AS j WHERE j.key >= b.skip%'",
-    /* 1: the batches */
+    /* 0: the batches */
     "SELECT rowid, base_ns, skip, data FROM batches ORDER BY rowid",
-    /* 2: one batch as the view unpacks it */
-    "SELECT json_extract(j.value, '$[6]'), (SELECT name FROM tags WHERE id = "
-    "json_extract(j.value, '$[4]')), b.base_ns + json_extract(j.value, '$[0]') - "
-    "json_extract(j.value, '$[1]'), b.base_ns + json_extract(j.value, '$[0]') "
-    "FROM batches AS b, json_each(b.data) AS j WHERE b.rowid = ?1 AND j.key >= b.skip",
-    /* 3: the live handles as the view gives them */
-    "SELECT nullif(l.created_stack, 0), (SELECT name FROM tags WHERE id = l.tag), l.created_ns "
-    "FROM live AS l",
-    /* 4: tag ids; the fast path needs integer ids, each once */
-    "SELECT id, name, typeof(id) = 'integer' FROM tags ORDER BY id",
+    /* 1: one batch as the view unpacks it (the tag as the id of the row
+     * the view would take its name from: t->tm has the names) */
+    ("SELECT json_extract(j.value, '$[6]'), (SELECT id FROM tags WHERE id = "
+     "json_extract(j.value, '$[4]')), b.base_ns + json_extract(j.value, '$[0]') - "
+     "json_extract(j.value, '$[1]'), b.base_ns + json_extract(j.value, '$[0]') "
+     "FROM batches AS b, json_each(b.data) AS j WHERE b.rowid = ?1 AND j.key >= b.skip"),
+    /* 2: the live handles as the view gives them (tag: as above) */
+    ("SELECT nullif(l.created_stack, 0), (SELECT id FROM tags WHERE id = l.tag), l.created_ns "
+     "FROM live AS l"),
 };
 
-struct tagid {
+/* A tag column of fast_sql: the id of a tags row, or NULL. */
+static uint32_t col_tagid(const struct handle__tr *t, sqlite3_stmt *s, int i)
+{
     int64_t id;
-    uint32_t tag; /* handle__tr_tag id of its name, 0: NULL name */
-};
+    return col_i64(s, i, &id) ? tag_of(t->tm, t->ntm, id) : 0;
+}
 
 /* One decoded element: what struct handle__tr_life needs of it. */
 struct elem {
@@ -1004,20 +1422,6 @@ static bool parse_batch(const char *p, size_t len, struct elem **e, size_t *n, s
     }
 }
 
-/* The tag id for the view's (SELECT name FROM tags WHERE id = v). */
-static uint32_t tag_of(const struct tagid *tm, size_t n, int64_t v)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (tm[mid].id < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && tm[lo].id == v ? tm[lo].tag : 0;
-}
-
 /* An int64 sum that wraps instead of overflowing (SQLite would give a
  * float; no real trace gets near it). */
 static int64_t add_wrap(int64_t a, int64_t b)
@@ -1031,34 +1435,23 @@ static int lifetimes_fast(struct handle__tr *t,
                           bool (*fn)(void *ctx, const struct handle__tr_life *l), void *ctx,
                           bool *ok, char *err, size_t errlen)
 {
-    enum { Q_IS, Q_BATCHES, Q_ONE, Q_LIVE, Q_TAGS, Q_N };
+    enum { Q_BATCHES, Q_ONE, Q_LIVE, Q_N };
     sqlite3_stmt *q[Q_N] = {0};
-    struct tagid *tm = NULL;
     struct elem *e = NULL;
-    size_t ntm = 0, captm = 0, ne = 0, cape = 0;
+    size_t ne = 0, cape = 0;
     int used = 0;
     int rc;
+    if (!t->handles_writer)
+        return 0;
+    if (!load_tagmap(t, err, errlen)) {
+        *ok = false;
+        return 1;
+    }
+    if (t->tm_state < 0)
+        return 0;
     for (int i = 0; i < Q_N; i++)
         if (sqlite3_prepare_v2(t->db, fast_sql[i], -1, &q[i], NULL) != SQLITE_OK)
             goto out; /* not the writer's schema */
-    if (sqlite3_step(q[Q_IS]) != SQLITE_ROW || sqlite3_column_int(q[Q_IS], 0) != 1)
-        goto out;
-    while ((rc = sqlite3_step(q[Q_TAGS])) == SQLITE_ROW) {
-        if (!sqlite3_column_int(q[Q_TAGS], 2))
-            goto out;
-        int64_t id = sqlite3_column_int64(q[Q_TAGS], 0);
-        if (ntm && tm[ntm - 1].id == id)
-            goto out; /* which row would the view take? SQLite decides */
-        if (!handle__grow(&tm, &captm, ntm + 1, sizeof *tm)) {
-            setf(err, errlen, "out of memory");
-            used = 1;
-            *ok = false;
-            goto out;
-        }
-        tm[ntm++] = (struct tagid){id, col_tag(t, q[Q_TAGS], 1)};
-    }
-    if (rc != SQLITE_DONE)
-        goto out; /* the view path reports it */
     used = 1;
     *ok = false;
     sqlite3_stmt *b = q[Q_BATCHES];
@@ -1073,7 +1466,7 @@ static int lifetimes_fast(struct handle__tr *t,
             for (size_t i = skip > 0 ? (size_t)skip : 0; i < ne; i++) {
                 struct handle__tr_life l;
                 l.stack = e[i].cstk > 0 && e[i].cstk <= (int64_t)UINT32_MAX ? (uint32_t)e[i].cstk : 0;
-                l.tag = tag_of(tm, ntm, e[i].tag);
+                l.tag = tag_of(t->tm, t->ntm, e[i].tag);
                 l.deleted = true;
                 l.deleted_ns = add_wrap(base, e[i].d);
                 l.created_ns = (int64_t)((uint64_t)l.deleted_ns - (uint64_t)e[i].dur);
@@ -1088,7 +1481,7 @@ static int lifetimes_fast(struct handle__tr *t,
         while ((rc = sqlite3_step(one)) == SQLITE_ROW) {
             struct handle__tr_life l;
             l.stack = col_id(one, 0);
-            l.tag = col_tag(t, one, 1);
+            l.tag = col_tagid(t, one, 1);
             l.created_ns = 0;
             col_i64(one, 2, &l.created_ns);
             l.deleted = col_i64(one, 3, &l.deleted_ns);
@@ -1099,14 +1492,14 @@ static int lifetimes_fast(struct handle__tr *t,
             goto out;
     }
     if (rc != SQLITE_DONE) {
-        db_reason(t->db, rc, err, errlen);
+        db_reason(t, rc, err, errlen);
         goto out;
     }
     sqlite3_stmt *lv = q[Q_LIVE];
     while ((rc = sqlite3_step(lv)) == SQLITE_ROW) {
         struct handle__tr_life l;
         l.stack = col_id(lv, 0);
-        l.tag = col_tag(t, lv, 1);
+        l.tag = col_tagid(t, lv, 1);
         l.created_ns = 0;
         col_i64(lv, 2, &l.created_ns);
         l.deleted = false;
@@ -1115,14 +1508,13 @@ static int lifetimes_fast(struct handle__tr *t,
             goto out;
     }
     if (rc != SQLITE_DONE) {
-        db_reason(t->db, rc, err, errlen);
+        db_reason(t, rc, err, errlen);
         goto out;
     }
     *ok = true;
 out:
     for (int i = 0; i < Q_N; i++)
         sqlite3_finalize(q[i]);
-    free(tm);
     free(e);
     return used;
 }
@@ -1132,6 +1524,7 @@ bool handle__tr_lifetimes(struct handle__tr *t,
                           char *err, size_t errlen)
 {
     bool ok = false;
+    budget_start(t);
     if (lifetimes_fast(t, fn, ctx, &ok, err, errlen))
         return ok;
     return lifetimes_sql(t, fn, ctx, err, errlen);
@@ -1228,6 +1621,7 @@ static bool stacks_indexed(struct handle__tr *t)
 bool handle__tr_load_stacks(struct handle__tr *t, const uint32_t *ids, size_t n, char *err,
                             size_t errlen)
 {
+    budget_start(t);
     if (t->stack_indexed < 0)
         t->stack_indexed = stacks_indexed(t);
     /* The ids not loaded yet get empty entries, filled below. */
@@ -1266,7 +1660,7 @@ bool handle__tr_load_stacks(struct handle__tr *t, const uint32_t *ids, size_t n,
     rc = sqlite3_prepare_v2(t->db, "SELECT id, depth, pc, module FROM stacks ORDER BY id, depth",
                             -1, &s, NULL);
     if (rc != SQLITE_OK) {
-        db_reason(t->db, rc, err, errlen);
+        db_reason(t, rc, err, errlen);
         return false;
     }
     struct stack_ent *cur = NULL;
@@ -1288,7 +1682,7 @@ bool handle__tr_load_stacks(struct handle__tr *t, const uint32_t *ids, size_t n,
         }
     }
     if (rc != SQLITE_DONE) {
-        db_reason(t->db, rc, err, errlen);
+        db_reason(t, rc, err, errlen);
         sqlite3_finalize(s);
         return false;
     }

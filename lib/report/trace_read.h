@@ -17,6 +17,17 @@
  *    opened read-only through the WAL; if that needs a -shm file that
  *    cannot be created (read-only directory), the database and its -wal are
  *    copied into a private temporary directory and read from there.
+ * Hostile traces (SPEC section 6): only regular files are read (the trace
+ * opened without blocking; a -wal or -journal that is a FIFO, a device or
+ * a symbolic link is refused; the private copy follows no link and copies
+ * at most the size the file had); every table the format has must be a
+ * plain table (a view in its place is refused), and `leaks` and `handles`,
+ * views by format, are read from the writer's tables when they are the
+ * writer's views; every reading call has a work budget proportional to
+ * the trace's size (SQLite steps plus bytes read), so a view that loops
+ * or multiplies rows ends in a one-line reason within seconds. Strings
+ * are cut to 4096 bytes (an error's message to 1 MiB) followed by
+ * "...[cut: N bytes]"; tags are read once per trace, never once per row.
  * Every failure is a one-line reason ("not an SQLite database", "trace
  * format version 2 is newer than this handle-report reads (1)", ...); the
  * caller prefixes it with the file name. Nothing here prints or exits.

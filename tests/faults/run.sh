@@ -2,7 +2,9 @@
 # run.sh CASE [SIZE] - one fault test of libhandle-debug.so: a real program
 # (faultprog.c, linked against libhandle.so, run with LD_PRELOAD) is hurt
 # while it traces, and the test checks that it lives on, that its checks go
-# on, and that its trace is intact (fault_check.c). Exit 0 = pass.
+# on, and that its trace is intact (fault_check.c). Exit 0 = pass, 77 = the
+# case cannot run here (ctest's SKIP_RETURN_CODE; the reason is printed),
+# anything else = fail.
 #
 # Environment (the integration tests' names, so ctest can pass the same):
 #   DEBUG_LIB, RELEASE_LIB  the two libraries of a normal (unsanitized) build
@@ -25,8 +27,9 @@
 #                        the trace left intact
 #   disk_full_log_path   a misuse with log_path on a file over RLIMIT_FSIZE:
 #                        must end by abort(), not by SIGXFSZ
-#   disk_full_tmpfs      the trace on a 256 KiB tmpfs (root only; skipped
-#                        otherwise): ENOSPC instead of SIGXFSZ
+#   disk_full_tmpfs      the trace on a 256 KiB tmpfs: ENOSPC instead of
+#                        SIGXFSZ (as root, or in a user namespace of its
+#                        own; exit 77 when no tmpfs can be mounted)
 #   eintr [2]            SIZE seconds of SIGALRM every ms and SIGUSR1 storms
 #                        to every thread while 3 threads trace; exact counts
 #   forkstorm [100]      SIZE forks (exit, _exit, exec, grandchildren) while
@@ -46,8 +49,12 @@
 #                        paths and arguments with SQL syntax stored verbatim
 #   hostile_traces       handle-report and trace_replay on traces made
 #                        hostile with SQL: read or refused, never a crash
-#   hostile_traces_dos   an endless recursive `leaks` view, a FIFO as a
-#                        module path, 10 MB tags: must not hang handle-report
+#   hostile_traces_dos   an endless recursive `leaks` view, tables replaced
+#                        by endless views, a FIFO as a module path, -wal and
+#                        -journal FIFOs and links to a FIFO or /dev/zero,
+#                        10 MB tags, a 2 MB tag on 1000 live handles, a
+#                        10 MB module path: handle-report answers in
+#                        seconds, in bounded memory, leaves TMPDIR empty
 #   report_variants      2048 leak sites cut by max_leaks; a misuse in a
 #                        stripped program (MODULE+0xOFF frames)
 #   max_history          max_history=N (1, 100, 1023..1025, 3000, more than
@@ -64,6 +71,15 @@
 set -u
 case_name=${1:?usage: run.sh CASE [SIZE]}
 size=${2:-}
+# skip REASON: this case cannot run here (not a pass: ctest shows a skip).
+skip() { echo "[$case_name] SKIPPED (exit 77): $*"; exit 77; }
+# disk_full_tmpfs mounts a tmpfs: as root directly; otherwise in a user
+# and mount namespace of its own (unshare -rm), where this user is root.
+if [ "$case_name" = disk_full_tmpfs ] && [ "$(id -u)" -ne 0 ] && [ -z "${FAULT_IN_USERNS:-}" ]; then
+    command -v unshare >/dev/null || skip "mounting a tmpfs needs root (or unshare for a user namespace)"
+    unshare -rm true 2>/dev/null || skip "mounting a tmpfs needs root, and this system allows no user namespace"
+    exec env FAULT_IN_USERNS=1 unshare -rm bash "${BASH_SOURCE[0]}" "$@"
+fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/handle-fault.XXXXXX")
 cleanup() {
@@ -150,7 +166,7 @@ kill9)
     note "$ok/$n traces intact; oldest missing event at a kill: ${worst} ms (flush_ms=100, slack 1000 ms); $rows_total rows checked"
     ;;
 disk_full_rlimit)
-    [ "$under_cov" = 1 ] && { note "SKIPPED under coverage (the counters would hit RLIMIT_FSIZE)"; exit 0; }
+    [ "$under_cov" = 1 ] && skip "under coverage (the counters would hit RLIMIT_FSIZE)"
     for kib in 0 16 64 512; do
         rm -f t.db t.db-wal t.db-shm
         # -f counts 1024-byte blocks in bash.
@@ -180,15 +196,16 @@ disk_full_log_path)
     # log_path on a full disk: the diagnostic cannot be written there; the
     # process must still end by abort() (134), not be killed by SIGXFSZ
     # (153) in the middle of its report.
+    [ "$under_cov" = 1 ] && skip "under coverage (the counters would hit RLIMIT_FSIZE)"
     limited 1 env LD_PRELOAD="$DEBUG_LIB" HANDLE_OPTIONS="trace=:log_path=$work/log" "$P" misuse
     [ "$rc" -eq 153 ] && fail "log_path over RLIMIT_FSIZE: the process died of SIGXFSZ (not by abort) writing its diagnostic"
     [ "$rc" -eq 134 ] || fail "log_path over RLIMIT_FSIZE: exit status $rc, want 134"
     note "log_path over the limit: abort as expected (exit 134)"
     ;;
 disk_full_tmpfs)
-    if [ "$(id -u)" -ne 0 ]; then note "SKIPPED: mounting a tmpfs needs root"; exit 0; fi
+    # Root here (or root of a user namespace of its own, see the top).
     mkdir -p small
-    mount -t tmpfs -o size=256k tmpfs small 2>err || { note "SKIPPED: cannot mount tmpfs: $(cat err)"; exit 0; }
+    mount -t tmpfs -o size=256k tmpfs small 2>err || skip "cannot mount a tmpfs: $(head -1 err)"
     mnt=$work/small
     dbg HANDLE_OPTIONS="trace=$mnt/t.db" "$P" churn 1.5 - 3 500 >out 2>err
     rc=$?
@@ -343,8 +360,7 @@ setuid_ignores_options)
     # copy of a program linked with libhandle-debug.so is made setuid root
     # and run as nobody; the same program without the bit is the control.
     if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null || ! id nobody >/dev/null 2>&1; then
-        note "SKIPPED: needs root, setpriv and the user nobody"
-        exit 0
+        skip "needs root, setpriv and the user nobody"
     fi
     chmod 755 "$work"
     mkdir -p suid/out
@@ -431,11 +447,17 @@ hostile_traces | hostile_traces_dos)
     # missing rows, a 100,000-frame stack, 300,000 live handles, broken
     # JSON, escape sequences, a missing table. Each must be read or refused
     # (exit 0, 1 or 2) within 60 s, never a crash.
-    # hostile_traces_dos: a `leaks` view redefined as an endless recursive
-    # query (a cycle), a module path naming a FIFO, and 10 MB tags (every
-    # row of the handles view carries its tag's text).
+    # hostile_traces_dos (issue 12, items 2-4): a `leaks` view redefined as
+    # an endless recursive query (a cycle), the tables meta, live and
+    # stacks replaced by such views (refused: exit 2, one line), a module
+    # path naming a FIFO, a -wal or -journal that is a FIFO or a symbolic
+    # link to a FIFO or /dev/zero (refused, nothing copied to TMPDIR), 10 MB
+    # tags (every row of the handles view carries its tag's text), a 2 MB
+    # tag on 1000 live handles, a 10 MB module path (the report stays
+    # small). handle-report runs with 2 GB of address space and 200 MB of
+    # file size at most, so a runaway is a failure, not a full machine.
     [ -n "${HANDLE_REPORT:-}" ] || [ -n "${TRACE_REPLAY:-}" ] \
-        || { note "SKIPPED: neither HANDLE_REPORT nor TRACE_REPLAY is set"; exit 0; }
+        || skip "neither HANDLE_REPORT nor TRACE_REPLAY is set"
     dbg HANDLE_OPTIONS="trace=$work/base.db" "$P" churn 0.2 - 1 1000 >out 2>err
     [ -f base.db ] || fail "no base trace"
     sqlite3 base.db 'PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;' >/dev/null
@@ -445,7 +467,11 @@ hostile_traces | hostile_traces_dos)
     if [ $case_name = hostile_traces ]; then
         names=(hugestr negnum bignum missing types deepstack manylive badjson escapes dropped)
     else
-        names=(endless_view fifo_module hugetag)
+        names=(endless_view fifo_module hugetag meta_view live_view stacks_view wal_fifo
+               journal_fifo wal_link_fifo wal_link_zero bigtag_live longpath)
+        # a trace in WAL mode (its -wal gone): the sidecar cases
+        cp base.db basewal.db && sqlite3 basewal.db 'PRAGMA journal_mode=WAL;' >/dev/null
+        mkdir -p tmp
     fi
     bad=0
     for h in "${names[@]}"; do
@@ -482,18 +508,67 @@ hostile_traces | hostile_traces_dos)
         endless_view) q="DROP VIEW leaks; CREATE VIEW leaks(handle, tag, created_ns, created_thread, created_stack, deleted_ns, deleted_thread, deleted_stack) AS
             WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x, NULL, x, 0, 1, NULL, NULL, NULL FROM c;" ;;
         fifo_module) q="UPDATE modules SET path = '$work/fifo';" ;;
+        meta_view | live_view | stacks_view)
+            tb=${h%_view}
+            case $tb in
+            meta) cols="key, value" sel="'format', x" ;;
+            live) cols="handle, tag, created_ns, created_thread, created_stack" sel="x, 1, x, 0, 1" ;;
+            stacks) cols="id, depth, pc, module" sel="1, x, x, 1" ;;
+            esac
+            q="PRAGMA legacy_alter_table = ON; DROP TABLE $tb; CREATE VIEW $tb($cols) AS
+                WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT $sel FROM c;" ;;
+        bigtag_live) q="DELETE FROM live; DELETE FROM batches; VACUUM;
+            INSERT INTO tags VALUES (99, replace(hex(zeroblob(1048576)), '00', 'ab'));
+            INSERT INTO live WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000)
+                SELECT x, 99, x, 0, 1 FROM c;" ;;
+        longpath) q="UPDATE modules SET path = '/' || replace(hex(zeroblob(5000000)), '00', 'xy');" ;;
+        *) q="" ;;
         esac
-        cp base.db "$h.db"
-        sqlite3 "$h.db" "$q" 2>sql.err || fail "$h: cannot make the trace: $(cat sql.err)"
+        if [ -n "$q" ]; then
+            cp base.db "$h.db"
+            sqlite3 "$h.db" "$q" 2>sql.err || fail "$h: cannot make the trace: $(cat sql.err)"
+        else
+            cp basewal.db "$h.db"
+            case $h in
+            wal_fifo) mkfifo "$h.db-wal" ;;
+            journal_fifo) cp base.db "$h.db" && mkfifo "$h.db-journal" ;;
+            wal_link_fifo) ln -s "$work/fifo" "$h.db-wal" ;;
+            wal_link_zero) ln -s /dev/zero "$h.db-wal" ;;
+            esac
+        fi
         res=""
         if [ -n "${HANDLE_REPORT:-}" ]; then
             rc=0
-            timeout $limit "$HANDLE_REPORT" --stats "$h.db" >"$h.out" 2>"$h.err" || rc=$?
+            t0=$(date +%s%N)
+            (ulimit -v 2000000 -f 200000; TMPDIR=$work/tmp exec timeout $limit "$HANDLE_REPORT" --stats "$h.db") \
+                >"$h.out" 2>"$h.err" || rc=$?
+            ms=$(( ($(date +%s%N) - t0) / 1000000 ))
             case $rc in
-            0 | 1 | 2) res="handle-report exit $rc" ;;
+            0 | 1 | 2) res="handle-report exit $rc in $ms ms" ;;
             124) res="handle-report HUNG (killed after $limit s)"; bad=1 ;;
             *) res="handle-report CRASHED (exit $rc)"; bad=1 ;;
             esac
+            if [ $case_name = hostile_traces_dos ]; then
+                case $h in
+                endless_view | *_view | wal_* | journal_*)
+                    # refused: exit 2 and one line naming the file (the
+                    # endless leaks view: that, or a report from live)
+                    if [ "$h" = endless_view ] && [ "$rc" = 1 ]; then
+                        :
+                    elif [ "$rc" = 2 ] && [ "$(wc -l <"$h.err")" = 1 ] && grep -qF "$h.db" "$h.err"; then
+                        res+=": $(cut -c1-160 "$h.err")"
+                    else
+                        res+=" (want exit 2 and one line naming the file)"; bad=1
+                    fi ;;
+                fifo_module | bigtag_live | hugetag | longpath)
+                    [ "$rc" = 1 ] || { res+=" (want the report: exit 1)"; bad=1; } ;;
+                esac
+                [ -z "$(ls -A tmp)" ] || { res+=" (left in TMPDIR: $(ls -A tmp | head -3 | tr '\n' ' '))"; bad=1; rm -rf tmp/*; }
+                if [ "$h" = longpath ]; then
+                    sz=$(stat -c %s "$h.out")
+                    [ "$sz" -lt 1000000 ] || { res+=" (a report of $sz bytes)"; bad=1; }
+                fi
+            fi
             grep -q $'\x1b' "$h.out" "$h.err" && res+=" (prints raw escape sequences from the trace)"
             [ "$(grep -c '^SUMMARY' "$h.out")" -gt 1 ] && res+=" (a forged SUMMARY line)"
         fi
@@ -517,7 +592,7 @@ report_inputs)
     # a trace of a newer format version, a foreign SQLite database, a file
     # nobody may read; and a killed process's trace (with its -wal) in a
     # directory the reader cannot write, which must still be read.
-    [ -n "${HANDLE_REPORT:-}" ] || { note "SKIPPED: HANDLE_REPORT is not set"; exit 0; }
+    [ -n "${HANDLE_REPORT:-}" ] || skip "HANDLE_REPORT is not set"
     dbg HANDLE_OPTIONS="trace=$work/good.db" "$P" churn 0.2 - 1 1000 >out 2>err
     [ -f good.db ] || fail "no trace"
     mkdir adir
@@ -585,7 +660,7 @@ oom_runtime | oom_report)
     if [ $case_name = oom_runtime ]; then
         progs=("leaky" "misuse")
     else
-        [ -n "${HANDLE_REPORT:-}" ] || { note "SKIPPED: HANDLE_REPORT is not set"; exit 0; }
+        [ -n "${HANDLE_REPORT:-}" ] || skip "HANDLE_REPORT is not set"
         dbg HANDLE_OPTIONS="trace=$work/r.db" "$P" leaky >out 2>err
         [ -f r.db ] || fail "no trace to read"
         progs=("text" "json")

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "report/suppress.h"
@@ -292,6 +294,68 @@ static void test_load_from_file(void **state)
 
 /* Without suppressions (NULL) every accessor answers "none"; out of
  * range indexes too. */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* At most 1 MiB is read (SPEC section 3; issue 11 case 15, issue 12 item
+ * 5): /dev/zero and a larger file are errors in bounded time, a file of
+ * exactly 1 MiB is read, and a FIFO nobody writes to is an error after
+ * the wait, not a process blocked forever. */
+static void test_load_at_most_1_mib(void **state)
+{
+    (void)state;
+    char err[512];
+    double t0 = now_s();
+    assert_null(handle__supp_load("/dev/zero", err, sizeof err));
+    assert_string_equal(err, "/dev/zero: over 1 MiB (a suppression file is at most 1 MiB)");
+
+    char tmp[] = "/tmp/handle-supp-XXXXXX";
+    int fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    /* 1 MiB exactly: 16384 lines of 64 bytes, the last a pattern */
+    char line[65];
+    memset(line, '#', 63);
+    line[63] = '\n';
+    for (int i = 0; i < 16383; i++)
+        assert_int_equal(write(fd, line, 64), 64);
+    snprintf(line, sizeof line, "leak:%-58s\n", "last");
+    assert_int_equal(write(fd, line, 64), 64);
+    struct handle__supp *sp = handle__supp_load(tmp, err, sizeof err);
+    assert_non_null(sp);
+    assert_int_equal(handle__supp_count(sp), 1);
+    assert_int_equal(handle__supp_line(sp, 0), 16384);
+    handle__supp_free(sp);
+    /* one byte more */
+    assert_int_equal(write(fd, "\n", 1), 1);
+    close(fd);
+    char want[600];
+    assert_null(handle__supp_load(tmp, err, sizeof err));
+    snprintf(want, sizeof want, "%s: over 1 MiB (a suppression file is at most 1 MiB)", tmp);
+    assert_string_equal(err, want);
+    unlink(tmp);
+
+    /* a FIFO without a writer: the open does not block, the read waits
+     * the time given */
+    char dir[] = "/tmp/handle-supp-dir-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char fifo[64];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    double t1 = now_s();
+    assert_null(handle__supp_load_within(fifo, 300, err, sizeof err));
+    snprintf(want, sizeof want, "%s: nothing to read within 0.3 s (a FIFO without a writer?)", fifo);
+    assert_string_equal(err, want);
+    assert_true(now_s() - t1 >= 0.29);
+    unlink(fifo);
+    rmdir(dir);
+    if (now_s() - t0 > 30)
+        fail_msg("%.1f s", now_s() - t0);
+}
+
 static void test_null_and_out_of_range(void **state)
 {
     (void)state;
@@ -407,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_module_once_per_pc),
         cmocka_unit_test(test_long_lines_quoted_in_part),
         cmocka_unit_test(test_load_growth_and_odd_files),
+        cmocka_unit_test(test_load_at_most_1_mib),
         cmocka_unit_test(test_glob_star_matches_any_run),
         cmocka_unit_test(test_glob_empty_strings),
         cmocka_unit_test(test_parse_comments_blank_lines_and_white_space),

@@ -17,6 +17,7 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -418,6 +419,50 @@ static void test_missing_file_gives_module_offset_only(void **state)
     assert_string_equal(f[0].module, "[vdso]");
     assert_non_null(strstr(handle__sym_module_problem(s, 3), "No such file"));
     handle__sym_free(s);
+}
+
+static int count_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++)
+        n += fcntl(fd, F_GETFD) != -1;
+    return n;
+}
+
+/* A module path in a hostile trace naming a FIFO (libdwfl blocked in its
+ * open until a writer came) or a device: not opened as an ELF file, the
+ * frame is module+offset, the problem says why, no descriptor is left. */
+static void test_fifo_or_device_module_is_not_opened(void **state)
+{
+    (void)state;
+    struct fx_lines l;
+    uintptr_t pc = fx_plain(&l);
+    const struct tmod *m = mod_of(pc);
+    char dir[] = "/tmp/symfifo.XXXXXX", fifo[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/lib.so", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    int fds = count_fds();
+    struct handle__symbolizer *s = handle__sym_new();
+    assert_non_null(s);
+    handle__sym_add_module(s, 3, fifo, "", m->bias, m->lo, m->hi);
+    handle__sym_add_module(s, 4, "/dev/zero", "", m->bias, m->lo, m->hi);
+    alarm(20); /* a hang is a failure, not a stuck test */
+    struct handle__sym_frame f[8];
+    for (uint32_t id = 3; id <= 4; id++) {
+        assert_int_equal(handle__sym_pc(s, id, pc, f, 8), 1);
+        assert_null(f[0].function);
+        assert_int_equal(f[0].module_offset, pc - m->bias);
+        const char *why = handle__sym_module_problem(s, id);
+        assert_non_null(why);
+        if (!strstr(why, "not a regular file"))
+            fail_msg("module %u: %s", id, why);
+    }
+    alarm(0);
+    handle__sym_free(s);
+    assert_int_equal(count_fds(), fds);
+    unlink(fifo);
+    rmdir(dir);
 }
 
 static void test_unknown_pc_gives_an_empty_frame(void **state)
@@ -895,6 +940,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_cached_answers_share_strings),
         cmocka_unit_test(test_changed_build_id_gives_module_offset_only),
         cmocka_unit_test(test_missing_file_gives_module_offset_only),
+        cmocka_unit_test(test_fifo_or_device_module_is_not_opened),
         cmocka_unit_test(test_unknown_pc_gives_an_empty_frame),
         cmocka_unit_test(test_overlapping_modules),
         cmocka_unit_test(test_without_libdw_frames_are_module_offset),
