@@ -296,3 +296,30 @@ C
   drun ./un; expect_rc 1; has '^unshare: Invalid argument$' out
   HANDLE_OPTIONS=trace= drun ./un; expect_rc 0; has '^unshare ok$' out
 }
+
+# Case 15: a suppressions file that cannot be used is an error, read at the
+# runtime's first call: /dev/zero (it read until the OOM killer came), a
+# file over 1 MiB, a malformed line: one line naming the file, status 1,
+# the program's stdout flushed first.
+case_suppressions_bad_file() {
+  cat >sp.c <<'C'
+#include <handle/handle.h>
+#include <stdio.h>
+int main(void) { static int x; printf("before the first handle\n"); handle_new(&x); puts("not reached"); return 0; }
+C
+  build sp
+  HANDLE_OPTIONS="trace=:suppressions=/dev/zero" drun ./sp
+  expect_rc 1
+  has '^==[0-9]+==ERROR: HandleSanitizer: suppressions: /dev/zero: .*1 MiB'
+  [ "$(wc -l <err)" = 1 ] || fail "more than one line"
+  has '^before the first handle$' out; hasnt 'not reached' out
+  head -c 1100000 /dev/zero | tr '\0' '#' >big.supp
+  HANDLE_OPTIONS="trace=:suppressions=$PWD/big.supp" drun ./sp; expect_rc 1
+  has "suppressions: $PWD/big.supp: .*1 MiB"
+  printf 'leak:ok\nnot a suppression\n' >bad.supp
+  HANDLE_OPTIONS="trace=:suppressions=$PWD/bad.supp" drun ./sp; expect_rc 1
+  has "suppressions: $PWD/bad.supp:2"
+  printf 'leak:main\n' >good.supp
+  HANDLE_OPTIONS="trace=:suppressions=$PWD/good.supp" drun ./sp; expect_rc 0
+  has '^not reached$' out
+}
