@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "forward.h" /* forward (issue 11 case 12) */
 #include "runtime.h"
 #include "trace.h"
 
@@ -120,6 +121,18 @@ void handle__debug_fork(int phase)
 
 /* ---- entry points ---------------------------------------------------- */
 
+/* >>> forward (issue 11 case 12): the calls of the library whose table
+ * serves the process when it is not this one (started first if need be:
+ * the decision is made at start-up); NULL otherwise. Preserves errno. */
+static const struct handle__fwd *forwarding(void)
+{
+    int saved = errno;
+    handle__rt_init();
+    errno = saved;
+    return handle__forward;
+}
+/* <<< forward */
+
 __attribute__((noinline, cold, noreturn)) static void misuse(int kind, handle_t h,
                                                              const char *tag)
 {
@@ -133,6 +146,12 @@ static handle_t new_handle(void *value, const char *tag)
 {
     int saved = errno;
     handle__rt_init();
+    /* >>> forward (issue 11 case 12) */
+    if (HANDLE__UNLIKELY(handle__forward != NULL)) {
+        errno = saved;
+        return handle__forward->new_tagged(value, tag);
+    }
+    /* <<< forward */
     struct handle__tls *t = &tls_state;
     uint32_t idx = 0;
     if (HANDLE__UNLIKELY(t->busy)) {
@@ -203,8 +222,14 @@ __attribute__((noinline, cold, noreturn)) static void refused(handle_t h, bool d
 HANDLE_API void *handle_value(handle_t h)
 {
     void *v;
-    if (HANDLE__UNLIKELY(!handle__core_get(h, &v, NULL)))
+    if (HANDLE__UNLIKELY(!handle__core_get(h, &v, NULL))) {
+        /* >>> forward (issue 11 case 12) */
+        const struct handle__fwd *f = forwarding();
+        if (f != NULL)
+            return f->value(h);
+        /* <<< forward */
         refused(h, false);
+    }
     return v;
 }
 
@@ -212,8 +237,14 @@ HANDLE_API void *handle_value_tagged(handle_t h, const char *tag)
 {
     void *v;
     const char *t;
-    if (HANDLE__UNLIKELY(!handle__core_get(h, &v, &t)))
+    if (HANDLE__UNLIKELY(!handle__core_get(h, &v, &t))) {
+        /* >>> forward (issue 11 case 12) */
+        const struct handle__fwd *f = forwarding();
+        if (f != NULL)
+            return f->value_tagged(h, tag);
+        /* <<< forward */
         refused(h, false);
+    }
     if (HANDLE__UNLIKELY(!handle__tags_equal(t, tag)))
         misuse(HANDLE__TAG_MISMATCH, h, tag);
     return v;
@@ -223,6 +254,13 @@ HANDLE_API void handle_delete(handle_t h)
 {
     int saved = errno;
     handle__rt_init();
+    /* >>> forward (issue 11 case 12) */
+    if (HANDLE__UNLIKELY(handle__forward != NULL)) {
+        errno = saved;
+        handle__forward->del(h);
+        return;
+    }
+    /* <<< forward */
     struct handle__tls *t = &tls_state;
     uint32_t idx = 0;
     if (HANDLE__UNLIKELY(t->busy)) {
@@ -267,10 +305,21 @@ HANDLE_API void handle_delete(handle_t h)
 
 HANDLE_API bool handle_lookup(handle_t h, void **value)
 {
-    return handle__core_lookup(h, value);
+    /* >>> forward (issue 11 case 12) */
+    if (HANDLE__UNLIKELY(!handle__core_lookup(h, value))) {
+        const struct handle__fwd *f = forwarding();
+        return f != NULL ? f->lookup(h, value) : false;
+    }
+    return true;
+    /* <<< forward */
 }
 
 HANDLE_API size_t handle_live_count(void)
 {
+    /* >>> forward (issue 11 case 12) */
+    const struct handle__fwd *f = forwarding();
+    if (f != NULL)
+        return f->live_count();
+    /* <<< forward */
     return handle__core_live_count(); /* preserves errno */
 }

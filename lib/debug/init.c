@@ -28,6 +28,7 @@
 
 #include "../core/coverage.h"
 #include "../core/fmt.h"
+#include "forward.h" /* forward (issue 11 case 12) */
 #include "runtime.h"
 #include "trace.h"
 
@@ -208,6 +209,11 @@ __attribute__((destructor)) static void at_unload(void)
 static void start(void)
 {
     handle__options_init(&handle__opt, options_warn, NULL);
+    /* >>> forward (issue 11 case 12): another library's table serves the
+     * process; every call is forwarded to it, nothing else starts. */
+    if (handle__forward_check(handle__rt_warn) != NULL)
+        return;
+    /* <<< forward */
     if (handle__opt.help) {
         static char help[16384];
         size_t n = handle__options_help_values(&handle__opt, help, sizeof help);
