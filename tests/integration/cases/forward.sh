@@ -229,3 +229,55 @@ PY
   t=$(one_trace)
   [ "$(sql "$t" "select count(*) from handles")" = 2 ] || fail "handles rows"
 }
+
+# The first calls of two threads, one through libhandle.so and one through
+# the debug library, at the same moment (both RTLD_LOCAL; then with the
+# debug library preloaded): whichever table wins, it is the only one. Each
+# library's decision is serialized by the loader's lock (lib/core/peer.c).
+case_forward_first_call_race() {
+  cat >race.c <<'C'
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+typedef uintptr_t (*new_fn)(void *);
+typedef void *(*value_fn)(uintptr_t);
+typedef size_t (*live_fn)(void);
+static new_fn r_new, d_new;
+static value_fn r_value, d_value;
+static live_fn r_live, d_live;
+static pthread_barrier_t go;
+static int x, y;
+static uintptr_t hr, hd;
+static void *by_release(void *arg) { (void)arg; pthread_barrier_wait(&go); hr = r_new(&x); return NULL; }
+static void *by_debug(void *arg) { (void)arg; pthread_barrier_wait(&go); hd = d_new(&y); return NULL; }
+int main(int argc, char **argv)
+{
+    void *r = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL), *d = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL);
+    if (!r || !d || argc < 3) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
+    r_new = (new_fn)(uintptr_t)dlsym(r, "handle_new"); d_new = (new_fn)(uintptr_t)dlsym(d, "handle_new");
+    r_value = (value_fn)(uintptr_t)dlsym(r, "handle_value"); d_value = (value_fn)(uintptr_t)dlsym(d, "handle_value");
+    r_live = (live_fn)(uintptr_t)dlsym(r, "handle_live_count"); d_live = (live_fn)(uintptr_t)dlsym(d, "handle_live_count");
+    pthread_barrier_init(&go, NULL, 2);
+    pthread_t a, b;
+    pthread_create(&a, NULL, by_release, NULL);
+    pthread_create(&b, NULL, by_debug, NULL);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    if (r_value(hd) != &y || d_value(hr) != &x || r_live() != 2 || d_live() != 2) {
+        printf("two tables\n");
+        return 1;
+    }
+    printf("one table\n");
+    return 0;
+}
+C
+  $CC -O1 -g -pthread -o race race.c -ldl || fail "cannot build race"
+  for i in $(seq 40); do
+    HANDLE_OPTIONS=trace=:detect_leaks=0 ./race "$RELEASE_LIB" "$DEBUG_LIB" >out 2>err; rc=$?
+    expect_rc 0; has '^one table$' out
+    [ "$(grep -c WARNING err)" -le 1 ] || fail "more than one warning"
+    HANDLE_OPTIONS=trace=:detect_leaks=0 LD_PRELOAD="$DEBUG_LIB" ./race "$RELEASE_LIB" "$DEBUG_LIB" >out 2>err; rc=$?
+    expect_rc 0; has '^one table$' out; hasnt WARNING
+  done
+}
