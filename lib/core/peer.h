@@ -59,7 +59,7 @@ enum { HANDLE__PEER_RELEASE = 1, HANDLE__PEER_DEBUG = 2 };
 #define HANDLE__PEER_MAGIC 0x726565702e68646cull /* "ldh.peer" */
 #define HANDLE__PEER_VERSION 1u
 #define HANDLE__PEER_FROM 8u
-#define HANDLE__NOTE_PEER 0x48440001u
+#define HANDLE__NOTE_PEER 0x48440001 /* no suffix: it is also assembler text */
 
 struct handle__peer {
     uint64_t magic;                 /* HANDLE__PEER_MAGIC */
