@@ -26,6 +26,15 @@
  * range of its code in the owner's peer, so that the debug runtime drops
  * its forwarding frames from the top of its stacks (frame #0 stays the
  * program's call even where they are not tail calls, as at -O0).
+ *
+ * Limits: glibc only (dl_iterate_phdr's lock held across callbacks; dlsym
+ * in libc itself since 2.34, so libhandle.so still needs nothing but
+ * libc). A first call made by a signal handler that interrupted dlopen()
+ * on the same thread would walk a list being changed (the lock is
+ * recursive). At most HANDLE__PEER_FROM libraries register their frames
+ * with one debug owner; more still forward, their frames just stay in the
+ * stacks where they are not tail calls. Both shared libraries are linked
+ * -z nodelete, since another may hold their calls.
  */
 #ifndef HANDLE_CORE_PEER_H
 #define HANDLE_CORE_PEER_H
