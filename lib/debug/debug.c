@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "forward.h"
 #include "lifecycle.h"
 #include "model.h"
 #include "rt.h"
@@ -66,12 +67,30 @@ static struct handle__side *side_of_new(handle_t h, uint32_t idx)
     return s;
 }
 
+/* ---- forwarding ------------------------------------------------------ */
+
+/* The calls of the library whose table serves the process when it is not
+ * this one (SPEC section 1: a release table that issued handles before this
+ * library arrived), or NULL; decided at start-up. Only for the slow paths:
+ * new and delete check handle__forward directly after starting. */
+static const struct handle__fwd *forwarding(void)
+{
+    int saved = errno;
+    handle__life_init();
+    errno = saved;
+    return handle__forward;
+}
+
 /* ---- entry points ---------------------------------------------------- */
 
 static handle_t new_handle(void *value, const char *tag)
 {
     int saved = errno;
     handle__life_init();
+    if (HANDLE__UNLIKELY(handle__forward != NULL)) {
+        errno = saved;
+        return handle__forward->new_tagged(value, tag);
+    }
     struct handle__tls *t = handle__tls_get();
     uint32_t idx = 0;
     if (HANDLE__UNLIKELY(t->busy)) {
@@ -139,8 +158,12 @@ __attribute__((noinline, cold, noreturn)) static void refused(handle_t h, bool d
 HANDLE_API void *handle_value(handle_t h)
 {
     void *v;
-    if (HANDLE__UNLIKELY(!handle__core_get(h, &v, NULL)))
+    if (HANDLE__UNLIKELY(!handle__core_get(h, &v, NULL))) {
+        const struct handle__fwd *f = forwarding();
+        if (f != NULL)
+            return f->value(h);
         refused(h, false);
+    }
     return v;
 }
 
@@ -148,8 +171,12 @@ HANDLE_API void *handle_value_tagged(handle_t h, const char *tag)
 {
     void *v;
     const char *t;
-    if (HANDLE__UNLIKELY(!handle__core_get(h, &v, &t)))
+    if (HANDLE__UNLIKELY(!handle__core_get(h, &v, &t))) {
+        const struct handle__fwd *f = forwarding();
+        if (f != NULL)
+            return f->value_tagged(h, tag);
         refused(h, false);
+    }
     if (HANDLE__UNLIKELY(!handle__tags_equal(t, tag)))
         misuse(HANDLE__TAG_MISMATCH, h, tag);
     return v;
@@ -159,6 +186,11 @@ HANDLE_API void handle_delete(handle_t h)
 {
     int saved = errno;
     handle__life_init();
+    if (HANDLE__UNLIKELY(handle__forward != NULL)) {
+        errno = saved;
+        handle__forward->del(h);
+        return;
+    }
     struct handle__tls *t = handle__tls_get();
     uint32_t idx = 0;
     if (HANDLE__UNLIKELY(t->busy)) {
@@ -202,10 +234,17 @@ HANDLE_API void handle_delete(handle_t h)
 
 HANDLE_API bool handle_lookup(handle_t h, void **value)
 {
-    return handle__core_lookup(h, value);
+    if (HANDLE__UNLIKELY(!handle__core_lookup(h, value))) {
+        const struct handle__fwd *f = forwarding();
+        return f != NULL ? f->lookup(h, value) : false;
+    }
+    return true;
 }
 
 HANDLE_API size_t handle_live_count(void)
 {
+    const struct handle__fwd *f = forwarding();
+    if (f != NULL)
+        return f->live_count();
     return handle__core_live_count(); /* preserves errno */
 }

@@ -45,6 +45,7 @@
 #include "../core/coverage.h"
 #include "../core/fmt.h"
 #include "../report/suppress.h"
+#include "forward.h"
 #include "loader.h"
 #include "model.h"
 #include "rt.h"
@@ -412,6 +413,10 @@ static void start(void)
             set_death(lsan_death_callback);
     }
     handle__options_init(&handle__opt, options_warn, NULL);
+    /* Another library's table serves the process (SPEC section 1): every
+     * call is forwarded to it, nothing else starts. */
+    if (handle__forward_check(handle__rt_warn) != NULL)
+        return;
     if (handle__opt.help) {
         static char help[16384];
         size_t n = handle__options_help_values(&handle__opt, help, sizeof help);

@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "forward.h"
 #include "loader.h"
 #include "rt.h"
 #include "stack.h"
@@ -60,7 +61,8 @@ static void range_of(const void *addr, uintptr_t *lo, uintptr_t *hi)
 
 bool handle__self_pc(uintptr_t pc)
 {
-    return (pc >= self_lo && pc < self_hi) || (pc >= unw_lo && pc < unw_hi);
+    return (pc >= self_lo && pc < self_hi) || (pc >= unw_lo && pc < unw_hi) ||
+           handle__forward_pc(pc); /* forward (issue 11 case 12): a forwarding libhandle.so */
 }
 
 void handle__stack_self_init(void)
