@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/fmt.h"
 #include "trace.h"
 
 struct handle__tr_shared handle__tr = {.warn_lock = ATOMIC_FLAG_INIT};
@@ -77,6 +78,8 @@ static bool wait_room(struct handle__tr_cell *c, uint64_t pos)
             return true;
         cpu_relax();
     }
+    if (!handle__tr_owned())
+        return false;
     atomic_fetch_add(&handle__tr.space_waiters, 1);
     bool ok = true;
     for (;;) {
@@ -111,6 +114,25 @@ bool handle__tr_enqueue(const struct handle__tr_ev *ev, uint64_t *posp)
     if (posp)
         *posp = pos;
     return true;
+}
+
+bool handle__tr_owned(void)
+{
+    pid_t owner = atomic_load(&handle__tr.owner);
+    if (HANDLE__LIKELY(owner == 0 || owner == getpid()))
+        return true;
+    /* Our own copy of the ring: nobody will ever drain it. */
+    if (atomic_exchange(&handle__tr.accepting, false)) {
+        char text[160];
+        struct handle__fmt f = {text, 0, sizeof text - 1};
+        handle__fmt_str(&f, "process ");
+        handle__fmt_dec(&f, (uint64_t)getpid());
+        handle__fmt_str(&f, " was cloned without its parent's memory (clone() without "
+                            "CLONE_VM): it stops tracing; its checks go on");
+        text[f.len] = '\0';
+        handle__tr_warn(text);
+    }
+    return false;
 }
 
 void handle__tr_wait_committed(uint64_t pos)

@@ -103,6 +103,12 @@ HANDLE__HIDDEN void handle__tr_futex_wake(_Atomic uint32_t *addr, int n);
 HANDLE__HIDDEN bool handle__tr_enqueue(const struct handle__tr_ev *ev, uint64_t *posp);
 /* Wakes the writer if it sleeps (or always, with force). */
 HANDLE__HIDDEN void handle__tr_wake_writer(bool force);
+/* Slow paths only (never per event): whether the ring is drained by a
+ * writer of this process. False in a clone() child that does not share
+ * the parent's memory (no fork handler ran, the writer is the parent's):
+ * it stops accepting events, with one warning; its checks go on. True
+ * when no trace is open. */
+HANDLE__HIDDEN bool handle__tr_owned(void);
 /* Waits until the event at pos is committed, at most SYNC_WAIT_NS. */
 HANDLE__HIDDEN void handle__tr_wait_committed(uint64_t pos);
 

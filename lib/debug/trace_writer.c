@@ -275,7 +275,7 @@ static void *writer_main(void *arg)
  * the bounded wait); without memory for the copy, the kind alone is kept. */
 void handle__trace_error(const struct handle__trace_error *e)
 {
-    if (!atomic_load(&handle__tr.accepting))
+    if (!atomic_load(&handle__tr.accepting) || !handle__tr_owned())
         return;
     int saved = errno;
     const char *kind = e->kind ? e->kind : "?";
@@ -312,6 +312,8 @@ void handle__trace_error(const struct handle__trace_error *e)
 /* See trace.h: a SYNC event makes the writer commit at once. */
 void handle__trace_sync(void)
 {
+    if (!atomic_load(&handle__tr.accepting) || !handle__tr_owned())
+        return;
     int saved = errno;
     struct handle__tr_ev ev = {.type = HANDLE__EV_SYNC};
     uint64_t pos;
@@ -427,6 +429,8 @@ void handle__trace_close(int exit_status, uint64_t ended_at, const struct handle
 {
     (void)live; /* TODO(issue 11, case 10): reconcile */
     (void)n;
+    if (!handle__tr_owned())
+        return; /* the writer is another process's: no join, no wait */
     int saved = errno;
     pthread_mutex_lock(&g.life);
     if (!g.running || atomic_load(&handle__tr.owner) != getpid()) {

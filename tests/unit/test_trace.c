@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1064,6 +1065,68 @@ static void test_trace_private_fd_table(void **state)
     sqlite3_close(db);
 }
 
+/* Case 3 (issue 11): a clone() child without CLONE_VM (no fork handler
+ * runs; the writer is the parent's) makes far more events than the ring
+ * holds: it stops tracing with one warning instead of waiting forever for
+ * room, and its sync, error and close return at once (none waits for or
+ * joins the parent's writer). The parent's trace goes on. */
+static void test_trace_clone_child_stops_tracing(void **state)
+{
+    (void)state;
+    char path[300];
+    path_in(path, sizeof path, "clone.db");
+    open_ok(path, 10, 0);
+    for (uint32_t i = 1; i <= 10; i++)
+        handle__trace_new(H(1, i), 0, i, 0, 1);
+    handle__trace_sync();
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (uint32_t i = 1; i <= 1200000; i++) {
+            handle__trace_new(H(2, i), 0, i, 0, 1);
+            handle__trace_delete(H(2, i), 0, i, 0, 1, i + 1, 0, 1);
+        }
+        uint64_t t0 = mono();
+        handle__trace_sync();
+        struct handle__trace_error e = {.kind = "double-delete", .handle = 1, .message = "x"};
+        handle__trace_error(&e);
+        handle__trace_close(0, 1, NULL, 0);
+        if (mono() - t0 > 1000000000u)
+            _exit(3); /* waited for a writer that is not ours */
+        if (handle__trace_is_open())
+            _exit(4);
+        char w[1100];
+        int n = 0;
+        while (handle__trace_take_warning(w, sizeof w)) {
+            if (!strstr(w, "cloned without its parent's memory"))
+                _exit(5);
+            n++;
+        }
+        _exit(n == 1 ? 0 : 6);
+    }
+    int status = 0;
+    uint64_t deadline = mono() + 60000000000ull;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (mono() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fail_msg("the clone() child hung waiting for ring room");
+        }
+        sleep_ms(10);
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    for (uint32_t i = 11; i <= 20; i++)
+        handle__trace_new(H(1, i), 0, i, 0, 1);
+    assert_false(handle__trace_take_warning(NULL, 0));
+    handle__trace_close(0, 1, NULL, 0);
+    sqlite3 *db = db_open(path);
+    assert_integrity(db);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM leaks"), 20);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM handles"), 20);
+    sqlite3_close(db);
+}
+
 /* What a killed child published: at time t, news NEW and dels DELETE
  * events had been queued. */
 struct kill_log {
@@ -1272,6 +1335,7 @@ int main(void)
         cmocka_unit_test(test_trace_file_removed_warns_once),
         cmocka_unit_test(test_trace_disk_full_warns),
         cmocka_unit_test(test_trace_private_fd_table),
+        cmocka_unit_test(test_trace_clone_child_stops_tracing),
         cmocka_unit_test(test_trace_kill9),
         cmocka_unit_test(test_trace_measure),
     };

@@ -74,3 +74,49 @@ C
   [ "$(sql t.db "select count(*) from handles")" = "$made" ] || fail "trace has $(sql t.db "select count(*) from handles") lifetimes, the program made $made"
   [ "$(sql t.db "select value from meta where key = 'exit_status'")" = 0 ] || fail "no exit_status in meta"
 }
+
+# Case 3: a clone() child without CLONE_VM (raw clone(2) with SIGCHLD: no
+# atfork handler runs, the writer thread is the parent's) making over a
+# million handle calls does not hang waiting for ring room; it stops
+# tracing and its checks go on (a double delete is still caught).
+case_trace_clone_child() {
+  cat >cl.c <<'C'
+#define _GNU_SOURCE
+#include <handle/handle.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void)
+{
+    handle_t keep = handle_new((void *)1);
+    (void)keep;
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+    if (pid < 0) { perror("clone"); return 2; }
+    if (pid == 0) {
+        for (long i = 0; i < 1200000; i++)
+            handle_delete(handle_new((void *)2));
+        handle_t h = handle_new((void *)3);
+        handle_delete(h);
+        handle_delete(h); /* the checks go on: a double-delete panic */
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    printf("child %s %d\n", WIFSIGNALED(status) ? "signal" : "exit",
+           WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    handle_delete(keep);
+    return 0;
+}
+C
+  trace_cc cl
+  LD_PRELOAD="$DEBUG_LIB" HANDLE_OPTIONS="trace=t.%p.db" timeout 60 ./cl >out 2>err; rc=$?
+  [ "$rc" = 124 ] && fail "the clone() child hung"
+  expect_rc 0
+  has '^child signal 6$' out
+  has 'ERROR: HandleSanitizer: double-delete'
+  t=$(ls t.*.db | head -1)
+  [ "$(sql "$t" "pragma integrity_check")" = ok ] || fail "parent trace not intact"
+  [ "$(sql "$t" "select count(*) from handles")" = 1 ] || fail "parent trace: $(sql "$t" "select count(*) from handles") lifetimes, want 1"
+}
