@@ -652,11 +652,11 @@ bool handle__store_event(struct handle__store *w, const struct handle__tr_ev *ev
 {
     switch (ev->type) {
     case HANDLE__EV_NEW:
-        if (!w->failed)
+        if (!w->failed && !w->frozen)
             on_new(w, ev);
         break;
     case HANDLE__EV_DELETE:
-        if (!w->failed)
+        if (!w->failed && !w->frozen)
             on_delete(w, ev);
         break;
     case HANDLE__EV_ERROR:
@@ -829,19 +829,166 @@ fail:
 
 /* See trace_store.h: a checkpoint at the end, so that the .db alone is
  * complete. */
-void handle__store_finish(struct handle__store *w, int exit_status, uint64_t ended_at)
+/* A set of the exit check's handles: open addressing over indexes into
+ * live[] (0: empty, i + 1: live[i]). */
+struct leakset {
+    uint32_t *slot;
+    unsigned bits;
+    bool *seen; /* by index into live[] */
+};
+
+static bool leakset_build(struct leakset *ls, const struct handle__leak *live, size_t n)
+{
+    unsigned bits = 4;
+    while (((size_t)1 << bits) < 2 * n)
+        bits++;
+    ls->bits = bits;
+    ls->slot = calloc((size_t)1 << bits, sizeof *ls->slot);
+    ls->seen = calloc(n ? n : 1, sizeof *ls->seen);
+    if (!ls->slot || !ls->seen || n >= UINT32_MAX) {
+        free(ls->slot);
+        free(ls->seen);
+        return false;
+    }
+    uint64_t mask = ((uint64_t)1 << bits) - 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t j = hash_slot(live[i].h, bits);
+        while (ls->slot[j] && live[ls->slot[j] - 1].h != live[i].h)
+            j = (j + 1) & mask;
+        if (!ls->slot[j])
+            ls->slot[j] = (uint32_t)i + 1;
+        else
+            ls->seen[i] = true; /* a duplicate: added once */
+    }
+    return true;
+}
+
+/* The index of h in live[], or -1. */
+static int64_t leakset_find(const struct leakset *ls, const struct handle__leak *live, uint64_t h)
+{
+    uint64_t mask = ((uint64_t)1 << ls->bits) - 1;
+    for (uint64_t j = hash_slot(h, ls->bits); ls->slot[j]; j = (j + 1) & mask)
+        if (live[ls->slot[j] - 1].h == h)
+            return ls->slot[j] - 1;
+    return -1;
+}
+
+/* A `live` row the exit check did not see. */
+struct gone {
+    uint64_t h, created_ns;
+    uint32_t tag, thread, stack;
+};
+
+/* Makes the `live` table exactly live[0..n): rows not in the set are
+ * completed at ended_ns (no deleting thread or stack), handles of the set
+ * not in the table are added. In the open transaction. */
+static bool reconcile(struct handle__store *w, const struct handle__leak *live, size_t n,
+                      uint64_t ended_ns)
+{
+    struct leakset ls;
+    if (!leakset_build(&ls, live, n)) {
+        fail(w, "out of memory");
+        return false;
+    }
+    struct gone *g = NULL;
+    size_t ng = 0, capg = 0;
+    bool ok = false;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(w->db,
+                           "SELECT handle, tag, created_ns, created_thread, created_stack "
+                           "FROM live",
+                           -1, &q, NULL) != SQLITE_OK) {
+        fail_db(w);
+        goto out;
+    }
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        uint64_t h = (uint64_t)sqlite3_column_int64(q, 0);
+        int64_t i = leakset_find(&ls, live, h);
+        if (i >= 0) {
+            ls.seen[i] = true;
+            continue;
+        }
+        if (ng == capg) {
+            size_t nc = capg ? 2 * capg : 256;
+            struct gone *ngp = realloc(g, nc * sizeof *ngp);
+            if (!ngp) {
+                fail(w, "out of memory");
+                goto out;
+            }
+            g = ngp;
+            capg = nc;
+        }
+        g[ng++] = (struct gone){h, (uint64_t)sqlite3_column_int64(q, 2),
+                                (uint32_t)sqlite3_column_int64(q, 1),
+                                (uint32_t)sqlite3_column_int64(q, 3),
+                                (uint32_t)sqlite3_column_int64(q, 4)};
+    }
+    if (rc != SQLITE_DONE) {
+        fail_db(w);
+        goto out;
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    for (size_t k = 0; k < ng; k++) {
+        sqlite3_stmt *st = w->st[HANDLE__ST_LIVE_DEL];
+        sqlite3_bind_int64(st, 1, (int64_t)g[k].h);
+        if (!run(w, st))
+            goto out;
+        struct handle__lifetime l = {g[k].h, g[k].created_ns,
+                                     ended_ns > g[k].created_ns ? ended_ns : g[k].created_ns,
+                                     g[k].tag, g[k].thread, g[k].stack,
+                                     HANDLE__CODEC_NO_THREAD, 0};
+        if (!chunk_add(w, &l))
+            goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ls.seen[i])
+            continue;
+        const struct handle__leak *e = &live[i];
+        if (!need_tag(w, e->tag) || !need_thread(w, e->created_thread) ||
+            !need_stack(w, e->created_stack) || !txn(w))
+            goto out;
+        sqlite3_stmt *st = w->st[HANDLE__ST_LIVE_INS];
+        sqlite3_bind_int64(st, 1, (int64_t)e->h);
+        bind_id(st, 2, e->tag);
+        sqlite3_bind_int64(st, 3, (int64_t)e->created_ns);
+        sqlite3_bind_int64(st, 4, e->created_thread);
+        bind_id(st, 5, e->created_stack);
+        if (!run(w, st))
+            goto out;
+    }
+    ok = chunk_flush(w);
+out:
+    sqlite3_finalize(q);
+    free(g);
+    free(ls.slot);
+    free(ls.seen);
+    return ok;
+}
+
+void handle__store_finish(struct handle__store *w, int exit_status, uint64_t ended_at,
+                          const struct handle__leak *live, size_t n)
 {
     commit(w);
-    if (!w->failed) {
-        if (!txn(w) || !meta_int(w, "ended_at", (int64_t)ended_at) ||
-            !meta_int(w, "exit_status", exit_status)) {
-            if (!w->failed)
-                fail_db(w);
-        } else if (run(w, w->st[HANDLE__ST_COMMIT])) {
-            w->in_txn = false;
-            sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-        }
+    if (w->failed)
+        return;
+    uint64_t ended_ns = ended_at > w->started_at ? ended_at - w->started_at : 0;
+    if (!txn(w) || (live && !reconcile(w, live, n, ended_ns)) ||
+        !meta_int(w, "ended_at", (int64_t)ended_at) ||
+        !meta_int(w, "exit_status", exit_status)) {
+        if (!w->failed)
+            fail_db(w);
+        return;
     }
+    if (run(w, w->st[HANDLE__ST_COMMIT]))
+        w->in_txn = false;
+}
+
+void handle__store_checkpoint_close(struct handle__store *w)
+{
+    if (!w->failed && w->db)
+        sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     db_close(w);
     free_state(w);
 }

@@ -40,7 +40,12 @@
 #define DRAIN_BATCH 256u
 #define SECTION_MAX 4096u
 
-enum { EV_CLOSE = 100 }; /* a[0]: exit status, t1: ended_at; the writer's own */
+/* The lifecycle's own events:
+ *   FREEZE: NEW and DELETE events after it are dropped
+ *   CLOSE:  a[0] = exit status, t1 = ended_at, t0 = the live set (struct
+ *           handle__leak *, NULL: none), h = its length, a[1] = 1 when the
+ *           set is a copy the writer frees */
+enum { EV_FREEZE = 100, EV_CLOSE };
 
 struct writer {
     struct handle__store s;
@@ -54,6 +59,9 @@ struct writer {
     bool urgent, closing;
     int exit_status;
     uint64_t ended_at;
+    struct handle__leak *live; /* the CLOSE event's set */
+    size_t nlive;
+    bool live_owned;
     uint64_t head;      /* next ring position to read */
     uint64_t woke_at;   /* head when producers were last woken */
     uint64_t processed; /* positions < processed are processed */
@@ -172,6 +180,13 @@ static void process(struct writer *w, const struct handle__tr_ev *ev)
         w->closing = true;
         w->exit_status = (int)ev->a[0];
         w->ended_at = ev->t1;
+        w->live = (struct handle__leak *)(uintptr_t)ev->t0;
+        w->nlive = (size_t)ev->h;
+        w->live_owned = ev->a[1] != 0;
+        return;
+    }
+    if (ev->type == EV_FREEZE) {
+        w->s.frozen = true;
         return;
     }
     if (handle__store_event(&w->s, ev))
@@ -242,7 +257,15 @@ static void *writer_main(void *arg)
         if (w->closing) {
             db_enter();
             handle__store_commit(&w->s);
-            handle__store_finish(&w->s, w->exit_status, w->ended_at);
+            handle__store_finish(&w->s, w->exit_status, w->ended_at, w->live, w->nlive);
+            db_leave();
+            /* the closer may stop waiting now: the rest is a checkpoint */
+            handle__tr_publish(w->processed);
+            if (w->live_owned)
+                free(w->live);
+            w->live = NULL;
+            db_enter();
+            handle__store_checkpoint_close(&w->s);
             db_leave();
             break;
         }
@@ -275,7 +298,7 @@ static void *writer_main(void *arg)
  * the bounded wait); without memory for the copy, the kind alone is kept. */
 void handle__trace_error(const struct handle__trace_error *e)
 {
-    if (!atomic_load(&handle__tr.accepting) || !handle__tr_owned())
+    if (!atomic_load(&handle__tr.open) || !handle__tr_owned())
         return;
     int saved = errno;
     const char *kind = e->kind ? e->kind : "?";
@@ -300,7 +323,7 @@ void handle__trace_error(const struct handle__trace_error *e)
     ev.a[5] = e->thread;
     ev.a[6] = e->stack;
     uint64_t pos;
-    if (handle__tr_enqueue(&ev, &pos)) {
+    if (handle__tr_enqueue_ctl(&ev, &pos)) {
         handle__tr_wake_writer(true);
         handle__tr_wait_committed(pos);
     } else {
@@ -312,22 +335,37 @@ void handle__trace_error(const struct handle__trace_error *e)
 /* See trace.h: a SYNC event makes the writer commit at once. */
 void handle__trace_sync(void)
 {
-    if (!atomic_load(&handle__tr.accepting) || !handle__tr_owned())
+    if (!atomic_load(&handle__tr.open) || !handle__tr_owned())
         return;
     int saved = errno;
     struct handle__tr_ev ev = {.type = HANDLE__EV_SYNC};
     uint64_t pos;
-    if (handle__tr_enqueue(&ev, &pos)) {
+    if (handle__tr_enqueue_ctl(&ev, &pos)) {
         handle__tr_wake_writer(true);
         handle__tr_wait_committed(pos);
     }
     errno = saved;
 }
 
-/* See trace.h: true between a successful open and close (or forget). */
+/* See trace.h: true between a successful open and close (or forget);
+ * also after freeze. */
 bool handle__trace_is_open(void)
 {
-    return atomic_load(&handle__tr.accepting);
+    return atomic_load(&handle__tr.open);
+}
+
+/* See trace.h. The FREEZE event follows everything queued before this
+ * call; producers that raced with it past the accepting check are dropped
+ * by the writer. */
+void handle__trace_freeze(void)
+{
+    if (!atomic_load(&handle__tr.open) || !handle__tr_owned())
+        return;
+    int saved = errno;
+    struct handle__tr_ev ev = {.type = EV_FREEZE};
+    handle__tr_enqueue_ctl(&ev, NULL);
+    atomic_store(&handle__tr.accepting, false);
+    errno = saved;
 }
 
 /* ---- open, close, fork ----------------------------------------------- */
@@ -414,6 +452,7 @@ bool handle__trace_open(const struct handle__trace_config *cfg, char *err, size_
     g.w = w;
     atomic_store(&handle__tr.owner, getpid());
     g.running = true;
+    atomic_store(&handle__tr.open, true);
     atomic_store(&handle__tr.accepting, true);
     ok = true;
 out:
@@ -422,13 +461,28 @@ out:
     return ok;
 }
 
+/* Waits at most ns for thread th to end; true if it did (joined). */
+static bool join_bounded(pthread_t th, uint64_t ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t t = (uint64_t)ts.tv_nsec + ns % 1000000000u;
+    ts.tv_sec += (time_t)(ns / 1000000000u + t / 1000000000u);
+    ts.tv_nsec = (long)(t % 1000000000u);
+    int rc;
+    while ((rc = pthread_timedjoin_np(th, NULL, &ts)) == EINTR)
+        ;
+    return rc == 0;
+}
+
 /* See trace.h. Only the process that opened the trace closes it (a fork
- * child that was not told to forget must not join a thread it lacks). */
+ * or clone child that was not told to forget must not join a thread it
+ * lacks). The wait is bounded: the final commit within SYNC_WAIT_NS, the
+ * checkpoint after it within as much again; a writer that takes longer is
+ * left to finish alone (the process is ending). */
 void handle__trace_close(int exit_status, uint64_t ended_at, const struct handle__leak *live,
                          size_t n)
 {
-    (void)live; /* TODO(issue 11, case 10): reconcile */
-    (void)n;
     if (!handle__tr_owned())
         return; /* the writer is another process's: no join, no wait */
     int saved = errno;
@@ -438,19 +492,47 @@ void handle__trace_close(int exit_status, uint64_t ended_at, const struct handle
         errno = saved;
         return;
     }
+    /* The writer reads the set after we may have stopped waiting: a copy,
+     * or (no memory for one) the caller's, with an unbounded wait. */
+    struct handle__leak *copy = NULL;
+    if (live && n) {
+        copy = malloc(n * sizeof *copy);
+        if (copy)
+            memcpy(copy, live, n * sizeof *copy);
+    }
+    bool bounded = !live || !n || copy;
     struct handle__tr_ev ev = {.t1 = ended_at, .type = EV_CLOSE};
     ev.a[0] = (uint32_t)exit_status;
-    /* The CLOSE event is queued while events are still accepted, so it
-     * follows everything queued before this call; only then do producers
-     * stop (a producer waiting for room re-checks its slot after seeing
-     * accepting == false, so none can hold a position before CLOSE). */
-    bool queued = handle__tr_enqueue(&ev, NULL);
+    ev.t0 = (uint64_t)(uintptr_t)(copy ? copy : live);
+    ev.h = live ? n : 0;
+    ev.a[1] = copy != NULL;
+    /* The CLOSE event follows everything queued before this call; only then
+     * do producers stop. A producer holding an earlier position fills it
+     * (the writer frees its slot); later ones give up (stop_pos). */
+    uint64_t pos = 0;
+    bool queued = handle__tr_enqueue_ctl(&ev, &pos);
+    if (queued)
+        atomic_store(&handle__tr.stop_pos, pos);
     atomic_store(&handle__tr.accepting, false);
-    (void)queued;
+    atomic_store(&handle__tr.open, false);
     handle__tr_wake_writer(true);
-    pthread_join(g.thread, NULL);
-    sem_destroy(&g.w->init_sem);
-    writer_free(g.w);
+    if (!queued) {
+        free(copy);
+        bounded = false; /* cannot happen while open; join anyway */
+    }
+    bool joined;
+    if (bounded) {
+        handle__tr_wait_committed(pos);
+        joined = join_bounded(g.thread, HANDLE__TR_SYNC_WAIT_NS);
+    } else {
+        joined = pthread_join(g.thread, NULL) == 0;
+    }
+    if (joined) {
+        sem_destroy(&g.w->init_sem);
+        writer_free(g.w);
+    } else {
+        pthread_detach(g.thread); /* it owns w now, and leaks it */
+    }
     g.w = NULL;
     g.running = false;
     handle__tr_publish(UINT64_MAX); /* nobody waits for a trace that is gone */
@@ -481,10 +563,6 @@ const char *handle__trace_path(void)
 void handle__trace_error_text(const char *message)
 {
     (void)message;
-}
-
-void handle__trace_freeze(void)
-{
 }
 
 void handle__trace_watch_orphan(void (*on_orphan)(void))

@@ -1127,6 +1127,82 @@ static void test_trace_clone_child_stops_tracing(void **state)
     sqlite3_close(db);
 }
 
+/* Case 10 (issue 11): freeze, then close with the set the exit check saw.
+ * Events queued before freeze are written, those after it dropped; after
+ * close `leaks` is exactly the given set: a handle the trace has live but
+ * the set has not is completed at ended_at (relative) with no deleting
+ * thread or stack, one the set has but the trace lacks (its NEW dropped,
+ * or never queued) is added with the set's data. */
+static void test_trace_freeze_close_reconciles(void **state)
+{
+    (void)state;
+    char path[300];
+    path_in(path, sizeof path, "reconcile.db");
+    open_ok(path, 1000, 0); /* long flush: events are still in flight at close */
+    for (uint32_t i = 1; i <= 10; i++)
+        handle__trace_new(H(1, i), 1, 100 * i, 1, 10 + i);
+    handle__trace_sync(); /* 1..10 are `live` rows */
+    for (uint32_t i = 11; i <= 15; i++)
+        handle__trace_new(H(1, i), 2, 100 * i, 2, 10 + i); /* in flight */
+    handle__trace_delete(H(1, 1), 1, 100, 1, 11, 5000, 3, 99);
+    handle__trace_delete(H(1, 2), 1, 200, 1, 12, 5000, 3, 99);
+    handle__trace_freeze();
+    assert_true(handle__trace_is_open());
+    /* after freeze: dropped */
+    handle__trace_delete(H(1, 3), 1, 300, 1, 13, 6000, 3, 99);
+    handle__trace_new(H(1, 16), 3, 1600, 4, 26);
+    handle__trace_new(H(1, 17), 3, 1700, 4, 27);
+    struct handle__leak set[32];
+    size_t n = 0;
+    for (uint32_t i = 3; i <= 15; i++) {
+        if (i == 4)
+            continue; /* live in the trace, not in the set */
+        set[n++] = (struct handle__leak){H(1, i), 100 * i, i <= 10 ? 1 : 2, 10 + i,
+                                         i <= 10 ? 1 : 2};
+    }
+    set[n++] = (struct handle__leak){H(1, 16), 1600, 3, 26, 4}; /* NEW dropped */
+    set[n++] = (struct handle__leak){H(7, 20), 2000, 4, 30, 5}; /* never queued */
+    uint64_t ended_at = handle__start_unix_ns() + 5000000000ull;
+    handle__trace_close(23, ended_at, set, n);
+    assert_false(handle__trace_is_open());
+
+    sqlite3 *db = db_open(path);
+    assert_integrity(db);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM leaks"), (int64_t)n);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(q_int(db, "SELECT count(*) FROM leaks WHERE handle = %lld AND "
+                                   "created_ns = %lld AND created_thread = %u AND "
+                                   "created_stack = %u AND tag = 'tag%u'",
+                               (long long)set[i].h, (long long)set[i].created_ns,
+                               set[i].created_thread, set[i].created_stack, set[i].tag),
+                         1);
+    /* completed by reconciliation */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM handles WHERE handle = %lld AND "
+                               "created_ns = 400 AND deleted_ns = 5000000000 AND deleted_thread "
+                               "IS NULL AND deleted_stack IS NULL AND created_thread = 1 AND "
+                               "created_stack = 14 AND tag = 'tag1'",
+                               (long long)H(1, 4)),
+                     1);
+    /* deleted before freeze: completed normally */
+    assert_int_equal(q_int(db, "SELECT count(*) FROM handles WHERE deleted_ns = 5000 AND "
+                               "deleted_thread = 3 AND deleted_stack = 99"),
+                     2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM handles"), (int64_t)n + 3);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM handles WHERE handle = %lld",
+                           (long long)H(1, 17)),
+                     0);
+    assert_int_equal(q_int(db, "SELECT value FROM meta WHERE key = 'exit_status'"), 23);
+    struct refs r = {0};
+    for (size_t i = 0; i < n; i++)
+        ref_new(&r, set[i].tag, set[i].created_thread, set[i].created_stack);
+    ref_new(&r, 1, 1, 14);
+    ref_new(&r, 1, 1, 11);
+    ref_new(&r, 1, 1, 12);
+    ref_new(&r, 1, 3, 99);
+    assert_refs(db, &r);
+    sqlite3_close(db);
+}
+
 /* What a killed child published: at time t, news NEW and dels DELETE
  * events had been queued. */
 struct kill_log {
@@ -1336,6 +1412,7 @@ int main(void)
         cmocka_unit_test(test_trace_disk_full_warns),
         cmocka_unit_test(test_trace_private_fd_table),
         cmocka_unit_test(test_trace_clone_child_stops_tracing),
+        cmocka_unit_test(test_trace_freeze_close_reconciles),
         cmocka_unit_test(test_trace_kill9),
         cmocka_unit_test(test_trace_measure),
     };
