@@ -16,6 +16,7 @@
  */
 #include "trace.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -73,6 +74,8 @@ static struct {
     pthread_mutex_t dblock;        /* held by the writer inside SQLite */
     pthread_mutex_t life;          /* serializes open/close */
     bool running;                  /* a writer thread exists (under life) */
+    _Atomic pid_t writer_tid;      /* its kernel thread id */
+    _Atomic bool watching;         /* a watcher thread runs (watch_orphan) */
     pthread_t thread;
     struct writer *w;
 } g = {
@@ -218,6 +221,7 @@ static void *writer_main(void *arg)
 {
     struct writer *w = arg;
     pthread_setname_np(pthread_self(), "handle-trace");
+    atomic_store(&g.writer_tid, (pid_t)syscall(SYS_gettid));
     db_enter();
     w->init_ok = private_fd_table(w->init_err, sizeof w->init_err) &&
                  handle__store_open(&w->s, w->init_err, sizeof w->init_err);
@@ -550,7 +554,100 @@ void handle__trace_forget(void)
      * forking thread took them in fork_prepare(). */
     g.running = false;
     g.w = NULL;
+    atomic_store(&g.writer_tid, 0);
+    atomic_store(&g.watching, false); /* the watcher is the parent's */
     handle__tr_forget();
+}
+
+/* ---- the last thread ------------------------------------------------- */
+
+/* Whether tid's state in /proc is zombie or dead. */
+static bool task_gone(const char *tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%s/stat", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return true;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold anything */
+    return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
+/* Whether every thread of the process but the watcher and the writer is
+ * gone (a zombie main thread counts as gone). */
+static bool orphaned(pid_t self)
+{
+    int saved = errno;
+    DIR *d = opendir("/proc/self/task");
+    if (!d) {
+        errno = saved;
+        return false;
+    }
+    pid_t writer = atomic_load(&g.writer_tid);
+    bool alone = true;
+    struct dirent *e;
+    while (alone && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (tid == self || tid == writer)
+            continue;
+        if (!task_gone(e->d_name))
+            alone = false;
+    }
+    closedir(d);
+    errno = saved;
+    return alone;
+}
+
+/* The watcher thread: a program thread of ours (it shares the program's
+ * descriptor table, unlike the writer, so the exit sequence it runs writes
+ * the program's stdio and the report where the program's would go, and
+ * keeps that table alive after the other threads left). Checks at once and
+ * then every WATCH_NS whether it is the last thread beside the writer;
+ * then calls on_orphan(), which runs the exit sequence. */
+#define WATCH_NS 20000000u
+static void *watch_main(void *arg)
+{
+    void (*on_orphan)(void) = (void (*)(void))(uintptr_t)arg;
+    pthread_setname_np(pthread_self(), "handle-orphan");
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    while (!orphaned(self)) {
+        struct timespec ts = {0, WATCH_NS};
+        nanosleep(&ts, NULL);
+    }
+    on_orphan();
+    return NULL;
+}
+
+/* See trace.h. on_orphan runs on a watcher thread of ours that shares the
+ * program's descriptors, not on the writer (whose private table holds
+ * only the trace's: a stdio flush at exit there could write into them). */
+void handle__trace_watch_orphan(void (*on_orphan)(void))
+{
+    if (!on_orphan || atomic_exchange(&g.watching, true))
+        return;
+    int saved = errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_t th;
+    int rc = pthread_attr_init(&attr);
+    if (rc == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        rc = pthread_create(&th, &attr, watch_main, (void *)(uintptr_t)on_orphan);
+        pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        atomic_store(&g.watching, false);
+    errno = saved;
 }
 
 /* ---- interim stubs (issue 11: the writer rebuild replaces them) ------- */
@@ -565,7 +662,3 @@ void handle__trace_error_text(const char *message)
     (void)message;
 }
 
-void handle__trace_watch_orphan(void (*on_orphan)(void))
-{
-    (void)on_orphan;
-}

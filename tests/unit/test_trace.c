@@ -1203,6 +1203,70 @@ static void test_trace_freeze_close_reconciles(void **state)
     sqlite3_close(db);
 }
 
+/* Case 1 (issue 11), the trace's part: after handle__trace_watch_orphan(),
+ * once every other thread is gone (the main thread left with pthread_exit
+ * and is a zombie), on_orphan runs, and can close the trace and exit; what
+ * it writes reaches the program's own stderr. */
+static void *orphan_worker(void *arg)
+{
+    uint32_t t = (uint32_t)(uintptr_t)arg;
+    sleep_ms(100 + 50 * t);
+    for (uint32_t i = 1; i <= 100; i++)
+        handle__trace_new(H(10 + t, i), 0, i, t, 1);
+    return NULL;
+}
+
+static void on_orphan_exit(void)
+{
+    handle__trace_close(7, 42, NULL, 0);
+    static const char msg[] = "on_orphan ran\n";
+    if (write(2, msg, sizeof msg - 1) < 0)
+        _exit(9);
+    exit(7);
+}
+
+static void test_trace_orphan_last_thread(void **state)
+{
+    (void)state;
+    char path[300], errfile[300];
+    path_in(path, sizeof path, "orphan.db");
+    path_in(errfile, sizeof errfile, "orphan.stderr");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        handle__trace_forget();
+        capture_stderr(errfile);
+        struct handle__trace_config c = config(path, 10, 0);
+        char err[256];
+        if (!handle__trace_open(&c, err, sizeof err))
+            _exit(2);
+        pthread_t th;
+        for (uintptr_t t = 1; t <= 2; t++)
+            if (pthread_create(&th, NULL, orphan_worker, (void *)t) != 0)
+                _exit(3);
+        handle__trace_watch_orphan(on_orphan_exit);
+        pthread_exit(NULL);
+    }
+    int status = 0;
+    uint64_t deadline = mono() + 30000000000ull;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (mono() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fail_msg("the process outlived its last thread");
+        }
+        sleep_ms(10);
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 7);
+    assert_string_equal(slurp(errfile), "on_orphan ran\n");
+    sqlite3 *db = db_open(path);
+    assert_integrity(db);
+    assert_int_equal(q_int(db, "SELECT value FROM meta WHERE key = 'exit_status'"), 7);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM leaks"), 200);
+    sqlite3_close(db);
+}
+
 /* What a killed child published: at time t, news NEW and dels DELETE
  * events had been queued. */
 struct kill_log {
@@ -1413,6 +1477,7 @@ int main(void)
         cmocka_unit_test(test_trace_private_fd_table),
         cmocka_unit_test(test_trace_clone_child_stops_tracing),
         cmocka_unit_test(test_trace_freeze_close_reconciles),
+        cmocka_unit_test(test_trace_orphan_last_thread),
         cmocka_unit_test(test_trace_kill9),
         cmocka_unit_test(test_trace_measure),
     };
