@@ -55,6 +55,7 @@ static const char *const stmt_sql[HANDLE__ST_COUNT] = {
     [HANDLE__ST_OLDEST] = "SELECT id, n, skip FROM batches ORDER BY id LIMIT 1",
     [HANDLE__ST_BATCH_DEL] = "DELETE FROM batches WHERE id = ?1",
     [HANDLE__ST_BATCH_SKIP] = "UPDATE batches SET skip = ?2 WHERE id = ?1",
+    [HANDLE__ST_ERROR_TEXT] = "UPDATE errors SET message = ?2 WHERE id = ?1",
 };
 
 /* ---- failure --------------------------------------------------------- */
@@ -644,6 +645,18 @@ static void on_error(struct handle__store *w, const struct handle__tr_ev *ev)
     else
         sqlite3_bind_null(st, 10);
     bind_id(st, 11, dstk);
+    if (run(w, st))
+        w->last_error = sqlite3_last_insert_rowid(w->db);
+}
+
+/* An ERROR_TEXT event: the last error's message replaced. */
+static void on_error_text(struct handle__store *w, const struct handle__tr_ev *ev)
+{
+    if (!w->last_error || !txn(w))
+        return;
+    sqlite3_stmt *st = w->st[HANDLE__ST_ERROR_TEXT];
+    sqlite3_bind_int64(st, 1, w->last_error);
+    sqlite3_bind_text(st, 2, (const char *)(uintptr_t)ev->t0, -1, SQLITE_STATIC);
     run(w, st);
 }
 
@@ -665,6 +678,11 @@ bool handle__store_event(struct handle__store *w, const struct handle__tr_ev *ev
             on_error(w, ev);
         handle__store_discard(ev);
         return true;
+    case HANDLE__EV_ERROR_TEXT:
+        if (!w->failed)
+            on_error_text(w, ev);
+        handle__store_discard(ev);
+        return true;
     case HANDLE__EV_SYNC:
         return true;
     default:
@@ -676,7 +694,7 @@ bool handle__store_event(struct handle__store *w, const struct handle__tr_ev *ev
 /* See trace_store.h. */
 void handle__store_discard(const struct handle__tr_ev *ev)
 {
-    if (ev->type == HANDLE__EV_ERROR)
+    if (ev->type == HANDLE__EV_ERROR || ev->type == HANDLE__EV_ERROR_TEXT)
         free((void *)(uintptr_t)ev->t0);
 }
 

@@ -37,6 +37,7 @@ enum {
     HANDLE__ST_OLDEST,
     HANDLE__ST_BATCH_DEL,
     HANDLE__ST_BATCH_SKIP,
+    HANDLE__ST_ERROR_TEXT,
     HANDLE__ST_COUNT
 };
 
@@ -64,6 +65,7 @@ struct handle__store {
     struct sqlite3_stmt *st[HANDLE__ST_COUNT];
     bool failed, in_txn;
     bool frozen;             /* NEW and DELETE events are dropped (the exit check) */
+    int64_t last_error;      /* rowid of the last `errors` row, 0: none */
 
     uint64_t *pkey;          /* handles created since the last commit (0: empty) */
     struct handle__pend *pend; /* ... and their NEW events, slot by slot */

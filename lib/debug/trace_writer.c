@@ -336,6 +336,25 @@ void handle__trace_error(const struct handle__trace_error *e)
     errno = saved;
 }
 
+/* See trace.h: the panic recorded its error with raw frames first, and
+ * replaces the text once it is symbolized. */
+void handle__trace_error_text(const char *message)
+{
+    if (!message || !atomic_load(&handle__tr.open) || !handle__tr_owned())
+        return;
+    int saved = errno;
+    char *text = strdup(message);
+    struct handle__tr_ev ev = {.t0 = (uint64_t)(uintptr_t)text, .type = HANDLE__EV_ERROR_TEXT};
+    uint64_t pos;
+    if (text && handle__tr_enqueue_ctl(&ev, &pos)) {
+        handle__tr_wake_writer(true);
+        handle__tr_wait_committed(pos);
+    } else {
+        free(text);
+    }
+    errno = saved;
+}
+
 /* See trace.h: a SYNC event makes the writer commit at once. */
 void handle__trace_sync(void)
 {
@@ -657,8 +676,4 @@ const char *handle__trace_path(void)
     return g.running && g.w ? g.w->s.path : "";
 }
 
-void handle__trace_error_text(const char *message)
-{
-    (void)message;
-}
 

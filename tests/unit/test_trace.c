@@ -1267,6 +1267,42 @@ static void test_trace_orphan_last_thread(void **state)
     sqlite3_close(db);
 }
 
+/* Case 4's rule (issue 11), the trace's part: the panic records its error
+ * with raw frames first, then replaces the text once symbolized; each step
+ * is committed when the call returns. */
+static void test_trace_error_text_replaced(void **state)
+{
+    (void)state;
+    char path[300];
+    path_in(path, sizeof path, "errtext.db");
+    open_ok(path, 10000, 0); /* no periodic commit: only the calls commit */
+    handle__trace_error_text("nothing to replace yet"); /* no error: ignored */
+    struct handle__trace_error e1 = {.kind = "double-delete", .handle = 5, .message = "first"};
+    handle__trace_error(&e1);
+    struct handle__trace_error e2 = {.kind = "use-after-delete", .handle = 6,
+                                     .message = "#0 0x401000 (prog+0x1000)"};
+    handle__trace_error(&e2);
+    sqlite3 *db = db_open(path);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM errors WHERE message = '#0 0x401000 "
+                               "(prog+0x1000)'"),
+                     1);
+    sqlite3_close(db);
+    handle__trace_error_text("#0 0x401000 in main /src/prog.c:12");
+    db = db_open(path);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM errors WHERE handle = 6 AND message = '#0 "
+                               "0x401000 in main /src/prog.c:12'"),
+                     1);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM errors WHERE handle = 5 AND message = "
+                               "'first'"),
+                     1);
+    sqlite3_close(db);
+    handle__trace_close(134, 1, NULL, 0);
+    db = db_open(path);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM errors"), 2);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM errors WHERE message LIKE '%%prog.c:12'"), 1);
+    sqlite3_close(db);
+}
+
 /* What a killed child published: at time t, news NEW and dels DELETE
  * events had been queued. */
 struct kill_log {
@@ -1478,6 +1514,7 @@ int main(void)
         cmocka_unit_test(test_trace_clone_child_stops_tracing),
         cmocka_unit_test(test_trace_freeze_close_reconciles),
         cmocka_unit_test(test_trace_orphan_last_thread),
+        cmocka_unit_test(test_trace_error_text_replaced),
         cmocka_unit_test(test_trace_kill9),
         cmocka_unit_test(test_trace_measure),
     };
