@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -33,6 +34,14 @@
 #include "trace_schema.h"
 
 #define PEND_MIN_BITS 10u
+
+/* The Unix time in ns. */
+static uint64_t unix_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 #define LIVE_MIN_BITS 10u
 
 static const char *const stmt_sql[HANDLE__ST_COUNT] = {
@@ -560,7 +569,9 @@ static bool chunk_add(struct handle__store *w, const struct handle__lifetime *l)
 
 /* ---- events ---------------------------------------------- */
 
-/* Defined below; on_new() commits early when the pending map cannot grow. */
+/* Defined below: meta rows; on_new() commits early when the pending map
+ * cannot grow. */
+static bool meta_int(struct handle__store *w, const char *key, int64_t value);
 static bool commit(struct handle__store *w);
 
 /* A NEW event: remembered until it is deleted or the batch is committed. */
@@ -730,6 +741,8 @@ static bool commit(struct handle__store *w)
         chunk_flush(w);
     if (!w->failed)
         update_modules(w);
+    if (!w->failed && w->in_txn && !meta_int(w, "last_commit_ns", (int64_t)unix_ns()))
+        fail_db(w);
     if (!w->failed && w->in_txn) {
         if (run(w, w->st[HANDLE__ST_COMMIT]))
             w->in_txn = false;
@@ -828,7 +841,10 @@ static bool db_init(struct handle__store *w, char *err, size_t errlen)
         !meta_int(w, "pid", w->pid) || !meta_text(w, "exe", w->exe) ||
         !meta_text(w, "cmdline", w->cmdline) || !meta_int(w, "started_at", (int64_t)w->started_at) ||
         !meta_int(w, "flush_ms", w->flush_ms) ||
-        !meta_int(w, "max_history", (int64_t)w->max_history)) {
+        !meta_int(w, "max_history", (int64_t)w->max_history) ||
+        !meta_text(w, "boot_id", w->boot_id ? w->boot_id : "") ||
+        !meta_int(w, "start_ticks", (int64_t)w->start_ticks) ||
+        !meta_int(w, "last_commit_ns", (int64_t)unix_ns())) {
         snprintf(err, errlen, "%s", sqlite3_errmsg(w->db));
         goto fail;
     }
@@ -1112,8 +1128,106 @@ bool handle__store_config(struct handle__store *s, const char *path, const char 
     return ok && s->path;
 }
 
+/* Reads up to cap - 1 bytes of a small file (in /proc); "" on error. */
+static void read_small(const char *path, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+}
+
+/* What identifies this process image beside its pid, when the caller did
+ * not say: the boot and the process's start time (/proc/self/stat field
+ * 22, after the parenthesized name). */
+static void fill_identity(struct handle__store *s)
+{
+    char buf[1024];
+    if (!s->boot_id || !s->boot_id[0]) {
+        read_small("/proc/sys/kernel/random/boot_id", buf, 64);
+        buf[strcspn(buf, "\n")] = '\0';
+        free(s->boot_id);
+        s->boot_id = strdup(buf);
+    }
+    if (!s->start_ticks) {
+        read_small("/proc/self/stat", buf, sizeof buf);
+        const char *p = strrchr(buf, ')');
+        for (int field = 2; p && *p && field < 22; p++)
+            if (*p == ' ')
+                field++;
+        if (p && *p)
+            s->start_ticks = strtoull(p, NULL, 10);
+    }
+}
+
+/* Whether the file at path is a trace of an earlier image of this process
+ * (exec keeps the pid): same pid, boot_id and start_ticks in its meta. */
+static bool earlier_image(const struct handle__store *s, const char *path)
+{
+    if (!s->start_ticks || !s->boot_id || !s->boot_id[0])
+        return false;
+    sqlite3 *db = NULL;
+    bool same = false;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) ==
+        SQLITE_OK) {
+        sqlite3_busy_timeout(db, 500);
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(db,
+                               "SELECT (SELECT value FROM meta WHERE key = 'pid') = ?1 AND "
+                               "(SELECT value FROM meta WHERE key = 'boot_id') = ?2 AND "
+                               "(SELECT value FROM meta WHERE key = 'start_ticks') = ?3",
+                               -1, &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(q, 1, s->pid);
+            sqlite3_bind_text(q, 2, s->boot_id, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 3, (int64_t)s->start_ticks);
+            same = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 1;
+        }
+        sqlite3_finalize(q);
+    }
+    sqlite3_close_v2(db);
+    return same;
+}
+
+/* SPEC section 4: the trace never replaces the trace of an earlier image
+ * of this process: the path gets ".<n>" (2, 3, ...), the first that is
+ * free or not ours. */
+static bool choose_path(struct handle__store *s, char *err, size_t errlen)
+{
+    struct stat st;
+    size_t len = strlen(s->path);
+    char *base = s->path, *cand = NULL;
+    for (unsigned n = 1; n <= 1000; n++) {
+        if (n > 1) {
+            free(cand);
+            cand = malloc(len + 16);
+            if (!cand) {
+                snprintf(err, errlen, "out of memory");
+                return false;
+            }
+            snprintf(cand, len + 16, "%s.%u", base, n);
+        }
+        const char *p = n > 1 ? cand : base;
+        if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode) || !earlier_image(s, p)) {
+            if (n > 1) {
+                s->path = cand;
+                free(base);
+            }
+            return true;
+        }
+    }
+    free(cand);
+    snprintf(err, errlen, "too many traces of earlier images of this process");
+    return false;
+}
+
 bool handle__store_open(struct handle__store *s, char *err, size_t errlen)
 {
+    fill_identity(s);
+    if (!choose_path(s, err, errlen))
+        return false;
     if (!create_file(s->path, err, errlen))
         return false;
     if (!db_init(s, err, errlen)) {

@@ -76,6 +76,7 @@ static struct {
     bool running;                  /* a writer thread exists (under life) */
     _Atomic pid_t writer_tid;      /* its kernel thread id */
     _Atomic bool watching;         /* a watcher thread runs (watch_orphan) */
+    char path[4096 + 16];          /* the open trace's path */
     pthread_t thread;
     struct writer *w;
 } g = {
@@ -474,6 +475,7 @@ bool handle__trace_open(const struct handle__trace_config *cfg, char *err, size_
     g.thread = th;
     g.w = w;
     atomic_store(&handle__tr.owner, getpid());
+    snprintf(g.path, sizeof g.path, "%s", w->s.path);
     g.running = true;
     atomic_store(&handle__tr.open, true);
     atomic_store(&handle__tr.accepting, true);
@@ -669,11 +671,12 @@ void handle__trace_watch_orphan(void (*on_orphan)(void))
     errno = saved;
 }
 
-/* ---- interim stubs (issue 11: the writer rebuild replaces them) ------- */
+/* ---- the open trace's path ------------------------------------------ */
 
+/* See trace.h: a copy made at open (the path may have gained ".<n>"). */
 const char *handle__trace_path(void)
 {
-    return g.running && g.w ? g.w->s.path : "";
+    return atomic_load(&handle__tr.open) ? g.path : "";
 }
 
 

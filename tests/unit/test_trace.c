@@ -1303,6 +1303,129 @@ static void test_trace_error_text_replaced(void **state)
     sqlite3_close(db);
 }
 
+/* SPEC section 5: meta holds boot_id and start_ticks (read by the trace
+ * when the caller does not give them), and last_commit_ns (Unix ns) moves
+ * with every commit. */
+static void test_trace_meta_identity_and_last_commit(void **state)
+{
+    (void)state;
+    char path[300], boot[64] = "", stat[1024] = "";
+    path_in(path, sizeof path, "identity.db");
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    assert_non_null(f);
+    assert_non_null(fgets(boot, sizeof boot, f));
+    fclose(f);
+    boot[strcspn(boot, "\n")] = '\0';
+    f = fopen("/proc/self/stat", "r");
+    assert_non_null(fgets(stat, sizeof stat, f));
+    fclose(f);
+    unsigned long long ticks = 0;
+    const char *p = strrchr(stat, ')');
+    assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d "
+                                   "%*d %*d %*d %*d %llu",
+                            &ticks),
+                     1);
+    uint64_t t0 = (uint64_t)time(NULL) * 1000000000u;
+    open_ok(path, 10, 0);
+    handle__trace_new(H(1, 1), 0, 1, 0, 1);
+    handle__trace_sync();
+    sqlite3 *db = db_open(path);
+    char *s1 = q_text(db, "SELECT value FROM meta WHERE key = 'boot_id'");
+    assert_non_null(s1);
+    assert_string_equal(s1, boot);
+    free(s1);
+    assert_int_equal(q_int(db, "SELECT value FROM meta WHERE key = 'start_ticks'"),
+                     (int64_t)ticks);
+    int64_t c1 = q_int(db, "SELECT value FROM meta WHERE key = 'last_commit_ns'");
+    assert_true(c1 >= (int64_t)t0 - 1000000000);
+    sqlite3_close(db);
+    sleep_ms(20);
+    handle__trace_new(H(1, 2), 0, 1, 0, 1);
+    handle__trace_sync();
+    db = db_open(path);
+    int64_t c2 = q_int(db, "SELECT value FROM meta WHERE key = 'last_commit_ns'");
+    assert_true(c2 >= c1 + 15000000);
+    sqlite3_close(db);
+    /* given by the caller: written as given */
+    handle__trace_close(0, 1, NULL, 0);
+    struct handle__trace_config c = config(path, 10, 0);
+    c.boot_id = "11111111-2222-3333-4444-555555555555";
+    c.start_ticks = 4242;
+    char err[256];
+    assert_true(handle__trace_open(&c, err, sizeof err));
+    assert_string_equal(handle__trace_path(), path);
+    handle__trace_close(0, 1, NULL, 0);
+    assert_string_equal(handle__trace_path(), "");
+    db = db_open(path);
+    assert_int_equal(q_int(db, "SELECT value FROM meta WHERE key = 'start_ticks'"), 4242);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM meta WHERE key = 'boot_id' AND value = "
+                               "'11111111-2222-3333-4444-555555555555'"),
+                     1);
+    sqlite3_close(db);
+}
+
+/* The second image of an exec'd process (test_trace --exec-image PATH):
+ * opens PATH again with the same pid; its path is PATH.2. */
+static int exec_image(const char *path)
+{
+    struct handle__trace_config c = config(path, 10, 0);
+    char err[256];
+    if (!handle__trace_open(&c, err, sizeof err)) {
+        fprintf(stderr, "open: %s\n", err);
+        return 2;
+    }
+    char want[320];
+    snprintf(want, sizeof want, "%s.2", path);
+    if (strcmp(handle__trace_path(), want) != 0) {
+        fprintf(stderr, "path %s, want %s\n", handle__trace_path(), want);
+        return 3;
+    }
+    handle__trace_new(H(2, 1), 0, 1, 0, 1);
+    handle__trace_new(H(2, 2), 0, 1, 0, 1);
+    handle__trace_close(0, 1, NULL, 0);
+    return 0;
+}
+
+/* Case 16 (issue 11): exec keeps the pid; the new image's trace never
+ * replaces the earlier image's (same pid, boot_id, start_ticks): it goes
+ * to PATH.2. */
+static void test_trace_exec_keeps_earlier_image(void **state)
+{
+    (void)state;
+    char path[300], p2[320];
+    path_in(path, sizeof path, "image.db");
+    snprintf(p2, sizeof p2, "%s.2", path);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        handle__trace_forget();
+        struct handle__trace_config c = config(path, 10, 0);
+        c.pid = getpid();
+        char err[256];
+        if (!handle__trace_open(&c, err, sizeof err))
+            _exit(2);
+        handle__trace_new(H(1, 1), 0, 1, 0, 1);
+        handle__trace_sync();
+        /* exec: no close, as a real exec */
+        execl("/proc/self/exe", "test_trace", "--exec-image", path, (char *)NULL);
+        _exit(5);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    sqlite3 *db = db_open(path);
+    assert_integrity(db);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM handles"), 1);
+    assert_int_equal(q_int(db, "SELECT value FROM meta WHERE key = 'pid'"), pid);
+    sqlite3_close(db);
+    db = db_open(p2);
+    assert_integrity(db);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM handles"), 2);
+    assert_int_equal(q_int(db, "SELECT value FROM meta WHERE key = 'pid'"), pid);
+    sqlite3_close(db);
+}
+
 /* What a killed child published: at time t, news NEW and dels DELETE
  * events had been queued. */
 struct kill_log {
@@ -1495,8 +1618,10 @@ static void test_trace_measure(void **state)
     measure("mixed", n, 100);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--exec-image") == 0)
+        return exec_image(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trace_schema_meta_and_mode),
         cmocka_unit_test(test_trace_lifetimes_and_errors),
@@ -1515,6 +1640,8 @@ int main(void)
         cmocka_unit_test(test_trace_freeze_close_reconciles),
         cmocka_unit_test(test_trace_orphan_last_thread),
         cmocka_unit_test(test_trace_error_text_replaced),
+        cmocka_unit_test(test_trace_meta_identity_and_last_commit),
+        cmocka_unit_test(test_trace_exec_keeps_earlier_image),
         cmocka_unit_test(test_trace_kill9),
         cmocka_unit_test(test_trace_measure),
     };

@@ -120,3 +120,44 @@ C
   [ "$(sql "$t" "pragma integrity_check")" = ok ] || fail "parent trace not intact"
   [ "$(sql "$t" "select count(*) from handles")" = 1 ] || fail "parent trace: $(sql "$t" "select count(*) from handles") lifetimes, want 1"
 }
+
+# Case 16: exec keeps the pid. With trace=t.%p.db the image after exec
+# does not replace the trace of the image before it (same pid, boot_id
+# and start_ticks in its meta): it writes t.PID.db.2.
+case_trace_exec_same_pid() {
+  cat >ex.c <<'C'
+#include <handle/handle.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+    handle_t h = handle_new((void *)1);
+    (void)h;
+    if (argc > 1 && strcmp(argv[1], "again") == 0) {
+        printf("second image %d\n", (int)getpid());
+        return 0;
+    }
+    printf("first image %d\n", (int)getpid());
+    fflush(stdout);
+    nanosleep(&(struct timespec){0, 300 * 1000000}, NULL); /* committed */
+    execl("/proc/self/exe", argv[0], "again", (char *)NULL);
+    perror("exec");
+    return 2;
+}
+C
+  trace_cc ex
+  LD_PRELOAD="$DEBUG_LIB" HANDLE_OPTIONS="trace=t.%p.db:exitcode=0" ./ex >out 2>err; rc=$?
+  expect_rc 0
+  pid=$(sed -n 's/^first image //p' out)
+  has "^second image $pid\$" out
+  [ -f "t.$pid.db" ] || fail "no t.$pid.db: $(ls)"
+  [ -f "t.$pid.db.2" ] || fail "no t.$pid.db.2 (the second image replaced the first's trace?): $(ls)"
+  for t in "t.$pid.db" "t.$pid.db.2"; do
+    [ "$(sql "$t" "pragma integrity_check")" = ok ] || fail "$t not intact"
+    [ "$(sql "$t" "select value from meta where key = 'pid'")" = "$pid" ] || fail "$t: pid"
+    [ "$(sql "$t" "select count(*) from handles")" = 1 ] || fail "$t: $(sql "$t" "select count(*) from handles") lifetimes, want 1"
+  done
+  [ "$(ls t.*.db* | grep -cv -- '-wal$\|-shm$')" = 2 ] || fail "traces: $(ls)"
+}
