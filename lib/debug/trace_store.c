@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -803,7 +804,7 @@ static bool meta_int(struct handle__store *w, const char *key, int64_t value)
  * the connection is closed. */
 static bool db_init(struct handle__store *w, char *err, size_t errlen)
 {
-    int rc = sqlite3_open_v2(w->path, &w->db,
+    int rc = sqlite3_open_v2(w->real, &w->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
@@ -1191,34 +1192,97 @@ static bool earlier_image(const struct handle__store *s, const char *path)
     return same;
 }
 
+/* SPEC section 5: no symbolic link at the path itself, but the directory
+ * part may hold links (/var/run -> /run). SQLite's NOFOLLOW refuses a link
+ * anywhere, so it is given the directory resolved with realpath() and the
+ * last component as it is (which create_file() and NOFOLLOW still refuse
+ * to follow). Sets s->real; false with a reason in err. */
+static bool resolve_dir(struct handle__store *s, char *err, size_t errlen)
+{
+    const char *slash = strrchr(s->path, '/');
+    const char *base = slash ? slash + 1 : s->path;
+    size_t dlen = slash ? (size_t)(slash - s->path) : 0;
+    char dir[PATH_MAX + 1], real[PATH_MAX];
+    if (!*base) {
+        snprintf(err, errlen, "is a directory");
+        return false;
+    }
+    if (dlen >= sizeof dir) {
+        snprintf(err, errlen, "File name too long");
+        return false;
+    }
+    if (slash && dlen == 0) {
+        dir[0] = '/';
+        dir[1] = '\0';
+    } else if (slash) {
+        memcpy(dir, s->path, dlen);
+        dir[dlen] = '\0';
+    } else {
+        dir[0] = '.';
+        dir[1] = '\0';
+    }
+    if (!realpath(dir, real)) {
+        char tmp[128];
+        snprintf(err, errlen, "%s", strerror_r(errno, tmp, sizeof tmp));
+        return false;
+    }
+    size_t rl = strlen(real), bl = strlen(base);
+    if (rl + 1 + bl + 16 > PATH_MAX) {
+        snprintf(err, errlen, "File name too long");
+        return false;
+    }
+    free(s->real);
+    s->real = malloc(rl + 1 + bl + 1);
+    if (!s->real) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    memcpy(s->real, real, rl);
+    s->real[rl] = rl && real[rl - 1] == '/' ? '\0' : '/';
+    snprintf(s->real + strlen(s->real), bl + 1, "%s", base);
+    return true;
+}
+
+/* path with ".n" appended (n > 1), malloc'd; NULL if out of memory. */
+static char *numbered(const char *path, unsigned n)
+{
+    size_t len = strlen(path) + 16;
+    char *p = malloc(len);
+    if (p)
+        snprintf(p, len, "%s.%u", path, n);
+    return p;
+}
+
 /* SPEC section 4: the trace never replaces the trace of an earlier image
  * of this process: the path gets ".<n>" (2, 3, ...), the first that is
- * free or not ours. */
+ * free or not ours. Updates s->path and s->real. */
 static bool choose_path(struct handle__store *s, char *err, size_t errlen)
 {
     struct stat st;
-    size_t len = strlen(s->path);
-    char *base = s->path, *cand = NULL;
     for (unsigned n = 1; n <= 1000; n++) {
-        if (n > 1) {
-            free(cand);
-            cand = malloc(len + 16);
-            if (!cand) {
-                snprintf(err, errlen, "out of memory");
-                return false;
-            }
-            snprintf(cand, len + 16, "%s.%u", base, n);
+        char *real = n > 1 ? numbered(s->real, n) : s->real;
+        if (!real) {
+            snprintf(err, errlen, "out of memory");
+            return false;
         }
-        const char *p = n > 1 ? cand : base;
-        if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode) || !earlier_image(s, p)) {
+        if (lstat(real, &st) != 0 || !S_ISREG(st.st_mode) || !earlier_image(s, real)) {
             if (n > 1) {
-                s->path = cand;
-                free(base);
+                char *disp = numbered(s->path, n);
+                if (!disp) {
+                    free(real);
+                    snprintf(err, errlen, "out of memory");
+                    return false;
+                }
+                free(s->path);
+                free(s->real);
+                s->path = disp;
+                s->real = real;
             }
             return true;
         }
+        if (n > 1)
+            free(real);
     }
-    free(cand);
     snprintf(err, errlen, "too many traces of earlier images of this process");
     return false;
 }
@@ -1226,12 +1290,12 @@ static bool choose_path(struct handle__store *s, char *err, size_t errlen)
 bool handle__store_open(struct handle__store *s, char *err, size_t errlen)
 {
     fill_identity(s);
-    if (!choose_path(s, err, errlen))
+    if (!resolve_dir(s, err, errlen) || !choose_path(s, err, errlen))
         return false;
-    if (!create_file(s->path, err, errlen))
+    if (!create_file(s->real, err, errlen))
         return false;
     if (!db_init(s, err, errlen)) {
-        remove_files(s->path);
+        remove_files(s->real);
         return false;
     }
     return true;
@@ -1242,8 +1306,9 @@ void handle__store_free(struct handle__store *s)
     db_close(s);
     free_state(s);
     free(s->path);
+    free(s->real);
     free(s->exe);
     free(s->cmdline);
     free(s->boot_id);
-    s->path = s->exe = s->cmdline = s->boot_id = NULL;
+    s->path = s->real = s->exe = s->cmdline = s->boot_id = NULL;
 }

@@ -568,6 +568,46 @@ static void test_trace_symlink_refused(void **state)
     handle__trace_sync();
 }
 
+/* Case 14 (issue 11): a symbolic link in a directory above the file (as
+ * /var/run -> /run) is followed; only a link at the path itself is
+ * refused. The trace's files land in the link's target directory. */
+static void test_trace_symlinked_directory(void **state)
+{
+    (void)state;
+    char real[300], link[300], path[320], inreal[320];
+    path_in(real, sizeof real, "realdir");
+    path_in(link, sizeof link, "linkdir");
+    assert_int_equal(mkdir(real, 0755), 0);
+    assert_int_equal(symlink("realdir", link), 0);
+    snprintf(path, sizeof path, "%s/x.db", link);
+    snprintf(inreal, sizeof inreal, "%s/x.db", real);
+    open_ok(path, 10, 0);
+    assert_string_equal(handle__trace_path(), path);
+    handle__trace_new(H(1, 1), 0, 1, 0, 1);
+    handle__trace_close(0, 1, NULL, 0);
+    struct stat st;
+    assert_int_equal(lstat(inreal, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    sqlite3 *db = db_open(path);
+    assert_integrity(db);
+    assert_int_equal(q_int(db, "SELECT count(*) FROM leaks"), 1);
+    sqlite3_close(db);
+    /* a link at the path itself, below a linked directory: refused */
+    char target[320], atpath[320];
+    snprintf(target, sizeof target, "%s/target.txt", real);
+    snprintf(atpath, sizeof atpath, "%s/y.db", link);
+    FILE *f = fopen(target, "w");
+    fputs("keep", f);
+    fclose(f);
+    assert_int_equal(symlink("target.txt", atpath), 0);
+    struct handle__trace_config c = config(atpath, 10, 0);
+    char err[256] = "";
+    assert_false(handle__trace_open(&c, err, sizeof err));
+    assert_string_equal(err, "is a symbolic link");
+    assert_int_equal(stat(target, &st), 0);
+    assert_int_equal(st.st_size, 4);
+}
+
 /* A regular file at the path is replaced, and stale -wal/-shm files of the
  * old database are removed, not replayed. */
 static void test_trace_replaces_file_and_stale_wal(void **state)
@@ -1626,6 +1666,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_trace_schema_meta_and_mode),
         cmocka_unit_test(test_trace_lifetimes_and_errors),
         cmocka_unit_test(test_trace_symlink_refused),
+        cmocka_unit_test(test_trace_symlinked_directory),
         cmocka_unit_test(test_trace_replaces_file_and_stale_wal),
         cmocka_unit_test(test_trace_unwritable_directory),
         cmocka_unit_test(test_trace_max_history),

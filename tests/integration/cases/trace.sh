@@ -161,3 +161,16 @@ C
   done
   [ "$(ls t.*.db* | grep -cv -- '-wal$\|-shm$')" = 2 ] || fail "traces: $(ls)"
 }
+
+# Case 14: trace=/var/run/x.db, where /var/run is a symbolic link to /run:
+# a link in a directory above the file is followed (only a link at the
+# path itself is refused). Here with a linked directory of our own.
+case_trace_symlinked_dir() {
+  mkdir real && ln -s real link || fail "cannot make the link"
+  LD_PRELOAD="$DEBUG_LIB" HANDLE_OPTIONS="trace=link/x.db" "$PROGS/misuse" ok >out 2>err; rc=$?
+  expect_rc 0
+  hasnt 'cannot create trace'
+  [ -f real/x.db ] && [ ! -L real/x.db ] || fail "no trace in real/: $(ls -l real)"
+  [ "$(sql link/x.db "pragma integrity_check")" = ok ] || fail "trace not intact"
+  [ "$(sql link/x.db "select count(*) from handles")" = 1 ] || fail "handles rows"
+}
