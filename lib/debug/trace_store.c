@@ -25,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,14 +102,41 @@ static void db_close(struct handle__store *w)
     w->db = NULL;
 }
 
+/* Before giving up on a file that is still there (a full disk, a file
+ * size limit): the open transaction rolled back, a checkpoint (a WAL that
+ * cannot grow can then be reused), and meta `incomplete` = reason, if
+ * the file takes it. Every step may fail; what was committed stays. */
+static void mark_incomplete(struct handle__store *w, const char *reason)
+{
+    if (!w->db)
+        return;
+    for (int i = 0; i < HANDLE__ST_COUNT; i++)
+        if (w->st[i])
+            sqlite3_reset(w->st[i]);
+    if (!sqlite3_get_autocommit(w->db))
+        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+    w->in_txn = false;
+    sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_stmt *st = w->st[HANDLE__ST_META];
+    if (!st)
+        return;
+    sqlite3_bind_text(st, 1, "incomplete", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+}
+
 /* The writer gives up: one warning, the connection closed (an open
  * transaction is rolled back), memory returned. It goes on draining
- * events so that producers never wait for it. */
-static void fail(struct handle__store *w, const char *reason)
+ * events so that producers never wait for it. With mark, the file is
+ * still ours and gets meta `incomplete` where it can. */
+static void fail_as(struct handle__store *w, const char *reason, bool mark)
 {
     if (w->failed)
         return;
     w->failed = true;
+    if (mark)
+        mark_incomplete(w, reason);
     /* The writer has no descriptor of the program's: the runtime prints
      * this from a program thread (handle__trace_take_warning). */
     char text[HANDLE__TR_WARN_LEN];
@@ -124,12 +153,58 @@ static void fail(struct handle__store *w, const char *reason)
     w->in_txn = false;
 }
 
-/* Fails with SQLite's message for the last error. */
+/* Why a write failed, when SQLite does not keep the errno (it reads errno
+ * later, after other calls): EFBIG when the trace or its WAL reached
+ * RLIMIT_FSIZE (less than a page short of it), ENOSPC when its file system
+ * has no free block; 0 if neither. */
+static int write_errno(const struct handle__store *w)
+{
+    struct rlimit rl;
+    struct stat st;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        size_t len = strlen(w->real);
+        char *wal = malloc(len + 5);
+        bool big = stat(w->real, &st) == 0 && (uint64_t)st.st_size + 65536 >= rl.rlim_cur;
+        if (wal) {
+            memcpy(wal, w->real, len);
+            memcpy(wal + len, "-wal", 5);
+            big = big || (stat(wal, &st) == 0 && (uint64_t)st.st_size + 65536 >= rl.rlim_cur);
+            free(wal);
+        }
+        if (big)
+            return EFBIG;
+    }
+    struct statvfs vfs;
+    if (statvfs(w->real, &vfs) == 0 && vfs.f_bavail == 0)
+        return ENOSPC;
+    return 0;
+}
+
+/* Fails without touching the file again. */
+static void fail(struct handle__store *w, const char *reason)
+{
+    fail_as(w, reason, false);
+}
+
+/* Fails with SQLite's message for the last error, and the system's
+ * (ENOSPC, EFBIG: "disk I/O error (File too large)"). A write error marks
+ * the file incomplete. */
 static void fail_db(struct handle__store *w)
 {
-    char reason[256];
-    snprintf(reason, sizeof reason, "%s", w->db ? sqlite3_errmsg(w->db) : "SQLite error");
-    fail(w, reason);
+    char reason[256], tmp[128];
+    if (!w->db) {
+        fail(w, "SQLite error");
+        return;
+    }
+    int rc = sqlite3_errcode(w->db), e = w->sys_errno;
+    if (!e && (rc == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR))
+        e = write_errno(w);
+    if (e)
+        snprintf(reason, sizeof reason, "%s (%s)", sqlite3_errmsg(w->db),
+                 strerror_r(e, tmp, sizeof tmp));
+    else
+        snprintf(reason, sizeof reason, "%s", sqlite3_errmsg(w->db));
+    fail_as(w, reason, rc == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR);
 }
 
 /* Steps a bound statement to completion (or its first row, left to the
@@ -139,6 +214,8 @@ static bool run(struct handle__store *w, sqlite3_stmt *st)
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         return true;
+    if (rc != SQLITE_DONE)
+        w->sys_errno = sqlite3_system_errno(w->db); /* before reset */
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
         return true;

@@ -67,6 +67,7 @@ struct handle__store {
     bool failed, in_txn;
     bool frozen;             /* NEW and DELETE events are dropped (the exit check) */
     int64_t last_error;      /* rowid of the last `errors` row, 0: none */
+    int sys_errno;           /* errno of the last failed step */
 
     uint64_t *pkey;          /* handles created since the last commit (0: empty) */
     struct handle__pend *pend; /* ... and their NEW events, slot by slot */

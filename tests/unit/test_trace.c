@@ -28,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1014,8 +1016,9 @@ static void test_trace_file_removed_warns_once(void **state)
     assert_false(handle__trace_take_warning(got, sizeof got));
 }
 
-/* A full disk (here: RLIMIT_FSIZE) is one warning too, never a crash or a
- * hang. */
+/* Case 6 (issue 11), the trace's part: a file size limit (RLIMIT_FSIZE,
+ * EFBIG) is one warning, never a crash (SIGXFSZ) or a hang; the trace is
+ * left intact and marked incomplete with the reason. */
 static void test_trace_disk_full_warns(void **state)
 {
     (void)state;
@@ -1026,7 +1029,9 @@ static void test_trace_disk_full_warns(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         handle__trace_forget();
-        signal(SIGXFSZ, SIG_IGN);
+        /* SIGXFSZ left at its default (end the process): the writer blocks
+         * every signal, so the one the kernel sends it stays pending */
+        signal(SIGXFSZ, SIG_DFL);
         struct rlimit rl = {1024 * 1024, 1024 * 1024}; /* room for the schema */
         setrlimit(RLIMIT_FSIZE, &rl);
         int saved = capture_stderr(errfile);
@@ -1056,13 +1061,24 @@ static void test_trace_disk_full_warns(void **state)
         }
         sleep_ms(10);
     }
+    if (WIFSIGNALED(status))
+        fail_msg("killed by signal %d", WTERMSIG(status));
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     char *text = slurp(errfile);
     fprintf(stderr, "# disk full: %s", text);
     assert_non_null(strstr(text, "WARNING: trace "));
-    assert_non_null(strstr(text, "; continuing without trace\n"));
+    assert_non_null(strstr(text, "(File too large); continuing without trace\n"));
     assert_null(strstr(strstr(text, "WARNING") + 1, "WARNING")); /* once */
+    /* intact, with what was committed, and marked */
+    sqlite3 *db = db_open(path);
+    assert_integrity(db);
+    assert_true(q_int(db, "SELECT count(*) FROM handles") > 0);
+    char *why = q_text(db, "SELECT value FROM meta WHERE key = 'incomplete'");
+    assert_non_null(why);
+    assert_non_null(strstr(why, "File too large"));
+    free(why);
+    sqlite3_close(db);
 }
 
 /* Case 7 (issue 11): the writer has a descriptor table of its own. None of
@@ -1466,6 +1482,94 @@ static void test_trace_exec_keeps_earlier_image(void **state)
     sqlite3_close(db);
 }
 
+/* Case 6 (issue 11), the trace's part, on a real full disk: the trace on a
+ * 256 KiB tmpfs (mounted in a private mount namespace: root only; 77 when
+ * that cannot be done). The producer goes on, one warning ("No space left
+ * on device"), the trace is intact, and marked incomplete where it can
+ * still be written. Run as test_trace --tmpfs-full (ctest
+ * test_trace_tmpfs_full). */
+static int tmpfs_full(void)
+{
+    if (!tq_load())
+        return 1;
+    char dir[] = "/tmp/test_trace_tmpfs.XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) != 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+            mount("tmpfs", dir, "tmpfs", 0, "size=256k") != 0) {
+            fprintf(stderr, "tmpfs_full: cannot mount a tmpfs (%s): skipped\n", strerror(errno));
+            _exit(77);
+        }
+        char path[100];
+        snprintf(path, sizeof path, "%s/t.db", dir);
+        struct handle__trace_config c = config(path, 10, 0);
+        char err[256];
+        if (!handle__trace_open(&c, err, sizeof err)) {
+            fprintf(stderr, "open: %s\n", err);
+            _exit(2);
+        }
+        for (uint32_t i = 1; i <= 400000; i++) {
+            handle__trace_new(H(1, i), 1, i, 0, 1 + i % 100);
+            handle__trace_delete(H(1, i), 1, i, 0, 1 + i % 100, i + 7, 0, 200 + i % 100);
+            if (i % 20000 == 0)
+                handle__trace_sync();
+        }
+        handle__trace_close(0, 1, NULL, 0);
+        char w[1100];
+        int n = 0;
+        while (handle__trace_take_warning(w, sizeof w)) {
+            fprintf(stderr, "# tmpfs full: %s\n", w);
+            if (!strstr(w, "; continuing without trace"))
+                _exit(3);
+            n++;
+        }
+        if (n != 1)
+            _exit(4);
+        sqlite3 *db = NULL;
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+            _exit(5);
+        sqlite3_stmt *st = NULL;
+        const char *ok = NULL;
+        if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            ok = (const char *)sqlite3_column_text(st, 0);
+        if (!ok || strcmp(ok, "ok") != 0)
+            _exit(6);
+        sqlite3_finalize(st);
+        if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'incomplete'", -1, &st,
+                               NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            fprintf(stderr, "# meta incomplete: %s\n", sqlite3_column_text(st, 0));
+        else
+            fprintf(stderr, "# no room left for meta incomplete\n");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        _exit(0);
+    }
+    int status = 0;
+    uint64_t deadline = mono() + 120000000000ull;
+    while (pid > 0 && waitpid(pid, &status, WNOHANG) == 0) {
+        if (mono() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fprintf(stderr, "tmpfs_full: hung\n");
+            rmdir(dir);
+            return 1;
+        }
+        sleep_ms(10);
+    }
+    rmdir(dir);
+    if (pid < 0 || !WIFEXITED(status)) {
+        fprintf(stderr, "tmpfs_full: child ended by signal %d\n", WTERMSIG(status));
+        return 1;
+    }
+    if (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 77)
+        fprintf(stderr, "tmpfs_full: child status %d\n", WEXITSTATUS(status));
+    return WEXITSTATUS(status);
+}
+
 /* What a killed child published: at time t, news NEW and dels DELETE
  * events had been queued. */
 struct kill_log {
@@ -1662,6 +1766,8 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--exec-image") == 0)
         return exec_image(argv[2]);
+    if (argc == 2 && strcmp(argv[1], "--tmpfs-full") == 0)
+        return tmpfs_full();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trace_schema_meta_and_mode),
         cmocka_unit_test(test_trace_lifetimes_and_errors),

@@ -7,11 +7,15 @@ handle_unit_test(test_trace
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_trace.c ${CMAKE_CURRENT_LIST_DIR}/trace_stubs.c
   LIBS handle_trace handle_core ${HANDLE_SQLITE_STATIC} ${CMAKE_DL_LIBS} Threads::Threads)
 set_tests_properties(test_trace PROPERTIES TIMEOUT 600)
+# A real full disk: a 256 KiB tmpfs in a private mount namespace (root
+# only: 77, a skip, elsewhere).
+add_test(NAME test_trace_tmpfs_full COMMAND test_trace --tmpfs-full)
+set_tests_properties(test_trace_tmpfs_full PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77)
 if(HANDLE_SANITIZE STREQUAL "thread")
   # The tests fork children that start their own writer thread (as a fork
   # child of a traced program does); TSan allows that only when told to.
   # test_trace_measure only prints figures: a smaller run under sanitizers.
-  set_tests_properties(test_trace PROPERTIES
+  set_tests_properties(test_trace test_trace_tmpfs_full PROPERTIES
     ENVIRONMENT "TSAN_OPTIONS=die_after_fork=0;TRACE_BENCH_N=100000")
 elseif(HANDLE_SANITIZE STREQUAL "address")
   set_tests_properties(test_trace PROPERTIES ENVIRONMENT "TRACE_BENCH_N=100000")
