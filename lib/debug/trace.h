@@ -5,7 +5,8 @@
  *
  * Lifecycle: handle__trace_open() at the first handle_new or error (lazily;
  * a process that makes no handle leaves no file), events while the program
- * runs, handle__trace_close() once at exit. After fork the child calls
+ * runs, handle__trace_freeze() and handle__trace_close() once at exit.
+ * The writer never prints: its warnings wait in handle__trace_take_warning(). After fork the child calls
  * handle__trace_forget() (never touching the parent's connection) and opens
  * its own trace lazily. Stacks, modules, threads and tags referenced by
  * events are written by the writer from the in-memory model (model.h) the
@@ -28,8 +29,8 @@ struct handle__trace_config {
     const char *exe;       /* /proc/self/exe target */
     const char *cmdline;   /* arguments joined by spaces */
     uint64_t started_at;   /* Unix ns */
-    uint64_t start_ticks;  /* /proc/self/stat field 22 (0: unknown) */
-    const char *boot_id;   /* /proc/sys/kernel/random/boot_id, "" if unknown */
+    uint64_t start_ticks;  /* /proc/self/stat field 22 (0: the writer reads it) */
+    const char *boot_id;   /* /proc/sys/kernel/random/boot_id (NULL or "": the writer reads it) */
 };
 
 /* Starts the writer thread with all signals blocked; it first takes a
@@ -47,7 +48,10 @@ HANDLE__HIDDEN bool handle__trace_is_open(void);
  * SPEC section 4); "" when none is open. */
 HANDLE__HIDDEN const char *handle__trace_path(void);
 
-/* Queue events. Never drop: when the queue is full, the caller waits. */
+/* Queue events. Never drop: when the queue is full, the caller waits (in a
+ * clone() child without the parent's memory, the first wait stops tracing
+ * instead, with one warning). The fast path: one load, one fetch-add and a
+ * 64-byte store; no system call. */
 HANDLE__HIDDEN void handle__trace_new(handle_t h, uint32_t tag, uint64_t created_ns,
                                       uint32_t created_thread, uint32_t created_stack);
 HANDLE__HIDDEN void handle__trace_delete(handle_t h, uint32_t tag, uint64_t created_ns,

@@ -1315,8 +1315,9 @@ static bool resolve_dir(struct handle__store *s, char *err, size_t errlen)
         return false;
     }
     memcpy(s->real, real, rl);
-    s->real[rl] = rl && real[rl - 1] == '/' ? '\0' : '/';
-    snprintf(s->real + strlen(s->real), bl + 1, "%s", base);
+    if (!rl || real[rl - 1] != '/')
+        s->real[rl++] = '/';
+    memcpy(s->real + rl, base, bl + 1);
     return true;
 }
 
@@ -1330,6 +1331,15 @@ static char *numbered(const char *path, unsigned n)
     return p;
 }
 
+/* The last trace file this image created: a trace of this image, not of an
+ * earlier one (a process that opens a trace again at the same path replaces
+ * its own). Touched by the writer thread only, one at a time (open). */
+static struct {
+    bool set;
+    dev_t dev;
+    ino_t ino;
+} made;
+
 /* SPEC section 4: the trace never replaces the trace of an earlier image
  * of this process: the path gets ".<n>" (2, 3, ...), the first that is
  * free or not ours. Updates s->path and s->real. */
@@ -1342,7 +1352,9 @@ static bool choose_path(struct handle__store *s, char *err, size_t errlen)
             snprintf(err, errlen, "out of memory");
             return false;
         }
-        if (lstat(real, &st) != 0 || !S_ISREG(st.st_mode) || !earlier_image(s, real)) {
+        if (lstat(real, &st) != 0 || !S_ISREG(st.st_mode) ||
+            (made.set && st.st_dev == made.dev && st.st_ino == made.ino) ||
+            !earlier_image(s, real)) {
             if (n > 1) {
                 char *disp = numbered(s->path, n);
                 if (!disp) {
@@ -1371,6 +1383,12 @@ bool handle__store_open(struct handle__store *s, char *err, size_t errlen)
         return false;
     if (!create_file(s->real, err, errlen))
         return false;
+    struct stat st;
+    if (stat(s->real, &st) == 0) {
+        made.set = true;
+        made.dev = st.st_dev;
+        made.ino = st.st_ino;
+    }
     if (!db_init(s, err, errlen)) {
         remove_files(s->real);
         return false;
