@@ -1278,7 +1278,13 @@ static void on_orphan_exit(void)
     static const char msg[] = "on_orphan ran\n";
     if (write(2, msg, sizeof msg - 1) < 0)
         _exit(9);
-    exit(7);
+#if defined(__SANITIZE_ADDRESS__)
+    /* LeakSanitizer's check at exit would report cmocka's state of the
+     * running test, never freed since main left with pthread_exit. */
+    _exit(7);
+#else
+    exit(7); /* atexit handlers run on the watcher */
+#endif
 }
 
 static void test_trace_orphan_last_thread(void **state)
