@@ -72,8 +72,8 @@ struct writer {
 static struct {
     _Atomic uint32_t fork_waiting; /* a fork handler wants dblock */
     pthread_mutex_t dblock;        /* held by the writer inside SQLite */
-    pthread_mutex_t life;          /* serializes open/close */
-    bool running;                  /* a writer thread exists (under life) */
+    pthread_mutex_t life;          /* guards state (held only to change it) */
+    int state;                     /* LIFE_*, under life */
     _Atomic pid_t writer_tid;      /* its kernel thread id */
     _Atomic bool watching;         /* a watcher thread runs (watch_orphan) */
     char path[4096 + 16];          /* the open trace's path */
@@ -85,6 +85,24 @@ static struct {
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+/* The trace's life. OPENING and CLOSING are held by one thread while it
+ * creates or joins the writer, without holding the lock: another open or
+ * close waits for the state to settle. */
+enum { LIFE_CLOSED, LIFE_OPENING, LIFE_OPEN, LIFE_CLOSING };
+
+/* Takes life once no open or close is under way; returns with it held. */
+static void life_settled(void)
+{
+    for (;;) {
+        pthread_mutex_lock(&g.life);
+        if (g.state != LIFE_OPENING && g.state != LIFE_CLOSING)
+            return;
+        pthread_mutex_unlock(&g.life);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
 
 /* ---- fork safety ----------------------------------------------------- */
 
@@ -105,9 +123,9 @@ static void db_leave(void)
     pthread_mutex_unlock(&g.dblock);
 }
 
-/* pthread_atfork handlers. prepare waits for an open or close in progress
- * to end (life), then for the writer to leave SQLite (dblock): a child
- * never inherits either lock held, nor SQLite mid-call. */
+/* pthread_atfork handlers. prepare takes life (held only for moments) and
+ * then waits for the writer to leave SQLite (dblock): a child never
+ * inherits either lock held, nor SQLite mid-call. */
 static void fork_prepare(void)
 {
     pthread_mutex_lock(&g.life);
@@ -130,8 +148,8 @@ static void fork_child(void)
 {
     pthread_mutex_unlock(&g.dblock);
     atomic_store(&g.fork_waiting, 0);
-    if (g.running && atomic_load(&handle__tr.owner) != getpid())
-        handle__trace_forget();
+    if (g.state != LIFE_CLOSED && atomic_load(&handle__tr.owner) != getpid())
+        handle__trace_forget(); /* also an open or close another thread had under way */
     pthread_mutex_unlock(&g.life);
 }
 
@@ -427,14 +445,16 @@ bool handle__trace_open(const struct handle__trace_config *cfg, char *err, size_
     }
     int saved = errno;
     pthread_once(&global_once, global_init);
-    pthread_mutex_lock(&g.life);
-    bool ok = false;
-    struct writer *w = NULL;
-    if (g.running) {
-        ok = true;
-        goto out;
+    life_settled();
+    if (g.state == LIFE_OPEN) {
+        pthread_mutex_unlock(&g.life);
+        errno = saved;
+        return true;
     }
-    w = calloc(1, sizeof *w);
+    g.state = LIFE_OPENING;
+    pthread_mutex_unlock(&g.life);
+    bool ok = false;
+    struct writer *w = calloc(1, sizeof *w);
     if (!w || !handle__store_config(&w->s, cfg->path, cfg->exe, cfg->cmdline, cfg->boot_id) ||
         sem_init(&w->init_sem, 0, 0) != 0) {
         snprintf(err, errlen, "out of memory");
@@ -472,16 +492,22 @@ bool handle__trace_open(const struct handle__trace_config *cfg, char *err, size_
         writer_free(w);
         goto out;
     }
+    pthread_mutex_lock(&g.life);
     g.thread = th;
     g.w = w;
     atomic_store(&handle__tr.owner, getpid());
     snprintf(g.path, sizeof g.path, "%s", w->s.path);
-    g.running = true;
+    g.state = LIFE_OPEN;
     atomic_store(&handle__tr.open, true);
     atomic_store(&handle__tr.accepting, true);
+    pthread_mutex_unlock(&g.life);
     ok = true;
 out:
-    pthread_mutex_unlock(&g.life);
+    if (!ok) {
+        pthread_mutex_lock(&g.life);
+        g.state = LIFE_CLOSED;
+        pthread_mutex_unlock(&g.life);
+    }
     errno = saved;
     return ok;
 }
@@ -511,12 +537,16 @@ void handle__trace_close(int exit_status, uint64_t ended_at, const struct handle
     if (!handle__tr_owned())
         return; /* the writer is another process's: no join, no wait */
     int saved = errno;
-    pthread_mutex_lock(&g.life);
-    if (!g.running || atomic_load(&handle__tr.owner) != getpid()) {
+    life_settled();
+    if (g.state != LIFE_OPEN || atomic_load(&handle__tr.owner) != getpid()) {
         pthread_mutex_unlock(&g.life);
         errno = saved;
         return;
     }
+    g.state = LIFE_CLOSING;
+    pthread_t th = g.thread;
+    struct writer *w = g.w;
+    pthread_mutex_unlock(&g.life);
     /* The writer reads the set after we may have stopped waiting: a copy,
      * or (no memory for one) the caller's, with an unbounded wait. */
     struct handle__leak *copy = NULL;
@@ -548,20 +578,21 @@ void handle__trace_close(int exit_status, uint64_t ended_at, const struct handle
     bool joined;
     if (bounded) {
         handle__tr_wait_committed(pos);
-        joined = join_bounded(g.thread, HANDLE__TR_SYNC_WAIT_NS);
+        joined = join_bounded(th, HANDLE__TR_SYNC_WAIT_NS);
     } else {
-        joined = pthread_join(g.thread, NULL) == 0;
+        joined = pthread_join(th, NULL) == 0;
     }
     if (joined) {
-        sem_destroy(&g.w->init_sem);
-        writer_free(g.w);
+        sem_destroy(&w->init_sem);
+        writer_free(w);
     } else {
-        pthread_detach(g.thread); /* it owns w now, and leaks it */
+        pthread_detach(th); /* it owns w now, and leaks it */
     }
-    g.w = NULL;
-    g.running = false;
     handle__tr_publish(UINT64_MAX); /* nobody waits for a trace that is gone */
     handle__tr_wake_producers();
+    pthread_mutex_lock(&g.life);
+    g.w = NULL;
+    g.state = LIFE_CLOSED;
     pthread_mutex_unlock(&g.life);
     errno = saved;
 }
@@ -573,7 +604,7 @@ void handle__trace_forget(void)
      * Leak them; reset what a new trace needs (the ring is reset by the
      * next open). The locks are released by our own fork handler: the
      * forking thread took them in fork_prepare(). */
-    g.running = false;
+    g.state = LIFE_CLOSED;
     g.w = NULL;
     atomic_store(&g.writer_tid, 0);
     atomic_store(&g.watching, false); /* the watcher is the parent's */
