@@ -5,7 +5,8 @@
  *
  * Lifecycle: handle__trace_open() at the first handle_new or error (lazily;
  * a process that makes no handle leaves no file), events while the program
- * runs, handle__trace_close() once at exit. After fork the child calls
+ * runs, handle__trace_freeze() and handle__trace_close() once at exit.
+ * The writer never prints: its warnings wait in handle__trace_take_warning(). After fork the child calls
  * handle__trace_forget() (never touching the parent's connection) and opens
  * its own trace lazily. Stacks, modules, threads and tags referenced by
  * events are written by the writer from the in-memory model (model.h) the
@@ -28,14 +29,17 @@ struct handle__trace_config {
     const char *exe;       /* /proc/self/exe target */
     const char *cmdline;   /* arguments joined by spaces */
     uint64_t started_at;   /* Unix ns */
-    uint64_t start_ticks;  /* /proc/self/stat field 22 (0: unknown) */
-    const char *boot_id;   /* /proc/sys/kernel/random/boot_id, "" if unknown */
+    uint64_t start_ticks;  /* /proc/self/stat field 22 (0: the writer reads it) */
+    const char *boot_id;   /* /proc/sys/kernel/random/boot_id (NULL or "": the writer reads it) */
 };
 
-/* Creates the file (mode 0600, replacing a regular file at path, never
- * following a symlink), writes the schema and meta, starts the writer
- * thread with all signals blocked. Returns true on success; on failure
- * writes a reason into err (NUL-terminated) and nothing is recorded. */
+/* Starts the writer thread with all signals blocked; it first takes a
+ * descriptor table of its own (unshare(CLONE_FILES)) and closes every
+ * descriptor it inherited, then creates the file (mode 0600, replacing a
+ * regular file at path, never through a symlink at the path itself),
+ * writes the schema and meta. No descriptor is ever opened in the
+ * program's table. Returns true on success; on failure writes a reason
+ * into err (NUL-terminated) and nothing is recorded. */
 HANDLE__HIDDEN bool handle__trace_open(const struct handle__trace_config *cfg, char *err,
                                        size_t errlen);
 HANDLE__HIDDEN bool handle__trace_is_open(void);
@@ -44,7 +48,10 @@ HANDLE__HIDDEN bool handle__trace_is_open(void);
  * SPEC section 4); "" when none is open. */
 HANDLE__HIDDEN const char *handle__trace_path(void);
 
-/* Queue events. Never drop: when the queue is full, the caller waits. */
+/* Queue events. Never drop: when the queue is full, the caller waits (in a
+ * clone() child without the parent's memory, the first wait stops tracing
+ * instead, with one warning). The fast path: one load, one fetch-add and a
+ * 64-byte store; no system call. */
 HANDLE__HIDDEN void handle__trace_new(handle_t h, uint32_t tag, uint64_t created_ns,
                                       uint32_t created_thread, uint32_t created_stack);
 HANDLE__HIDDEN void handle__trace_delete(handle_t h, uint32_t tag, uint64_t created_ns,
@@ -82,16 +89,21 @@ HANDLE__HIDDEN void handle__trace_freeze(void);
  * the writer and closes the database. Idempotent. With live != NULL the
  * trace's live handles become exactly live[0..n) (the set the exit check
  * saw): a handle live in the trace but not there is completed at ended_at
- * with no deletion stack, and one there but not yet in the trace is added.
- * May be called from the writer thread itself (inside on_orphan, below);
- * bounded like handle__trace_sync(). */
+ * with no deletion stack or thread (deleted_ns = ended_at, relative), and
+ * one there but not yet in the trace is added. The live set is copied.
+ * Bounded: the final commit within ~2 s, the checkpoint after it within
+ * ~2 s more (then the writer is left to finish alone). In a clone() child
+ * without the parent's memory it neither waits nor joins. */
 HANDLE__HIDDEN void handle__trace_close(int exit_status, uint64_t ended_at,
                                         const struct handle__leak *live, size_t n);
 
 /* A warning the trace layer could not print itself (the writer thread has
  * no descriptor of the program's): copies it into buf, NUL-terminated, and
- * forgets it; false when none is pending (one relaxed load). The runtime
- * prints it from a program thread. */
+ * forgets it; false when none is pending (one relaxed load). The text has
+ * no "==PID==WARNING: HandleSanitizer: " prefix and no newline, e.g.
+ * "trace PATH: REASON; continuing without trace". Up to 4 are queued (more
+ * are dropped). The runtime prints them from a program thread (after
+ * handle__trace_sync/close, and on its slow paths). */
 HANDLE__HIDDEN bool handle__trace_take_warning(char *buf, size_t cap);
 
 /* Whether the writer thread is left out of glibc's thread count (so that
@@ -100,16 +112,21 @@ HANDLE__HIDDEN bool handle__trace_take_warning(char *buf, size_t cap);
  * below. */
 HANDLE__HIDDEN bool handle__trace_writer_uncounted(void);
 
-/* The main thread left with pthread_exit(): from now on the writer checks,
- * at every wake-up, whether it is the last thread of the process, and if
- * so calls on_orphan() on the writer thread (which is expected to run the
- * exit sequence and not return). */
+/* The main thread left with pthread_exit(): from now on a watcher thread
+ * of the trace (started here, signals blocked) checks at once and every
+ * 20 ms whether every other thread of the process but the writer is gone
+ * (a zombie main thread counts as gone), and then calls on_orphan() on
+ * itself; on_orphan is expected to run the exit sequence (exit()) and not
+ * return. Not the writer thread: the writer has a descriptor table of its
+ * own holding only the trace's files (see handle__trace_open), while the
+ * watcher shares the program's, so the program's stdio flushed by exit()
+ * and the report reach the program's descriptors (which the watcher keeps
+ * open after the other threads left). Once per process. */
 HANDLE__HIDDEN void handle__trace_watch_orphan(void (*on_orphan)(void));
 
-/* pthread_atfork phases (model.h's HANDLE__FORK_*), called by the
- * runtime's one fork handler: prepare waits for an open or close in
- * progress and for the writer to leave SQLite; the child forgets the
- * parent's trace (handle__trace_forget). */
+/* pthread_atfork phases (fork_phase.h), called by the runtime's one fork
+ * handler: prepare waits for an open or close in progress and for the
+ * writer to leave SQLite; the child forgets the parent's trace. */
 HANDLE__HIDDEN void handle__trace_fork(int phase);
 
 /* In a fork child: drop every reference to the parent's writer, queue and

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/fmt.h"
 #include "trace.h"
 
 struct handle__tr_shared handle__tr = {.warn_lock = ATOMIC_FLAG_INIT};
@@ -67,9 +68,11 @@ void handle__tr_wake_writer(bool force)
 }
 
 /* Slow path of enqueue(): the slot for pos still holds an event from the
- * previous lap. Waits until the writer frees it (true) or the trace stops
- * accepting events while the slot is still full (false: the event is
- * ignored, as every event after close is). */
+ * previous lap. Waits until the writer frees it (true). A producer that
+ * holds a position must fill it, or the writer would wait for it forever;
+ * it gives up (false: the event is ignored) only when the writer will
+ * never read pos (it comes after the CLOSE event), or the writer is not
+ * this process's. */
 static bool wait_room(struct handle__tr_cell *c, uint64_t pos)
 {
     for (int i = 0; i < 128; i++) {
@@ -77,14 +80,15 @@ static bool wait_room(struct handle__tr_cell *c, uint64_t pos)
             return true;
         cpu_relax();
     }
+    if (!handle__tr_owned())
+        return false;
     atomic_fetch_add(&handle__tr.space_waiters, 1);
     bool ok = true;
     for (;;) {
         uint32_t v = atomic_load(&handle__tr.space);
         if (atomic_load(&c->seq) == pos)
             break;
-        if (!atomic_load(&handle__tr.accepting)) {
-            /* Room made before close began is seen here (see close). */
+        if (pos > atomic_load(&handle__tr.stop_pos)) {
             ok = atomic_load(&c->seq) == pos;
             break;
         }
@@ -95,10 +99,9 @@ static bool wait_room(struct handle__tr_cell *c, uint64_t pos)
     return ok;
 }
 
-bool handle__tr_enqueue(const struct handle__tr_ev *ev, uint64_t *posp)
+/* Takes a position and fills its slot. */
+static inline bool put(const struct handle__tr_ev *ev, uint64_t *posp)
 {
-    if (!atomic_load_explicit(&handle__tr.accepting, memory_order_acquire))
-        return false;
     uint64_t pos = atomic_fetch_add_explicit(&handle__tr.tail, 1, memory_order_relaxed);
     struct handle__tr_cell *c = &handle__tr_ring[pos & HANDLE__TR_RING_MASK];
     if (HANDLE__UNLIKELY(atomic_load_explicit(&c->seq, memory_order_acquire) != pos) &&
@@ -111,6 +114,40 @@ bool handle__tr_enqueue(const struct handle__tr_ev *ev, uint64_t *posp)
     if (posp)
         *posp = pos;
     return true;
+}
+
+bool handle__tr_enqueue(const struct handle__tr_ev *ev, uint64_t *posp)
+{
+    if (!atomic_load_explicit(&handle__tr.accepting, memory_order_acquire))
+        return false;
+    return put(ev, posp);
+}
+
+bool handle__tr_enqueue_ctl(const struct handle__tr_ev *ev, uint64_t *posp)
+{
+    if (!atomic_load(&handle__tr.open))
+        return false;
+    return put(ev, posp);
+}
+
+bool handle__tr_owned(void)
+{
+    pid_t owner = atomic_load(&handle__tr.owner);
+    if (HANDLE__LIKELY(owner == 0 || owner == getpid()))
+        return true;
+    /* Our own copy of the ring: nobody will ever drain it. */
+    atomic_store(&handle__tr.open, false);
+    if (atomic_exchange(&handle__tr.accepting, false)) {
+        char text[160];
+        struct handle__fmt f = {text, 0, sizeof text - 1};
+        handle__fmt_str(&f, "process ");
+        handle__fmt_dec(&f, (uint64_t)getpid());
+        handle__fmt_str(&f, " was cloned without its parent's memory (clone() without "
+                            "CLONE_VM): it stops tracing; its checks go on");
+        text[f.len] = '\0';
+        handle__tr_warn(text);
+    }
+    return false;
 }
 
 void handle__tr_wait_committed(uint64_t pos)
@@ -213,11 +250,13 @@ void handle__tr_reset(void)
     atomic_store(&handle__tr.committed, 0);
     atomic_store(&handle__tr.writer_idle, 0);
     atomic_store(&handle__tr.space_waiters, 0);
+    atomic_store(&handle__tr.stop_pos, UINT64_MAX);
 }
 
 void handle__tr_forget(void)
 {
     atomic_store(&handle__tr.accepting, false);
+    atomic_store(&handle__tr.open, false);
     atomic_store(&handle__tr.owner, 0);
     atomic_store(&handle__tr.tail, 0);
     atomic_store(&handle__tr.committed, 0);

@@ -67,7 +67,9 @@ _Static_assert(sizeof(struct handle__tr_cell) == 64, "a ring slot is one cache l
  * bump tail; the rest is touched on slow paths only. */
 struct handle__tr_shared {
     _Alignas(64) _Atomic uint64_t tail;  /* next position handed out */
-    _Alignas(64) _Atomic bool accepting; /* an open trace takes events */
+    _Alignas(64) _Atomic bool accepting; /* an open trace takes events (not frozen) */
+    _Atomic bool open;                   /* a trace is open in this process */
+    _Atomic uint64_t stop_pos;           /* the CLOSE event's position: none after it is read */
     _Alignas(64) _Atomic uint32_t wake;  /* futex: the writer sleeps here */
     _Atomic uint32_t writer_idle;        /* the writer is (about to be) asleep */
     _Atomic uint32_t space;              /* futex: producers wait for room */
@@ -101,8 +103,18 @@ HANDLE__HIDDEN void handle__tr_futex_wake(_Atomic uint32_t *addr, int n);
 /* Queues *ev; false (and nothing queued) when no trace accepts events.
  * *posp (if not NULL) gets the event's position. */
 HANDLE__HIDDEN bool handle__tr_enqueue(const struct handle__tr_ev *ev, uint64_t *posp);
+/* As handle__tr_enqueue(), for the lifecycle's and the waiting calls'
+ * events (FREEZE, CLOSE, SYNC, ERROR): queued while a trace is open, also
+ * after freeze. */
+HANDLE__HIDDEN bool handle__tr_enqueue_ctl(const struct handle__tr_ev *ev, uint64_t *posp);
 /* Wakes the writer if it sleeps (or always, with force). */
 HANDLE__HIDDEN void handle__tr_wake_writer(bool force);
+/* Slow paths only (never per event): whether the ring is drained by a
+ * writer of this process. False in a clone() child that does not share
+ * the parent's memory (no fork handler ran, the writer is the parent's):
+ * it stops accepting events, with one warning; its checks go on. True
+ * when no trace is open. */
+HANDLE__HIDDEN bool handle__tr_owned(void);
 /* Waits until the event at pos is committed, at most SYNC_WAIT_NS. */
 HANDLE__HIDDEN void handle__tr_wait_committed(uint64_t pos);
 

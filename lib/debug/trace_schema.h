@@ -13,8 +13,9 @@
  *
  * A `batches` element is [d, dur, idx, gen, tag, cthr, cstk, dstk(, dthr)]:
  * deleted_ns = base_ns + d, created_ns = deleted_ns - dur, handle =
- * gen << 32 | idx, dthr only when it differs from cthr; tag and stacks are
- * ids, 0 for none. Elements before `skip` were dropped by max_history.
+ * gen << 32 | idx, dthr only when it differs from cthr, -1 for none (a
+ * handle the exit check completed: deleted_thread NULL); tag and stacks
+ * are ids, 0 for none. Elements before `skip` were dropped by max_history.
  */
 static const char handle__trace_schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;\n"
@@ -48,7 +49,7 @@ static const char handle__trace_schema_sql[] =
     "         json_extract(j.value, '$[5]'),\n"
     "         nullif(json_extract(j.value, '$[6]'), 0),\n"
     "         b.base_ns + json_extract(j.value, '$[0]'),\n"
-    "         coalesce(json_extract(j.value, '$[8]'), json_extract(j.value, '$[5]')),\n"
+    "         nullif(coalesce(json_extract(j.value, '$[8]'), json_extract(j.value, '$[5]')), -1),\n"
     "         nullif(json_extract(j.value, '$[7]'), 0)\n"
     "    FROM batches AS b, json_each(b.data) AS j WHERE j.key >= b.skip\n"
     "  UNION ALL\n"

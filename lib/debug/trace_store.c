@@ -21,10 +21,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -33,6 +37,14 @@
 #include "trace_schema.h"
 
 #define PEND_MIN_BITS 10u
+
+/* The Unix time in ns. */
+static uint64_t unix_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 #define LIVE_MIN_BITS 10u
 
 static const char *const stmt_sql[HANDLE__ST_COUNT] = {
@@ -55,6 +67,7 @@ static const char *const stmt_sql[HANDLE__ST_COUNT] = {
     [HANDLE__ST_OLDEST] = "SELECT id, n, skip FROM batches ORDER BY id LIMIT 1",
     [HANDLE__ST_BATCH_DEL] = "DELETE FROM batches WHERE id = ?1",
     [HANDLE__ST_BATCH_SKIP] = "UPDATE batches SET skip = ?2 WHERE id = ?1",
+    [HANDLE__ST_ERROR_TEXT] = "UPDATE errors SET message = ?2 WHERE id = ?1",
 };
 
 /* ---- failure --------------------------------------------------------- */
@@ -89,14 +102,41 @@ static void db_close(struct handle__store *w)
     w->db = NULL;
 }
 
+/* Before giving up on a file that is still there (a full disk, a file
+ * size limit): the open transaction rolled back, a checkpoint (a WAL that
+ * cannot grow can then be reused), and meta `incomplete` = reason, if
+ * the file takes it. Every step may fail; what was committed stays. */
+static void mark_incomplete(struct handle__store *w, const char *reason)
+{
+    if (!w->db)
+        return;
+    for (int i = 0; i < HANDLE__ST_COUNT; i++)
+        if (w->st[i])
+            sqlite3_reset(w->st[i]);
+    if (!sqlite3_get_autocommit(w->db))
+        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+    w->in_txn = false;
+    sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_stmt *st = w->st[HANDLE__ST_META];
+    if (!st)
+        return;
+    sqlite3_bind_text(st, 1, "incomplete", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+}
+
 /* The writer gives up: one warning, the connection closed (an open
  * transaction is rolled back), memory returned. It goes on draining
- * events so that producers never wait for it. */
-static void fail(struct handle__store *w, const char *reason)
+ * events so that producers never wait for it. With mark, the file is
+ * still ours and gets meta `incomplete` where it can. */
+static void fail_as(struct handle__store *w, const char *reason, bool mark)
 {
     if (w->failed)
         return;
     w->failed = true;
+    if (mark)
+        mark_incomplete(w, reason);
     /* The writer has no descriptor of the program's: the runtime prints
      * this from a program thread (handle__trace_take_warning). */
     char text[HANDLE__TR_WARN_LEN];
@@ -113,12 +153,58 @@ static void fail(struct handle__store *w, const char *reason)
     w->in_txn = false;
 }
 
-/* Fails with SQLite's message for the last error. */
+/* Why a write failed, when SQLite does not keep the errno (it reads errno
+ * later, after other calls): EFBIG when the trace or its WAL reached
+ * RLIMIT_FSIZE (less than a page short of it), ENOSPC when its file system
+ * has no free block; 0 if neither. */
+static int write_errno(const struct handle__store *w)
+{
+    struct rlimit rl;
+    struct stat st;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        size_t len = strlen(w->real);
+        char *wal = malloc(len + 5);
+        bool big = stat(w->real, &st) == 0 && (uint64_t)st.st_size + 65536 >= rl.rlim_cur;
+        if (wal) {
+            memcpy(wal, w->real, len);
+            memcpy(wal + len, "-wal", 5);
+            big = big || (stat(wal, &st) == 0 && (uint64_t)st.st_size + 65536 >= rl.rlim_cur);
+            free(wal);
+        }
+        if (big)
+            return EFBIG;
+    }
+    struct statvfs vfs;
+    if (statvfs(w->real, &vfs) == 0 && vfs.f_bavail == 0)
+        return ENOSPC;
+    return 0;
+}
+
+/* Fails without touching the file again. */
+static void fail(struct handle__store *w, const char *reason)
+{
+    fail_as(w, reason, false);
+}
+
+/* Fails with SQLite's message for the last error, and the system's
+ * (ENOSPC, EFBIG: "disk I/O error (File too large)"). A write error marks
+ * the file incomplete. */
 static void fail_db(struct handle__store *w)
 {
-    char reason[256];
-    snprintf(reason, sizeof reason, "%s", w->db ? sqlite3_errmsg(w->db) : "SQLite error");
-    fail(w, reason);
+    char reason[256], tmp[128];
+    if (!w->db) {
+        fail(w, "SQLite error");
+        return;
+    }
+    int rc = sqlite3_errcode(w->db), e = w->sys_errno;
+    if (!e && (rc == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR))
+        e = write_errno(w);
+    if (e)
+        snprintf(reason, sizeof reason, "%s (%s)", sqlite3_errmsg(w->db),
+                 strerror_r(e, tmp, sizeof tmp));
+    else
+        snprintf(reason, sizeof reason, "%s", sqlite3_errmsg(w->db));
+    fail_as(w, reason, rc == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR);
 }
 
 /* Steps a bound statement to completion (or its first row, left to the
@@ -128,6 +214,8 @@ static bool run(struct handle__store *w, sqlite3_stmt *st)
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         return true;
+    if (rc != SQLITE_DONE)
+        w->sys_errno = sqlite3_system_errno(w->db); /* before reset */
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
         return true;
@@ -559,7 +647,9 @@ static bool chunk_add(struct handle__store *w, const struct handle__lifetime *l)
 
 /* ---- events ---------------------------------------------- */
 
-/* Defined below; on_new() commits early when the pending map cannot grow. */
+/* Defined below: meta rows; on_new() commits early when the pending map
+ * cannot grow. */
+static bool meta_int(struct handle__store *w, const char *key, int64_t value);
 static bool commit(struct handle__store *w);
 
 /* A NEW event: remembered until it is deleted or the batch is committed. */
@@ -644,6 +734,18 @@ static void on_error(struct handle__store *w, const struct handle__tr_ev *ev)
     else
         sqlite3_bind_null(st, 10);
     bind_id(st, 11, dstk);
+    if (run(w, st))
+        w->last_error = sqlite3_last_insert_rowid(w->db);
+}
+
+/* An ERROR_TEXT event: the last error's message replaced. */
+static void on_error_text(struct handle__store *w, const struct handle__tr_ev *ev)
+{
+    if (!w->last_error || !txn(w))
+        return;
+    sqlite3_stmt *st = w->st[HANDLE__ST_ERROR_TEXT];
+    sqlite3_bind_int64(st, 1, w->last_error);
+    sqlite3_bind_text(st, 2, (const char *)(uintptr_t)ev->t0, -1, SQLITE_STATIC);
     run(w, st);
 }
 
@@ -652,17 +754,22 @@ bool handle__store_event(struct handle__store *w, const struct handle__tr_ev *ev
 {
     switch (ev->type) {
     case HANDLE__EV_NEW:
-        if (!w->failed)
+        if (!w->failed && !w->frozen)
             on_new(w, ev);
         break;
     case HANDLE__EV_DELETE:
-        if (!w->failed)
+        if (!w->failed && !w->frozen)
             on_delete(w, ev);
         break;
     case HANDLE__EV_ERROR:
     case HANDLE__EV_ERROR_BARE:
         if (!w->failed)
             on_error(w, ev);
+        handle__store_discard(ev);
+        return true;
+    case HANDLE__EV_ERROR_TEXT:
+        if (!w->failed)
+            on_error_text(w, ev);
         handle__store_discard(ev);
         return true;
     case HANDLE__EV_SYNC:
@@ -676,7 +783,7 @@ bool handle__store_event(struct handle__store *w, const struct handle__tr_ev *ev
 /* See trace_store.h. */
 void handle__store_discard(const struct handle__tr_ev *ev)
 {
-    if (ev->type == HANDLE__EV_ERROR)
+    if (ev->type == HANDLE__EV_ERROR || ev->type == HANDLE__EV_ERROR_TEXT)
         free((void *)(uintptr_t)ev->t0);
 }
 
@@ -712,6 +819,8 @@ static bool commit(struct handle__store *w)
         chunk_flush(w);
     if (!w->failed)
         update_modules(w);
+    if (!w->failed && w->in_txn && !meta_int(w, "last_commit_ns", (int64_t)unix_ns()))
+        fail_db(w);
     if (!w->failed && w->in_txn) {
         if (run(w, w->st[HANDLE__ST_COMMIT]))
             w->in_txn = false;
@@ -772,7 +881,7 @@ static bool meta_int(struct handle__store *w, const char *key, int64_t value)
  * the connection is closed. */
 static bool db_init(struct handle__store *w, char *err, size_t errlen)
 {
-    int rc = sqlite3_open_v2(w->path, &w->db,
+    int rc = sqlite3_open_v2(w->real, &w->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
                              NULL);
     if (rc != SQLITE_OK) {
@@ -810,7 +919,10 @@ static bool db_init(struct handle__store *w, char *err, size_t errlen)
         !meta_int(w, "pid", w->pid) || !meta_text(w, "exe", w->exe) ||
         !meta_text(w, "cmdline", w->cmdline) || !meta_int(w, "started_at", (int64_t)w->started_at) ||
         !meta_int(w, "flush_ms", w->flush_ms) ||
-        !meta_int(w, "max_history", (int64_t)w->max_history)) {
+        !meta_int(w, "max_history", (int64_t)w->max_history) ||
+        !meta_text(w, "boot_id", w->boot_id ? w->boot_id : "") ||
+        !meta_int(w, "start_ticks", (int64_t)w->start_ticks) ||
+        !meta_int(w, "last_commit_ns", (int64_t)unix_ns())) {
         snprintf(err, errlen, "%s", sqlite3_errmsg(w->db));
         goto fail;
     }
@@ -829,19 +941,166 @@ fail:
 
 /* See trace_store.h: a checkpoint at the end, so that the .db alone is
  * complete. */
-void handle__store_finish(struct handle__store *w, int exit_status, uint64_t ended_at)
+/* A set of the exit check's handles: open addressing over indexes into
+ * live[] (0: empty, i + 1: live[i]). */
+struct leakset {
+    uint32_t *slot;
+    unsigned bits;
+    bool *seen; /* by index into live[] */
+};
+
+static bool leakset_build(struct leakset *ls, const struct handle__leak *live, size_t n)
+{
+    unsigned bits = 4;
+    while (((size_t)1 << bits) < 2 * n)
+        bits++;
+    ls->bits = bits;
+    ls->slot = calloc((size_t)1 << bits, sizeof *ls->slot);
+    ls->seen = calloc(n ? n : 1, sizeof *ls->seen);
+    if (!ls->slot || !ls->seen || n >= UINT32_MAX) {
+        free(ls->slot);
+        free(ls->seen);
+        return false;
+    }
+    uint64_t mask = ((uint64_t)1 << bits) - 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t j = hash_slot(live[i].h, bits);
+        while (ls->slot[j] && live[ls->slot[j] - 1].h != live[i].h)
+            j = (j + 1) & mask;
+        if (!ls->slot[j])
+            ls->slot[j] = (uint32_t)i + 1;
+        else
+            ls->seen[i] = true; /* a duplicate: added once */
+    }
+    return true;
+}
+
+/* The index of h in live[], or -1. */
+static int64_t leakset_find(const struct leakset *ls, const struct handle__leak *live, uint64_t h)
+{
+    uint64_t mask = ((uint64_t)1 << ls->bits) - 1;
+    for (uint64_t j = hash_slot(h, ls->bits); ls->slot[j]; j = (j + 1) & mask)
+        if (live[ls->slot[j] - 1].h == h)
+            return ls->slot[j] - 1;
+    return -1;
+}
+
+/* A `live` row the exit check did not see. */
+struct gone {
+    uint64_t h, created_ns;
+    uint32_t tag, thread, stack;
+};
+
+/* Makes the `live` table exactly live[0..n): rows not in the set are
+ * completed at ended_ns (no deleting thread or stack), handles of the set
+ * not in the table are added. In the open transaction. */
+static bool reconcile(struct handle__store *w, const struct handle__leak *live, size_t n,
+                      uint64_t ended_ns)
+{
+    struct leakset ls;
+    if (!leakset_build(&ls, live, n)) {
+        fail(w, "out of memory");
+        return false;
+    }
+    struct gone *g = NULL;
+    size_t ng = 0, capg = 0;
+    bool ok = false;
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(w->db,
+                           "SELECT handle, tag, created_ns, created_thread, created_stack "
+                           "FROM live",
+                           -1, &q, NULL) != SQLITE_OK) {
+        fail_db(w);
+        goto out;
+    }
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        uint64_t h = (uint64_t)sqlite3_column_int64(q, 0);
+        int64_t i = leakset_find(&ls, live, h);
+        if (i >= 0) {
+            ls.seen[i] = true;
+            continue;
+        }
+        if (ng == capg) {
+            size_t nc = capg ? 2 * capg : 256;
+            struct gone *ngp = realloc(g, nc * sizeof *ngp);
+            if (!ngp) {
+                fail(w, "out of memory");
+                goto out;
+            }
+            g = ngp;
+            capg = nc;
+        }
+        g[ng++] = (struct gone){h, (uint64_t)sqlite3_column_int64(q, 2),
+                                (uint32_t)sqlite3_column_int64(q, 1),
+                                (uint32_t)sqlite3_column_int64(q, 3),
+                                (uint32_t)sqlite3_column_int64(q, 4)};
+    }
+    if (rc != SQLITE_DONE) {
+        fail_db(w);
+        goto out;
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    for (size_t k = 0; k < ng; k++) {
+        sqlite3_stmt *st = w->st[HANDLE__ST_LIVE_DEL];
+        sqlite3_bind_int64(st, 1, (int64_t)g[k].h);
+        if (!run(w, st))
+            goto out;
+        struct handle__lifetime l = {g[k].h, g[k].created_ns,
+                                     ended_ns > g[k].created_ns ? ended_ns : g[k].created_ns,
+                                     g[k].tag, g[k].thread, g[k].stack,
+                                     HANDLE__CODEC_NO_THREAD, 0};
+        if (!chunk_add(w, &l))
+            goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ls.seen[i])
+            continue;
+        const struct handle__leak *e = &live[i];
+        if (!need_tag(w, e->tag) || !need_thread(w, e->created_thread) ||
+            !need_stack(w, e->created_stack) || !txn(w))
+            goto out;
+        sqlite3_stmt *st = w->st[HANDLE__ST_LIVE_INS];
+        sqlite3_bind_int64(st, 1, (int64_t)e->h);
+        bind_id(st, 2, e->tag);
+        sqlite3_bind_int64(st, 3, (int64_t)e->created_ns);
+        sqlite3_bind_int64(st, 4, e->created_thread);
+        bind_id(st, 5, e->created_stack);
+        if (!run(w, st))
+            goto out;
+    }
+    ok = chunk_flush(w);
+out:
+    sqlite3_finalize(q);
+    free(g);
+    free(ls.slot);
+    free(ls.seen);
+    return ok;
+}
+
+void handle__store_finish(struct handle__store *w, int exit_status, uint64_t ended_at,
+                          const struct handle__leak *live, size_t n)
 {
     commit(w);
-    if (!w->failed) {
-        if (!txn(w) || !meta_int(w, "ended_at", (int64_t)ended_at) ||
-            !meta_int(w, "exit_status", exit_status)) {
-            if (!w->failed)
-                fail_db(w);
-        } else if (run(w, w->st[HANDLE__ST_COMMIT])) {
-            w->in_txn = false;
-            sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-        }
+    if (w->failed)
+        return;
+    uint64_t ended_ns = ended_at > w->started_at ? ended_at - w->started_at : 0;
+    if (!txn(w) || (live && !reconcile(w, live, n, ended_ns)) ||
+        !meta_int(w, "ended_at", (int64_t)ended_at) ||
+        !meta_int(w, "exit_status", exit_status)) {
+        if (!w->failed)
+            fail_db(w);
+        return;
     }
+    if (run(w, w->st[HANDLE__ST_COMMIT]))
+        w->in_txn = false;
+}
+
+void handle__store_checkpoint_close(struct handle__store *w)
+{
+    if (!w->failed && w->db)
+        sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     db_close(w);
     free_state(w);
 }
@@ -947,12 +1206,191 @@ bool handle__store_config(struct handle__store *s, const char *path, const char 
     return ok && s->path;
 }
 
+/* Reads up to cap - 1 bytes of a small file (in /proc); "" on error. */
+static void read_small(const char *path, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+}
+
+/* What identifies this process image beside its pid, when the caller did
+ * not say: the boot and the process's start time (/proc/self/stat field
+ * 22, after the parenthesized name). */
+static void fill_identity(struct handle__store *s)
+{
+    char buf[1024];
+    if (!s->boot_id || !s->boot_id[0]) {
+        read_small("/proc/sys/kernel/random/boot_id", buf, 64);
+        buf[strcspn(buf, "\n")] = '\0';
+        free(s->boot_id);
+        s->boot_id = strdup(buf);
+    }
+    if (!s->start_ticks) {
+        read_small("/proc/self/stat", buf, sizeof buf);
+        const char *p = strrchr(buf, ')');
+        for (int field = 2; p && *p && field < 22; p++)
+            if (*p == ' ')
+                field++;
+        if (p && *p)
+            s->start_ticks = strtoull(p, NULL, 10);
+    }
+}
+
+/* Whether the file at path is a trace of an earlier image of this process
+ * (exec keeps the pid): same pid, boot_id and start_ticks in its meta. */
+static bool earlier_image(const struct handle__store *s, const char *path)
+{
+    if (!s->start_ticks || !s->boot_id || !s->boot_id[0])
+        return false;
+    sqlite3 *db = NULL;
+    bool same = false;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) ==
+        SQLITE_OK) {
+        sqlite3_busy_timeout(db, 500);
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(db,
+                               "SELECT (SELECT value FROM meta WHERE key = 'pid') = ?1 AND "
+                               "(SELECT value FROM meta WHERE key = 'boot_id') = ?2 AND "
+                               "(SELECT value FROM meta WHERE key = 'start_ticks') = ?3",
+                               -1, &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(q, 1, s->pid);
+            sqlite3_bind_text(q, 2, s->boot_id, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 3, (int64_t)s->start_ticks);
+            same = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 1;
+        }
+        sqlite3_finalize(q);
+    }
+    sqlite3_close_v2(db);
+    return same;
+}
+
+/* SPEC section 5: no symbolic link at the path itself, but the directory
+ * part may hold links (/var/run -> /run). SQLite's NOFOLLOW refuses a link
+ * anywhere, so it is given the directory resolved with realpath() and the
+ * last component as it is (which create_file() and NOFOLLOW still refuse
+ * to follow). Sets s->real; false with a reason in err. */
+static bool resolve_dir(struct handle__store *s, char *err, size_t errlen)
+{
+    const char *slash = strrchr(s->path, '/');
+    const char *base = slash ? slash + 1 : s->path;
+    size_t dlen = slash ? (size_t)(slash - s->path) : 0;
+    char dir[PATH_MAX + 1], real[PATH_MAX];
+    if (!*base) {
+        snprintf(err, errlen, "is a directory");
+        return false;
+    }
+    if (dlen >= sizeof dir) {
+        snprintf(err, errlen, "File name too long");
+        return false;
+    }
+    if (slash && dlen == 0) {
+        dir[0] = '/';
+        dir[1] = '\0';
+    } else if (slash) {
+        memcpy(dir, s->path, dlen);
+        dir[dlen] = '\0';
+    } else {
+        dir[0] = '.';
+        dir[1] = '\0';
+    }
+    if (!realpath(dir, real)) {
+        char tmp[128];
+        snprintf(err, errlen, "%s", strerror_r(errno, tmp, sizeof tmp));
+        return false;
+    }
+    size_t rl = strlen(real), bl = strlen(base);
+    if (rl + 1 + bl + 16 > PATH_MAX) {
+        snprintf(err, errlen, "File name too long");
+        return false;
+    }
+    free(s->real);
+    s->real = malloc(rl + 1 + bl + 1);
+    if (!s->real) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    memcpy(s->real, real, rl);
+    if (!rl || real[rl - 1] != '/')
+        s->real[rl++] = '/';
+    memcpy(s->real + rl, base, bl + 1);
+    return true;
+}
+
+/* path with ".n" appended (n > 1), malloc'd; NULL if out of memory. */
+static char *numbered(const char *path, unsigned n)
+{
+    size_t len = strlen(path) + 16;
+    char *p = malloc(len);
+    if (p)
+        snprintf(p, len, "%s.%u", path, n);
+    return p;
+}
+
+/* The last trace file this image created: a trace of this image, not of an
+ * earlier one (a process that opens a trace again at the same path replaces
+ * its own). Touched by the writer thread only, one at a time (open). */
+static struct {
+    bool set;
+    dev_t dev;
+    ino_t ino;
+} made;
+
+/* SPEC section 4: the trace never replaces the trace of an earlier image
+ * of this process: the path gets ".<n>" (2, 3, ...), the first that is
+ * free or not ours. Updates s->path and s->real. */
+static bool choose_path(struct handle__store *s, char *err, size_t errlen)
+{
+    struct stat st;
+    for (unsigned n = 1; n <= 1000; n++) {
+        char *real = n > 1 ? numbered(s->real, n) : s->real;
+        if (!real) {
+            snprintf(err, errlen, "out of memory");
+            return false;
+        }
+        if (lstat(real, &st) != 0 || !S_ISREG(st.st_mode) ||
+            (made.set && st.st_dev == made.dev && st.st_ino == made.ino) ||
+            !earlier_image(s, real)) {
+            if (n > 1) {
+                char *disp = numbered(s->path, n);
+                if (!disp) {
+                    free(real);
+                    snprintf(err, errlen, "out of memory");
+                    return false;
+                }
+                free(s->path);
+                free(s->real);
+                s->path = disp;
+                s->real = real;
+            }
+            return true;
+        }
+        if (n > 1)
+            free(real);
+    }
+    snprintf(err, errlen, "too many traces of earlier images of this process");
+    return false;
+}
+
 bool handle__store_open(struct handle__store *s, char *err, size_t errlen)
 {
-    if (!create_file(s->path, err, errlen))
+    fill_identity(s);
+    if (!resolve_dir(s, err, errlen) || !choose_path(s, err, errlen))
         return false;
+    if (!create_file(s->real, err, errlen))
+        return false;
+    struct stat st;
+    if (stat(s->real, &st) == 0) {
+        made.set = true;
+        made.dev = st.st_dev;
+        made.ino = st.st_ino;
+    }
     if (!db_init(s, err, errlen)) {
-        remove_files(s->path);
+        remove_files(s->real);
         return false;
     }
     return true;
@@ -963,8 +1401,9 @@ void handle__store_free(struct handle__store *s)
     db_close(s);
     free_state(s);
     free(s->path);
+    free(s->real);
     free(s->exe);
     free(s->cmdline);
     free(s->boot_id);
-    s->path = s->exe = s->cmdline = s->boot_id = NULL;
+    s->path = s->real = s->exe = s->cmdline = s->boot_id = NULL;
 }

@@ -37,6 +37,7 @@ enum {
     HANDLE__ST_OLDEST,
     HANDLE__ST_BATCH_DEL,
     HANDLE__ST_BATCH_SKIP,
+    HANDLE__ST_ERROR_TEXT,
     HANDLE__ST_COUNT
 };
 
@@ -56,6 +57,7 @@ struct handle__bits {
 struct handle__store {
     /* configuration (owned copies) */
     char *path, *exe, *cmdline, *boot_id;
+    char *real;              /* path with its directory resolved (what is opened) */
     int64_t pid;
     uint64_t started_at, max_history, start_ticks;
     uint32_t flush_ms;
@@ -63,6 +65,9 @@ struct handle__store {
     struct sqlite3 *db;
     struct sqlite3_stmt *st[HANDLE__ST_COUNT];
     bool failed, in_txn;
+    bool frozen;             /* NEW and DELETE events are dropped (the exit check) */
+    int64_t last_error;      /* rowid of the last `errors` row, 0: none */
+    int sys_errno;           /* errno of the last failed step */
 
     uint64_t *pkey;          /* handles created since the last commit (0: empty) */
     struct handle__pend *pend; /* ... and their NEW events, slot by slot */
@@ -99,10 +104,16 @@ HANDLE__HIDDEN bool handle__store_event(struct handle__store *s, const struct ha
 /* Commits the batch: pending handles become `live` rows, the chunk is
  * written, max_history applied. False once the store has failed. */
 HANDLE__HIDDEN bool handle__store_commit(struct handle__store *s);
-/* Final commit with ended_at and exit_status, a checkpoint, and the
- * connection closed. */
+/* Final commit: with live != NULL the `live` table becomes exactly
+ * live[0..n) (rows not in it completed at ended_at, without a deleting
+ * thread or stack; handles missing added), then ended_at and exit_status
+ * in meta. */
 HANDLE__HIDDEN void handle__store_finish(struct handle__store *s, int exit_status,
-                                         uint64_t ended_at);
+                                         uint64_t ended_at, const struct handle__leak *live,
+                                         size_t n);
+/* A checkpoint (so that the .db alone is complete) and the connection
+ * closed. */
+HANDLE__HIDDEN void handle__store_checkpoint_close(struct handle__store *s);
 /* Frees what an event owns without processing it. */
 HANDLE__HIDDEN void handle__store_discard(const struct handle__tr_ev *ev);
 /* Closes the connection (if any) and frees everything s holds. */

@@ -16,6 +16,7 @@
  */
 #include "trace.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +42,12 @@
 #define DRAIN_BATCH 256u
 #define SECTION_MAX 4096u
 
-enum { EV_CLOSE = 100 }; /* a[0]: exit status, t1: ended_at; the writer's own */
+/* The lifecycle's own events:
+ *   FREEZE: NEW and DELETE events after it are dropped
+ *   CLOSE:  a[0] = exit status, t1 = ended_at, t0 = the live set (struct
+ *           handle__leak *, NULL: none), h = its length, a[1] = 1 when the
+ *           set is a copy the writer frees */
+enum { EV_FREEZE = 100, EV_CLOSE };
 
 struct writer {
     struct handle__store s;
@@ -55,6 +61,9 @@ struct writer {
     bool urgent, closing;
     int exit_status;
     uint64_t ended_at;
+    struct handle__leak *live; /* the CLOSE event's set */
+    size_t nlive;
+    bool live_owned;
     uint64_t head;      /* next ring position to read */
     uint64_t woke_at;   /* head when producers were last woken */
     uint64_t processed; /* positions < processed are processed */
@@ -64,8 +73,11 @@ struct writer {
 static struct {
     _Atomic uint32_t fork_waiting; /* a fork handler wants dblock */
     pthread_mutex_t dblock;        /* held by the writer inside SQLite */
-    pthread_mutex_t life;          /* serializes open/close */
-    bool running;                  /* a writer thread exists (under life) */
+    pthread_mutex_t life;          /* guards state (held only to change it) */
+    int state;                     /* LIFE_*, under life */
+    _Atomic pid_t writer_tid;      /* its kernel thread id */
+    _Atomic bool watching;         /* a watcher thread runs (watch_orphan) */
+    char path[4096 + 16];          /* the open trace's path */
     pthread_t thread;
     struct writer *w;
 } g = {
@@ -74,6 +86,24 @@ static struct {
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+/* The trace's life. OPENING and CLOSING are held by one thread while it
+ * creates or joins the writer, without holding the lock: another open or
+ * close waits for the state to settle. */
+enum { LIFE_CLOSED, LIFE_OPENING, LIFE_OPEN, LIFE_CLOSING };
+
+/* Takes life once no open or close is under way; returns with it held. */
+static void life_settled(void)
+{
+    for (;;) {
+        pthread_mutex_lock(&g.life);
+        if (g.state != LIFE_OPENING && g.state != LIFE_CLOSING)
+            return;
+        pthread_mutex_unlock(&g.life);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
 
 /* ---- fork safety ----------------------------------------------------- */
 
@@ -95,10 +125,11 @@ static void db_leave(void)
 }
 
 /* The fork phases (lifecycle.c's one pthread_atfork calls them). prepare
- * waits for an open or close in progress to end (life), then for the
- * writer to leave SQLite (dblock): a child never inherits either lock
- * held, nor SQLite mid-call. In the child (the forking thread, which holds
- * both locks) the parent's trace is forgotten. */
+ * takes life (held only for moments; it also covers SQLite's one-time
+ * set-up) and then waits for the writer to leave SQLite (dblock): a child
+ * never inherits either lock held, nor SQLite mid-call. In the child (the
+ * forking thread, which holds both locks) the parent's trace is forgotten,
+ * also an open or close another thread had under way. */
 void handle__trace_fork(int phase)
 {
     switch (phase) {
@@ -115,19 +146,11 @@ void handle__trace_fork(int phase)
     default:
         pthread_mutex_unlock(&g.dblock);
         atomic_store(&g.fork_waiting, 0);
-        if (g.running && atomic_load(&handle__tr.owner) != getpid())
+        if (g.state != LIFE_CLOSED && atomic_load(&handle__tr.owner) != getpid())
             handle__trace_forget();
         pthread_mutex_unlock(&g.life);
         break;
     }
-}
-
-/* Process-wide set-up, once: SQLite without its malloc statistics (a
- * global mutex on every allocation). */
-static void global_init(void)
-{
-    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    sqlite3_initialize();
 }
 
 /* glibc's count of the process's threads (GLIBC_PRIVATE, for
@@ -171,6 +194,16 @@ bool handle__trace_writer_uncounted(void)
     return writer_uncounted;
 }
 
+
+/* Process-wide set-up, once (under life, so a fork waits for it):
+ * SQLite without its malloc statistics (a global mutex on every
+ * allocation). */
+static void global_init(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+}
+
 /* ---- the writer thread ----------------------------------------------- */
 
 /* The writer's first step: a descriptor table of its own (unshare
@@ -211,6 +244,13 @@ static void process(struct writer *w, const struct handle__tr_ev *ev)
         w->closing = true;
         w->exit_status = (int)ev->a[0];
         w->ended_at = ev->t1;
+        w->live = (struct handle__leak *)(uintptr_t)ev->t0;
+        w->nlive = (size_t)ev->h;
+        w->live_owned = ev->a[1] != 0;
+        return;
+    }
+    if (ev->type == EV_FREEZE) {
+        w->s.frozen = true;
         return;
     }
     if (handle__store_event(&w->s, ev))
@@ -242,6 +282,7 @@ static void *writer_main(void *arg)
 {
     struct writer *w = arg;
     pthread_setname_np(pthread_self(), "handle-trace");
+    atomic_store(&g.writer_tid, (pid_t)syscall(SYS_gettid));
     db_enter();
     w->init_ok = private_fd_table(w->init_err, sizeof w->init_err) &&
                  handle__store_open(&w->s, w->init_err, sizeof w->init_err);
@@ -281,7 +322,15 @@ static void *writer_main(void *arg)
         if (w->closing) {
             db_enter();
             handle__store_commit(&w->s);
-            handle__store_finish(&w->s, w->exit_status, w->ended_at);
+            handle__store_finish(&w->s, w->exit_status, w->ended_at, w->live, w->nlive);
+            db_leave();
+            /* the closer may stop waiting now: the rest is a checkpoint */
+            handle__tr_publish(w->processed);
+            if (w->live_owned)
+                free(w->live);
+            w->live = NULL;
+            db_enter();
+            handle__store_checkpoint_close(&w->s);
             db_leave();
             break;
         }
@@ -314,7 +363,7 @@ static void *writer_main(void *arg)
  * the bounded wait); without memory for the copy, the kind alone is kept. */
 void handle__trace_error(const struct handle__trace_error *e)
 {
-    if (!atomic_load(&handle__tr.accepting))
+    if (!atomic_load(&handle__tr.open) || !handle__tr_owned())
         return;
     int saved = errno;
     const char *kind = e->kind ? e->kind : "?";
@@ -339,7 +388,26 @@ void handle__trace_error(const struct handle__trace_error *e)
     ev.a[5] = e->thread;
     ev.a[6] = e->stack;
     uint64_t pos;
-    if (handle__tr_enqueue(&ev, &pos)) {
+    if (handle__tr_enqueue_ctl(&ev, &pos)) {
+        handle__tr_wake_writer(true);
+        handle__tr_wait_committed(pos);
+    } else {
+        free(text);
+    }
+    errno = saved;
+}
+
+/* See trace.h: the panic recorded its error with raw frames first, and
+ * replaces the text once it is symbolized. */
+void handle__trace_error_text(const char *message)
+{
+    if (!message || !atomic_load(&handle__tr.open) || !handle__tr_owned())
+        return;
+    int saved = errno;
+    char *text = strdup(message);
+    struct handle__tr_ev ev = {.t0 = (uint64_t)(uintptr_t)text, .type = HANDLE__EV_ERROR_TEXT};
+    uint64_t pos;
+    if (text && handle__tr_enqueue_ctl(&ev, &pos)) {
         handle__tr_wake_writer(true);
         handle__tr_wait_committed(pos);
     } else {
@@ -351,20 +419,37 @@ void handle__trace_error(const struct handle__trace_error *e)
 /* See trace.h: a SYNC event makes the writer commit at once. */
 void handle__trace_sync(void)
 {
+    if (!atomic_load(&handle__tr.open) || !handle__tr_owned())
+        return;
     int saved = errno;
     struct handle__tr_ev ev = {.type = HANDLE__EV_SYNC};
     uint64_t pos;
-    if (handle__tr_enqueue(&ev, &pos)) {
+    if (handle__tr_enqueue_ctl(&ev, &pos)) {
         handle__tr_wake_writer(true);
         handle__tr_wait_committed(pos);
     }
     errno = saved;
 }
 
-/* See trace.h: true between a successful open and close (or forget). */
+/* See trace.h: true between a successful open and close (or forget);
+ * also after freeze. */
 bool handle__trace_is_open(void)
 {
-    return atomic_load(&handle__tr.accepting);
+    return atomic_load(&handle__tr.open);
+}
+
+/* See trace.h. The FREEZE event follows everything queued before this
+ * call; producers that raced with it past the accepting check are dropped
+ * by the writer. */
+void handle__trace_freeze(void)
+{
+    if (!atomic_load(&handle__tr.open) || !handle__tr_owned())
+        return;
+    int saved = errno;
+    struct handle__tr_ev ev = {.type = EV_FREEZE};
+    handle__tr_enqueue_ctl(&ev, NULL);
+    atomic_store(&handle__tr.accepting, false);
+    errno = saved;
 }
 
 /* ---- open, close, fork ----------------------------------------------- */
@@ -401,15 +486,17 @@ bool handle__trace_open(const struct handle__trace_config *cfg, char *err, size_
         return false;
     }
     int saved = errno;
-    pthread_mutex_lock(&g.life); /* first: a fork waits for SQLite's set-up too */
+    life_settled();
     pthread_once(&global_once, global_init);
-    bool ok = false;
-    struct writer *w = NULL;
-    if (g.running) {
-        ok = true;
-        goto out;
+    if (g.state == LIFE_OPEN) {
+        pthread_mutex_unlock(&g.life);
+        errno = saved;
+        return true;
     }
-    w = calloc(1, sizeof *w);
+    g.state = LIFE_OPENING;
+    pthread_mutex_unlock(&g.life);
+    bool ok = false;
+    struct writer *w = calloc(1, sizeof *w);
     if (!w || !handle__store_config(&w->s, cfg->path, cfg->exe, cfg->cmdline, cfg->boot_id) ||
         sem_init(&w->init_sem, 0, 0) != 0) {
         snprintf(err, errlen, "out of memory");
@@ -447,51 +534,109 @@ bool handle__trace_open(const struct handle__trace_config *cfg, char *err, size_
         writer_free(w);
         goto out;
     }
+    pthread_mutex_lock(&g.life);
     g.thread = th;
     g.w = w;
     atomic_store(&handle__tr.owner, getpid());
-    g.running = true;
-    writer_uncount();
+    snprintf(g.path, sizeof g.path, "%s", w->s.path);
+    g.state = LIFE_OPEN;
+    atomic_store(&handle__tr.open, true);
     atomic_store(&handle__tr.accepting, true);
+    writer_uncount();
+    pthread_mutex_unlock(&g.life);
     ok = true;
 out:
-    pthread_mutex_unlock(&g.life);
+    if (!ok) {
+        pthread_mutex_lock(&g.life);
+        g.state = LIFE_CLOSED;
+        pthread_mutex_unlock(&g.life);
+    }
     errno = saved;
     return ok;
 }
 
+/* Waits at most ns for thread th to end; true if it did (joined). */
+static bool join_bounded(pthread_t th, uint64_t ns)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t t = (uint64_t)ts.tv_nsec + ns % 1000000000u;
+    ts.tv_sec += (time_t)(ns / 1000000000u + t / 1000000000u);
+    ts.tv_nsec = (long)(t % 1000000000u);
+    int rc;
+    while ((rc = pthread_timedjoin_np(th, NULL, &ts)) == EINTR)
+        ;
+    return rc == 0;
+}
+
 /* See trace.h. Only the process that opened the trace closes it (a fork
- * child that was not told to forget must not join a thread it lacks). */
+ * or clone child that was not told to forget must not join a thread it
+ * lacks). The wait is bounded: the final commit within SYNC_WAIT_NS, the
+ * checkpoint after it within as much again; a writer that takes longer is
+ * left to finish alone (the process is ending). */
 void handle__trace_close(int exit_status, uint64_t ended_at, const struct handle__leak *live,
                          size_t n)
 {
-    (void)live; /* TODO(issue 11, case 10): reconcile */
-    (void)n;
+    if (!handle__tr_owned())
+        return; /* the writer is another process's: no join, no wait */
     int saved = errno;
-    pthread_mutex_lock(&g.life);
-    if (!g.running || atomic_load(&handle__tr.owner) != getpid()) {
+    life_settled();
+    if (g.state != LIFE_OPEN || atomic_load(&handle__tr.owner) != getpid()) {
         pthread_mutex_unlock(&g.life);
         errno = saved;
         return;
     }
+    g.state = LIFE_CLOSING;
+    pthread_t th = g.thread;
+    struct writer *w = g.w;
+    writer_recount(); /* before the writer can end */
+    pthread_mutex_unlock(&g.life);
+    /* The writer reads the set after we may have stopped waiting: a copy,
+     * or (no memory for one) the caller's, with an unbounded wait. */
+    struct handle__leak *copy = NULL;
+    if (live && n) {
+        copy = malloc(n * sizeof *copy);
+        if (copy)
+            memcpy(copy, live, n * sizeof *copy);
+    }
+    bool bounded = !live || !n || copy;
     struct handle__tr_ev ev = {.t1 = ended_at, .type = EV_CLOSE};
     ev.a[0] = (uint32_t)exit_status;
-    /* The CLOSE event is queued while events are still accepted, so it
-     * follows everything queued before this call; only then do producers
-     * stop (a producer waiting for room re-checks its slot after seeing
-     * accepting == false, so none can hold a position before CLOSE). */
-    bool queued = handle__tr_enqueue(&ev, NULL);
+    ev.t0 = (uint64_t)(uintptr_t)(copy ? copy : live);
+    ev.h = live ? n : 0;
+    ev.a[1] = copy != NULL;
+    /* The CLOSE event follows everything queued before this call; only then
+     * do producers stop. A producer holding an earlier position fills it
+     * (the writer frees its slot); later ones give up (stop_pos). */
+    uint64_t pos = 0;
+    bool queued = handle__tr_enqueue_ctl(&ev, &pos);
+    if (queued)
+        atomic_store(&handle__tr.stop_pos, pos);
     atomic_store(&handle__tr.accepting, false);
-    (void)queued;
+    atomic_store(&handle__tr.open, false);
     handle__tr_wake_writer(true);
-    writer_recount();
-    pthread_join(g.thread, NULL);
-    sem_destroy(&g.w->init_sem);
-    writer_free(g.w);
-    g.w = NULL;
-    g.running = false;
+    if (!queued) {
+        free(copy);
+        bounded = false; /* cannot happen while open; join anyway */
+    }
+    bool joined;
+    if (bounded) {
+        handle__tr_wait_committed(pos);
+        joined = join_bounded(th, HANDLE__TR_SYNC_WAIT_NS);
+    } else {
+        joined = pthread_join(th, NULL) == 0;
+    }
+    if (joined) {
+        sem_destroy(&w->init_sem);
+        writer_free(w);
+    } else {
+        pthread_detach(th); /* it owns w now, and leaks it */
+    }
     handle__tr_publish(UINT64_MAX); /* nobody waits for a trace that is gone */
     handle__tr_wake_producers();
+    pthread_mutex_lock(&g.life);
+    g.w = NULL;
+    g.state = LIFE_CLOSED;
     pthread_mutex_unlock(&g.life);
     errno = saved;
 }
@@ -503,29 +648,111 @@ void handle__trace_forget(void)
      * Leak them; reset what a new trace needs (the ring is reset by the
      * next open). The locks are released by our own fork handler: the
      * forking thread took them in fork_prepare(). */
-    g.running = false;
+    g.state = LIFE_CLOSED;
     g.w = NULL;
+    atomic_store(&g.writer_tid, 0);
+    atomic_store(&g.watching, false); /* the watcher is the parent's */
     writer_uncounted = false; /* glibc counts the child's one thread afresh */
     handle__tr_forget();
 }
 
-/* ---- interim stubs (issue 11: the writer rebuild replaces them) ------- */
+/* ---- the last thread ------------------------------------------------- */
 
-const char *handle__trace_path(void)
+/* Whether tid's state in /proc is zombie or dead. */
+static bool task_gone(const char *tid)
 {
-    return g.running && g.w ? g.w->s.path : "";
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%s/stat", tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return true;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the name may hold anything */
+    return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
 }
 
-void handle__trace_error_text(const char *message)
+/* Whether every thread of the process but the watcher and the writer is
+ * gone (a zombie main thread counts as gone). */
+static bool orphaned(pid_t self)
 {
-    (void)message;
+    int saved = errno;
+    DIR *d = opendir("/proc/self/task");
+    if (!d) {
+        errno = saved;
+        return false;
+    }
+    pid_t writer = atomic_load(&g.writer_tid);
+    bool alone = true;
+    struct dirent *e;
+    while (alone && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (tid == self || tid == writer)
+            continue;
+        if (!task_gone(e->d_name))
+            alone = false;
+    }
+    closedir(d);
+    errno = saved;
+    return alone;
 }
 
-void handle__trace_freeze(void)
+/* The watcher thread: a program thread of ours (it shares the program's
+ * descriptor table, unlike the writer, so the exit sequence it runs writes
+ * the program's stdio and the report where the program's would go, and
+ * keeps that table alive after the other threads left). Checks at once and
+ * then every WATCH_NS whether it is the last thread beside the writer;
+ * then calls on_orphan(), which runs the exit sequence. */
+#define WATCH_NS 20000000u
+static void *watch_main(void *arg)
 {
+    void (*on_orphan)(void) = (void (*)(void))(uintptr_t)arg;
+    pthread_setname_np(pthread_self(), "handle-orphan");
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    while (!orphaned(self)) {
+        struct timespec ts = {0, WATCH_NS};
+        nanosleep(&ts, NULL);
+    }
+    on_orphan();
+    return NULL;
 }
 
+/* See trace.h. on_orphan runs on a watcher thread of ours that shares the
+ * program's descriptors, not on the writer (whose private table holds
+ * only the trace's: a stdio flush at exit there could write into them). */
 void handle__trace_watch_orphan(void (*on_orphan)(void))
 {
-    (void)on_orphan;
+    if (!on_orphan || atomic_exchange(&g.watching, true))
+        return;
+    int saved = errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_t th;
+    int rc = pthread_attr_init(&attr);
+    if (rc == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        rc = pthread_create(&th, &attr, watch_main, (void *)(uintptr_t)on_orphan);
+        pthread_attr_destroy(&attr);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        atomic_store(&g.watching, false);
+    errno = saved;
 }
+
+/* ---- the open trace's path ------------------------------------------ */
+
+/* See trace.h: a copy made at open (the path may have gained ".<n>"). */
+const char *handle__trace_path(void)
+{
+    return atomic_load(&handle__tr.open) ? g.path : "";
+}
+
+
