@@ -26,12 +26,14 @@
  * dwarf_getsrclines), nor every damaged debug file. A report must not be
  * lost to that, least of all the debug runtime's panic report, printed
  * inside someone else's process: every call into libdw runs under a
- * SIGSEGV/SIGBUS guard. A fault there jumps back, the symbolizer stops
+ * SIGSEGV/SIGBUS/SIGABRT guard (libdw's assert()s fail too when an
+ * allocation did). A fault there jumps back, the symbolizer stops
  * using libdw (its state may be broken: its Dwfls are never freed), and
  * from then on frames are module+offset; handle__sym_error says why. The
  * handler runs on an alternate signal stack, so that libdw running out of
  * stack is caught too. A fault in another thread, or one not raised by
- * the CPU, goes to the handler in force before the guard.
+ * the CPU (for SIGABRT: not raised by this thread), goes to the handler in
+ * force before the guard.
  */
 #include "symbolize.h"
 #include "text.h"
@@ -326,7 +328,12 @@ static const char *internf(struct handle__symbolizer *s, const char *fmt, ...)
 static __thread sigjmp_buf *fault_jmp __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned guard_refs;
-static struct sigaction guard_old[2]; /* SIGSEGV, SIGBUS before the guard */
+static struct sigaction guard_old[3]; /* SIGSEGV, SIGBUS, SIGABRT before the guard */
+
+static int guard_slot(int sig)
+{
+    return sig == SIGSEGV ? 0 : sig == SIGBUS ? 1 : 2;
+}
 
 /* The handler runs on an alternate signal stack (SA_ONSTACK): a fault
  * raised because libdw ran out of stack (a small thread stack, a stack
@@ -340,7 +347,12 @@ static struct sigaction guard_old[2]; /* SIGSEGV, SIGBUS before the guard */
 static void guard_handler(int sig, siginfo_t *si, void *uc)
 {
     sigjmp_buf *j = fault_jmp;
-    if (j && si->si_code > 0) { /* a fault of this thread inside libdw */
+    /* A fault of this thread inside libdw; or libdw's own abort() (an
+     * assert() of elfutils that fails when an allocation did, seen in
+     * dynamicsizehash_concurrent.c): raise() sends it to this thread. */
+    bool ours = sig == SIGABRT ? si->si_code == SI_TKILL && si->si_pid == getpid()
+                               : si->si_code > 0;
+    if (j && ours) {
         fault_jmp = NULL;
         siglongjmp(*j, 1);
     }
@@ -349,7 +361,7 @@ static void guard_handler(int sig, siginfo_t *si, void *uc)
      * guard, which stays the guard's successor, so that the guard keeps
      * working for the faults that are ours. */
     int saved = errno;
-    const struct sigaction *old = &guard_old[sig == SIGBUS];
+    const struct sigaction *old = &guard_old[guard_slot(sig)];
     if (old->sa_flags & SA_SIGINFO) {
         old->sa_sigaction(sig, si, uc);
     } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
@@ -412,8 +424,10 @@ static void guard_ref(struct handle__symbolizer *s)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGSEGV, NULL, &guard_old[0]);
         sigaction(SIGBUS, NULL, &guard_old[1]);
+        sigaction(SIGABRT, NULL, &guard_old[2]);
         sigaction(SIGSEGV, &sa, NULL);
         sigaction(SIGBUS, &sa, NULL);
+        sigaction(SIGABRT, &sa, NULL);
     }
     pthread_mutex_unlock(&guard_lock);
     s->guarded = true;
@@ -432,6 +446,8 @@ static void guard_unref(struct handle__symbolizer *s)
             sigaction(SIGSEGV, &guard_old[0], NULL);
         if (sigaction(SIGBUS, NULL, &cur) == 0 && cur.sa_sigaction == guard_handler)
             sigaction(SIGBUS, &guard_old[1], NULL);
+        if (sigaction(SIGABRT, NULL, &cur) == 0 && cur.sa_sigaction == guard_handler)
+            sigaction(SIGABRT, &guard_old[2], NULL);
     }
     pthread_mutex_unlock(&guard_lock);
     s->guarded = false;

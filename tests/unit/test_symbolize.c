@@ -901,13 +901,21 @@ static int dw_sweep(const char *okdir, const char *brokendir)
         fprintf(stderr, "dw-sweep: libdw whose dwfl_begin crashes\n");
         failed++;
     }
+    /* libdw's own assert() failing (elfutils' hash tables under
+     * allocation failure): SIGABRT raised inside the guarded call */
+    char aborts[] = "FAKE_DW_ABORT=dwfl_begin";
+    char *abort_env[] = {lp_ok, aborts, NULL};
+    if (!dw_run(abort_env, "--dw-crash-check", NULL, 0)) {
+        fprintf(stderr, "dw-sweep: libdw whose dwfl_begin aborts\n");
+        failed++;
+    }
     char foreign[] = "FAKE_DW_FOREIGN_CRASH=dwfl_begin";
     char *foreign_env[] = {lp_ok, foreign, NULL};
     if (!dw_run(foreign_env, "--dw-foreign-check", NULL, 0)) {
         fprintf(stderr, "dw-sweep: another thread's fault, then libdw's own\n");
         failed++;
     }
-    printf("dw-sweep: %zu fake libdw.so.1, %d failed\n", sizeof names / sizeof names[0] + 4,
+    printf("dw-sweep: %zu fake libdw.so.1, %d failed\n", sizeof names / sizeof names[0] + 5,
            failed);
     return failed != 0;
 }

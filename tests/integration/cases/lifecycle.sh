@@ -206,7 +206,7 @@ C
     m=$(sql "$t" "select count(*) from leaks")
     [ "$n" = "$m" ] || fail "run $i: report $n leaks, trace $m"
     [ "$(sql "$t" "select count(*) from leaks where tag='churn'")" = \
-      "$(grep -o 'Leak of [0-9]* handle(s) tagged "churn"' err | grep -o '[0-9]*' | head -1 | sed 's/^$/0/')" ] \
+      "$(c=$(grep -o 'Leak of [0-9]* handle(s) tagged "churn"' err | grep -o '[0-9]*' | head -1); echo ${c:-0})" ] \
       || fail "run $i: churn leaks differ"
   done
 }

@@ -83,6 +83,7 @@ static void foreign_then_crash(void)
         const char *x = getenv("FAKE_DW_EXIT");                               \
         const char *k = getenv("FAKE_DW_KILL");                               \
         const char *f = getenv("FAKE_DW_FOREIGN_CRASH");                      \
+        const char *a = getenv("FAKE_DW_ABORT");                              \
         if (m && strcmp(m, #name) == 0)                                       \
             return NULL;                                                      \
         if (c && strcmp(c, #name) == 0)                                       \
@@ -93,6 +94,8 @@ static void foreign_then_crash(void)
             return (__typeof__(&name))killed;                                 \
         if (f && strcmp(f, #name) == 0)                                       \
             return (__typeof__(&name))foreign_then_crash;                     \
+        if (a && strcmp(a, #name) == 0)                                       \
+            return (__typeof__(&name))abort;                                  \
         return (__typeof__(&name))never_called;                               \
     }                                                                         \
     __typeof__(name) name                                                     \
