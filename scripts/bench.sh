@@ -27,7 +27,8 @@
 #
 # This is not a test: ctest never runs it, and no figure here fails a run.
 # The plain run (sections release and debug) takes about two minutes on a
-# 2-core machine plus the build; --anchors about six. --anchors writes its
+# 2-core machine plus the build; --anchors about six; section baseline
+# under a minute plus building REV's libraries (once). --anchors writes its
 # plots beside BENCHMARKS.md (bench-*.png; with --quick, into the build
 # tree instead).
 #
