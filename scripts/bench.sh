@@ -5,6 +5,7 @@
 #
 #   scripts/bench.sh [--quick] [--runs N] [SECTION...]
 #   scripts/bench.sh --anchors [--quick] [--runs N] [SECTION...]
+#   scripts/bench.sh --baseline REV [--quick] [--runs N] [SECTION...]
 #
 #   --quick     fewer and shorter runs (about 30 s in all instead of 2 min)
 #   --runs N    runs per figure (each figure is the median of the runs)
@@ -12,15 +13,22 @@
 #               heaptrack, gperftools' heap checker, valgrind,
 #               heaptrack_print) and the scaling curves with their plots;
 #               installs the Debian packages it needs; about 6 minutes
+#   --baseline REV  adds section baseline: builds the libraries of REV (a
+#               git revision of this repository) in their own Release tree
+#               (a detached worktree under the build tree) and times this
+#               tree's libhandle.so and libhandle-debug.so against REV's,
+#               the two alternating run by run in the same invocation
 #   SECTION     run only these sections (default: release and debug, or
-#               with --anchors the anchors_* ones); see SECTIONS below
+#               with --anchors the anchors_* ones; baseline is added
+#               whenever --baseline is given); see SECTIONS below
 #
 # Environment: HANDLE_BENCH_DIR overrides the build tree (default
 # build/bench); CC chooses the compiler as usual for CMake.
 #
 # This is not a test: ctest never runs it, and no figure here fails a run.
 # The plain run (sections release and debug) takes about two minutes on a
-# 2-core machine plus the build; --anchors about six. --anchors writes its
+# 2-core machine plus the build; --anchors about six; section baseline
+# under a minute plus building REV's libraries (once). --anchors writes its
 # plots beside BENCHMARKS.md (bench-*.png; with --quick, into the build
 # tree instead).
 #
@@ -41,6 +49,8 @@ QUICK=0
 ANCHORS=0
 RUNS=
 ONLY=()
+BASELINE=     # --baseline REV, as given
+BASE_COMMIT=  # and the commit it names
 
 usage() {
     sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -56,6 +66,11 @@ parse_args() {
             RUNS=$2
             shift
             ;;
+        --baseline)
+            [ $# -ge 2 ] || { echo "bench.sh: --baseline needs a git revision" >&2; exit 2; }
+            BASELINE=$2
+            shift
+            ;;
         -h | --help) usage; exit 0 ;;
         -*) echo "bench.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
         *) ONLY+=("$1") ;;
@@ -64,10 +79,24 @@ parse_args() {
     done
     for s in "${ONLY[@]}"; do
         if ! declare -F "section_$s" >/dev/null; then
-            echo "bench.sh: unknown section '$s' (sections: ${SECTIONS[*]} ${ANCHOR_SECTIONS[*]})" >&2
+            echo "bench.sh: unknown section '$s' (sections: ${SECTIONS[*]} ${ANCHOR_SECTIONS[*]} baseline)" >&2
+            exit 2
+        fi
+        if [ "$s" = baseline ] && [ -z "$BASELINE" ]; then
+            echo "bench.sh: section baseline needs --baseline REV" >&2
             exit 2
         fi
     done
+    if [ -n "$RUNS" ] && ! [[ $RUNS =~ ^[1-9][0-9]*$ ]]; then
+        echo "bench.sh: --runs needs a positive number, not '$RUNS'" >&2
+        exit 2
+    fi
+    if [ -n "$BASELINE" ]; then
+        BASE_COMMIT=$(git -C "$ROOT" rev-parse --verify --quiet "$BASELINE^{commit}") || {
+            echo "bench.sh: --baseline $BASELINE: not a commit of the repository at $ROOT" >&2
+            exit 2
+        }
+    fi
 }
 
 # Configures the Release tree once per invocation: -O2 (CMake's Release
@@ -103,6 +132,8 @@ machine_info() {
     echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
     echo "command: scripts/bench.sh ${ARGS[*]}"
     echo "source:  $(source_version)"
+    [ -n "$BASELINE" ] &&
+        echo "baseline: $BASELINE = $(git -C "$ROOT" log -1 --format='%h %s' "$BASE_COMMIT" | cut -c1-70)"
     echo "build:   $BUILD_DIR (Release, -O2), $(cc_version)"
 }
 
@@ -204,6 +235,8 @@ need_debs() {
 BB=
 DEBUG_SO=
 TCMALLOC=
+CUR_PRELOAD=   # section baseline: LD_PRELOAD of run_life's debug-current
+BASE_PRELOAD=  # and of debug-base
 life_build() {
     build_targets bench_life_handle bench_life_malloc bench_run handle_debug "$@"
     BB=$BUILD_DIR/tests/bench
@@ -217,6 +250,9 @@ life_build() {
 #   none-handle, none-malloc   the twins without any tool (release libhandle.so)
 #   debug       bench_life_handle, LD_PRELOAD=libhandle-debug.so: trace
 #               handle-trace.PID.db in DIR
+#   debug-current, debug-base   the same, LD_PRELOAD=$CUR_PRELOAD or
+#               $BASE_PRELOAD (section baseline: each tree's debug and
+#               release libraries)
 #   heaptrack   bench_life_malloc under `heaptrack -o DIR/ht` (DIR/ht.zst)
 #   heapcheck   bench_life_malloc, LD_PRELOAD=libtcmalloc.so.4 HEAPCHECK=normal
 #   memcheck    bench_life_malloc under valgrind --leak-check=full
@@ -233,6 +269,8 @@ run_life() {
         cmd=(env "LD_PRELOAD=$DEBUG_SO" ${LIFE_OPTS:+"HANDLE_OPTIONS=$LIFE_OPTS"}
             "$BB/bench_life_handle" "$@")
         ;;
+    debug-current) cmd=(env "LD_PRELOAD=$CUR_PRELOAD" "$BB/bench_life_handle" "$@") ;;
+    debug-base) cmd=(env "LD_PRELOAD=$BASE_PRELOAD" "$BB/bench_life_handle" "$@") ;;
     heaptrack) cmd=(heaptrack -o "$dir/ht" "$BB/bench_life_malloc" "$@") ;;
     heapcheck)
         cmd=(env "LD_PRELOAD=$TCMALLOC" HEAPCHECK=normal "HEAP_CHECK_DUMP_DIRECTORY=$dir"
@@ -467,6 +505,231 @@ section_debug() {
     done
     echo "(thread_first: the thread's first lifetime (debug, heaptrack) or unw_backtrace (unw_bt,"
     echo " libunwind alone); thread_steady: the mean of its next 100; extra: first - steady)"
+}
+
+# ---- section baseline (--baseline REV) ---------------------------------
+
+# baseline_build: REV's libhandle.so and libhandle-debug.so, built in their
+# own Release (-O2) tree, configured as configure() configures this one,
+# from a detached git worktree of REV under the build tree. A worktree
+# left by an earlier run is reused when it holds REV unchanged, else
+# removed and made again. Sets BASE_LIB and BASE_DEBUG_SO (real paths).
+BASE_LIB=
+BASE_DEBUG_SO=
+baseline_build() {
+    local src=$BUILD_DIR/baseline-src bld=$BUILD_DIR/baseline-build
+    git -C "$ROOT" worktree prune
+    if [ -e "$src" ] && { [ "$(git -C "$src" rev-parse --show-toplevel 2>/dev/null)" != "$src" ] ||
+        [ "$(git -C "$src" rev-parse HEAD 2>/dev/null)" != "$BASE_COMMIT" ] ||
+        [ -n "$(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null)" ]; }; then
+        echo "bench.sh: replacing the baseline worktree $src" >&2
+        git -C "$ROOT" worktree remove --force "$src" >/dev/null 2>&1 || rm -rf "$src"
+        git -C "$ROOT" worktree prune
+        rm -rf "$bld"
+    fi
+    if [ ! -e "$src" ]; then
+        rm -rf "$bld"
+        git -C "$ROOT" worktree add --detach "$src" "$BASE_COMMIT" >"$BUILD_DIR/baseline-worktree.log" 2>&1 || {
+            cat "$BUILD_DIR/baseline-worktree.log" >&2
+            echo "bench.sh: git worktree add $src $BASE_COMMIT failed" >&2
+            exit 1
+        }
+    fi
+    mkdir -p "$bld"
+    cmake -S "$src" -B "$bld" -DCMAKE_BUILD_TYPE=Release \
+        "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" -DBUILD_TESTING=ON \
+        -DHANDLE_SANITIZE= >"$bld/configure.log" 2>&1 || {
+        cat "$bld/configure.log" >&2
+        echo "bench.sh: configuring the baseline tree $bld failed" >&2
+        exit 1
+    }
+    cmake --build "$bld" --parallel --target handle handle_debug >"$bld/build.log" 2>&1 || {
+        cat "$bld/build.log" >&2
+        echo "bench.sh: building $BASELINE's libraries in $bld failed" >&2
+        exit 1
+    }
+    BASE_LIB=$(realpath "$bld/lib/libhandle.so.1")
+    BASE_DEBUG_SO=$(realpath "$bld/lib/debug/libhandle-debug.so")
+}
+
+# loaded_handle_libs PRELOAD PROG ARGS...: the libhandle* files the dynamic
+# loader maps for PROG ARGS under LD_PRELOAD=PRELOAD, as real paths, one a
+# line, sorted (from LD_DEBUG=libs: "calling init: FILE" for every object
+# it initialises). PROG runs in $WORK (a debug run leaves its trace there).
+loaded_handle_libs() {
+    local pre=$1 f
+    shift
+    (cd "$WORK" && env -u HANDLE_OPTIONS "LD_PRELOAD=$pre" LD_DEBUG=libs "$@" 2>&1 >/dev/null) |
+        sed -n 's/^ *[0-9]*:[[:space:]]*calling init: //p' | grep '/libhandle[^/]*$' |
+        while read -r f; do realpath "$f"; done | sort -u
+}
+
+# check_preload WHAT PRELOAD PROG ARGS...: fails the run unless the
+# libhandle* files mapped under LD_PRELOAD=PRELOAD are exactly PRELOAD's
+# (the program's own DT_NEEDED libhandle.so.1 is then satisfied by the
+# preloaded file of the same soname, not loaded a second time).
+check_preload() {
+    local what=$1 pre=$2 got want
+    shift 2
+    got=$(loaded_handle_libs "$pre" "$@")
+    want=$(for f in $pre; do realpath "$f"; done | sort -u)
+    if [ "$got" != "$want" ]; then
+        echo "bench.sh: baseline: $what: LD_PRELOAD=$pre maps" >&2
+        echo "${got:-  (no libhandle file)}" | sed 's/^/  /' >&2
+        echo "bench.sh: expected exactly the preloaded files" >&2
+        exit 1
+    fi
+    echo "  $what: $(echo "$got" | tr '\n' ' ')"
+}
+
+# diff_runs SECTION METRIC A B: appends METRIC's A - B difference of every
+# run as subject diff_A_B, run by run.
+diff_runs() {
+    local sec=$1 m=$2 a=$3 b=$4
+    awk -v s="$sec" -v m="$m" -v a="$a" -v b="$b" '
+        $1 == s && $2 == m && $3 == a { va[$4] = $5; u = $6 }
+        $1 == s && $2 == m && $3 == b { vb[$4] = $5 }
+        END { for (r in va) if (r in vb)
+                  printf "%s %s diff_%s_%s %s %.4f %s\n", s, m, a, b, r, va[r] - vb[r], u }' \
+        "$RESULTS" | sort -k4n >>"$RESULTS.tmp"
+    cat "$RESULTS.tmp" >>"$RESULTS"
+    rm -f "$RESULTS.tmp"
+}
+
+# This tree's libraries against REV's (--baseline REV), in one invocation,
+# the two alternating run by run (current first in even runs, REV first in
+# odd ones) so that the machine's drift reaches both:
+#   release  this tree's bench_release (--lib-only, the handle_value loops
+#            and new+delete), run once with LD_PRELOAD of this tree's
+#            libhandle.so.1 file and once with REV's; each process's figure
+#            is the median of its own inner runs
+#   debug    bench_life_handle making N lifetimes, as section debug does,
+#            under LD_PRELOAD of each tree's libhandle-debug.so and
+#            libhandle.so.1 (marginal wall and CPU per lifetime)
+# The verdicts are the issue's: handle_value at most 0.3 ns and
+# new+delete at most 1 ns slower than REV (the median of the per-run
+# differences).
+section_baseline() {
+    need_debs sqlite3
+    life_build bench_release
+    baseline_build
+    local sec=baseline runs druns inner ms n
+    if [ "$QUICK" = 1 ]; then
+        runs=${RUNS:-5} druns=${RUNS:-3} inner=3 ms=10 n=200000
+    else
+        runs=${RUNS:-11} druns=${RUNS:-5} inner=5 ms=40 n=1000000
+    fi
+    local cur_lib cur_debug
+    cur_lib=$(realpath "$BUILD_DIR/lib/libhandle.so.1")
+    cur_debug=$(realpath "$DEBUG_SO")
+    CUR_PRELOAD="$cur_debug $cur_lib"
+    BASE_PRELOAD="$BASE_DEBUG_SO $BASE_LIB"
+    WORK=$BUILD_DIR/work-baseline
+    rm -rf "$WORK"
+    mkdir -p "$WORK"
+    local short
+    short=$(git -C "$ROOT" rev-parse --short "$BASE_COMMIT")
+    echo
+    echo "== baseline: this tree ($(source_version)) vs $BASELINE ($short), both built Release -O2 =="
+    echo "libhandle* files mapped under each LD_PRELOAD (LD_DEBUG=libs):"
+    check_preload "bench_release, current" "$cur_lib" "$BB/bench_release" --help
+    check_preload "bench_release, $short" "$BASE_LIB" "$BB/bench_release" --help
+    check_preload "bench_life_handle, current" "$CUR_PRELOAD" "$BB/bench_life_handle" -n 1
+    check_preload "bench_life_handle, $short" "$BASE_PRELOAD" "$BB/bench_life_handle" -n 1
+
+    # Release: one bench_release process per subject and run.
+    local metrics=(value_x8 value_loop value_chain new_delete)
+    local mlist
+    mlist=$(IFS=,; echo "${metrics[*]}")
+    echo "release: median of $runs runs; a run is one bench_release process per library"
+    echo "(--lib-only --metrics $mlist, its figure the median of $inner inner runs of ~$ms ms)"
+    local r subj order lib m
+    for ((r = 0; r < runs; r++)); do
+        if ((r % 2)); then order=(base current); else order=(current base); fi
+        for subj in "${order[@]}"; do
+            lib=$cur_lib
+            [ "$subj" = base ] && lib=$BASE_LIB
+            rm -f "$WORK/rel.raw"
+            env -u HANDLE_OPTIONS "LD_PRELOAD=$lib" "$BB/bench_release" --lib-only \
+                --metrics "$mlist" --runs "$inner" --ms "$ms" --section inner \
+                --raw "$WORK/rel.raw" >"$WORK/rel-$subj.out" 2>&1 || {
+                cat "$WORK/rel-$subj.out" >&2
+                echo "bench.sh: baseline: bench_release under $lib failed" >&2
+                exit 1
+            }
+            for m in "${metrics[@]}"; do
+                raw "$sec" "$m" "$subj" "$r" \
+                    "$(awk -v m="$m" '$2 == m && $3 == "lib" { print $5 }' "$WORK/rel.raw" | median)" ns
+            done
+        done
+    done
+    for m in "${metrics[@]}"; do
+        diff_runs "$sec" "$m" current base
+        ratio_runs "$sec" "$m" current base
+    done
+
+    # Debug: marginal cost per lifetime under each tree's debug library.
+    echo "debug: median of $druns runs of $n lifetimes per library, bench_life_handle timed whole by"
+    echo "bench_run; per lifetime = (whole(N) - whole(1)) / (N - 1); default options, trace on"
+    for ((r = 0; r < druns; r++)); do
+        if ((r % 2)); then order=(debug-base debug-current); else order=(debug-current debug-base); fi
+        for subj in "${order[@]}"; do
+            measure_pair "$sec" "$r" "$subj" "$n"
+        done
+    done
+    for m in wall cpu wall_whole cpu_whole trace startup_wall; do
+        diff_runs "$sec" "$m" debug-current debug-base
+        ratio_runs "$sec" "$m" debug-current debug-base
+    done
+
+    echo
+    row "metric" unit current "$short" "cur-$short" "cur/$short" target verdict
+    local label d t c b
+    for m in "${metrics[@]}"; do
+        t=-
+        case $m in
+        value_x8) label="handle_value, unrolled x8 (throughput)" t=0.3 ;;
+        value_loop) label="handle_value, simple loop" t=0.3 ;;
+        value_chain) label="handle_value, dependent chain (latency)" ;;
+        new_delete) label="handle_new+handle_delete" t=1 ;;
+        esac
+        d=$(med $sec "$m" diff_current_base)
+        c=$(fmt "$(med $sec "$m" current)" 2); b=$(fmt "$(med $sec "$m" base)" 2)
+        if [ "$t" = - ]; then
+            row "$label" ns "$c" "$b" "$(fmt "$d" 2)" "$(fmt "$(med $sec "$m" ratio_current_base)" 3)"
+        else
+            row "$label" ns "$c" "$b" "$(fmt "$d" 2)" "$(fmt "$(med $sec "$m" ratio_current_base)" 3)" \
+                "<= +$t" "$(verdict "$d" "<=" "$t")"
+        fi
+    done
+    for m in wall cpu wall_whole cpu_whole trace startup_wall; do
+        local u=ns dec=1
+        case $m in
+        wall) label="debug: wall per lifetime (marginal)" ;;
+        cpu) label="debug: CPU per lifetime, all threads, marginal" ;;
+        wall_whole) label="debug: wall per lifetime, whole process / N" ;;
+        cpu_whole) label="debug: CPU per lifetime, whole process / N" ;;
+        trace) label="debug: trace bytes per lifetime (marginal)" u=bytes dec=2 ;;
+        startup_wall) label="debug: start-up and exit (1-lifetime run)" u=ms ;;
+        esac
+        row "$label" "$u" "$(fmt "$(med $sec "$m" debug-current)" $dec)" \
+            "$(fmt "$(med $sec "$m" debug-base)" $dec)" \
+            "$(fmt "$(med $sec "$m" diff_debug-current_debug-base)" $dec)" \
+            "$(fmt "$(med $sec "$m" ratio_debug-current_debug-base)" 3)"
+    done
+    echo "(current, $short: medians of the runs; cur-$short and cur/$short: medians of the per-run"
+    echo " differences and ratios, current minus or over $short; > 0 and > 1: current is slower)"
+    local dx dl dn vx vl vn vv
+    dx=$(med $sec value_x8 diff_current_base); dl=$(med $sec value_loop diff_current_base)
+    dn=$(med $sec new_delete diff_current_base)
+    vx=$(verdict "$dx" "<=" 0.3); vl=$(verdict "$dl" "<=" 0.3); vn=$(verdict "$dn" "<=" 1)
+    vv=met
+    [ "$vx" = met ] && [ "$vl" = met ] || vv=MISSED
+    [ "$vx" = "no figure" ] || [ "$vl" = "no figure" ] && vv="no figure"
+    echo
+    echo "verdict: handle_value at most 0.3 ns slower than $short: $vv" \
+        "(unrolled x8 $(fmt "$dx" 2) ns, simple loop $(fmt "$dl" 2) ns)"
+    echo "verdict: handle_new+handle_delete at most 1 ns slower than $short: $vn ($(fmt "$dn" 2) ns)"
 }
 
 # ---- sections anchors_* (--anchors) -----------------------------------
@@ -890,6 +1153,9 @@ ARGS=("$@")
 parse_args "$@"
 [ "$ANCHORS" = 1 ] && SECTIONS=("${ANCHOR_SECTIONS[@]}")
 [ ${#ONLY[@]} -gt 0 ] && SECTIONS=("${ONLY[@]}")
+if [ -n "$BASELINE" ] && [[ " ${SECTIONS[*]} " != *" baseline "* ]]; then
+    SECTIONS+=(baseline)
+fi
 mkdir -p "$BUILD_DIR"
 : >"$RESULTS"
 configure

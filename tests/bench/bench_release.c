@@ -17,6 +17,12 @@
  * (this executable re-run with --mem-child) that makes 1M live handles and
  * reports its RSS growth (/proc/self/smaps_rollup) divided by 1M.
  *
+ * --lib-only and --metrics narrow a process down to libhandle and a few
+ * metrics: scripts/bench.sh's baseline section runs it that way, once with
+ * this tree's libhandle.so.1 and once with another revision's, each
+ * switched in with LD_PRELOAD (the calls go through the GOT, so the
+ * preloaded file is the one called).
+ *
  * Iteration counts are calibrated once per metric and subject so that one
  * measurement takes about --ms milliseconds. Time is CLOCK_MONOTONIC; no
  * thread is pinned. This program only measures: it is built by the normal
@@ -419,11 +425,45 @@ static const struct {
 static double res[M_COUNT][S_COUNT][MAX_RUNS];
 static int runs = 11;
 static const char *section = "release";
-static bool value_only; /* --value-only: M_CHAIN, M_LOOP, M_X8 */
+static bool value_only;   /* --value-only: M_CHAIN, M_LOOP, M_X8 */
+static unsigned chosen;   /* --metrics: bit m set for metric m; 0: all */
+static bool lib_only;     /* --lib-only: the libhandle subject alone */
 
 static bool enabled(int m)
 {
-    return !value_only || m <= M_X8;
+    if (value_only && m > M_X8)
+        return false;
+    return chosen == 0 || (chosen >> m & 1u);
+}
+
+static bool subject_on(int s)
+{
+    return !lib_only || s == S_LIB;
+}
+
+/* --metrics LIST: comma-separated metric ids; false on an unknown one.
+ * scaling needs both new+value+delete figures, and the anonymous-RSS
+ * figure comes with the RSS one. */
+static bool choose_metrics(const char *list)
+{
+    char buf[512];
+    if (strlen(list) >= sizeof buf)
+        return false;
+    strcpy(buf, list);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int m = 0;
+        while (m < M_COUNT && strcmp(metrics[m].id, t) != 0)
+            m++;
+        if (m == M_COUNT || m == M_MEM_ANON)
+            return false;
+        chosen |= 1u << m;
+        if (m == M_SCALING)
+            chosen |= 1u << M_NVD1 | 1u << M_NVD2;
+        if (m == M_MEM)
+            chosen |= 1u << M_MEM_ANON;
+    }
+    return chosen != 0;
 }
 
 /* Median over the runs of f(run), skipping NaN. */
@@ -467,6 +507,8 @@ static void cell(double v, const char *fmt)
 static void target_row(const char *label, int m, int base_for_diff, double target, bool lower,
                        double go)
 {
+    if (!enabled(m) || (base_for_diff >= 0 && !subject_on(base_for_diff)))
+        return;
     double lib = base_for_diff >= 0 ? median_of(get_diff, m, S_LIB, base_for_diff)
                                     : median_of(get_abs, m, S_LIB, 0);
     bool ratio = base_for_diff < 0;
@@ -490,10 +532,11 @@ static void target_row(const char *label, int m, int base_for_diff, double targe
 
 static void print_tables(int ms)
 {
-    if (value_only)
-        printf("%s: handle_value only; median of %d runs in one process; ~%d ms per "
-               "measurement\n\n",
-               section, runs, ms);
+    if (value_only || chosen || lib_only)
+        printf("%s: %s%s; median of %d runs in one process; ~%d ms per measurement\n\n",
+               section, value_only ? "handle_value only" : chosen ? "chosen metrics" : "",
+               lib_only ? (value_only || chosen ? ", libhandle only" : "libhandle only") : "",
+               runs, ms);
     else
         printf("%s: median of %d runs in one process (memory: %d fresh processes per "
                "subject); ~%d ms per measurement\n\n",
@@ -523,8 +566,6 @@ static void print_tables(int ms)
     target_row("handle_value, simple loop (ns)", M_LOOP, -1, TARGET_VALUE_NS, true, GO_VALUE_NS);
     target_row("handle_value, unrolled x8, minus empty call", M_X8, S_EMPTY, TARGET_VALUE_NS, true,
                0);
-    if (value_only)
-        return;
     target_row("handle_new+handle_delete (ns)", M_ND, -1, TARGET_NEW_DELETE_NS, true,
                GO_NEW_DELETE_NS);
     target_row("new+value+delete, 2 threads, aggregate (ns)", M_NVD2, -1, TARGET_2T_NS, true,
@@ -537,13 +578,16 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: bench_release [--quick] [--runs N] [--ms MS] [--raw FILE] [--value-only]\n"
-            "                     [--section NAME]\n"
+            "                     [--metrics LIST] [--lib-only] [--section NAME]\n"
             "  --quick         5 runs of ~10 ms per measurement (default: 11 runs of ~40 ms)\n"
             "  --runs N        runs (1..%d); each figure is the median of the runs\n"
             "  --ms MS         target milliseconds per measurement\n"
             "  --raw FILE      append every per-run figure to FILE as\n"
             "                  'SECTION METRIC SUBJECT RUN VALUE UNIT'\n"
             "  --value-only    only the handle_value metrics\n"
+            "  --metrics LIST  only these metrics (comma-separated ids as in the raw lines,\n"
+            "                  e.g. value_x8,new_delete)\n"
+            "  --lib-only      only the libhandle subject (no yardstick, no empty call)\n"
             "  --section NAME  the SECTION of the raw lines and the title (default: release)\n",
             MAX_RUNS);
 }
@@ -598,6 +642,14 @@ int main(int argc, char **argv)
             section = argv[++i];
         } else if (strcmp(argv[i], "--value-only") == 0) {
             value_only = true;
+        } else if (strcmp(argv[i], "--metrics") == 0 && i + 1 < argc) {
+            if (!choose_metrics(argv[++i])) {
+                fprintf(stderr, "bench_release: bad --metrics '%s'\n", argv[i]);
+                usage(stderr);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--lib-only") == 0) {
+            lib_only = true;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -621,21 +673,28 @@ int main(int argc, char **argv)
     /* Calibrate (this also warms up every path). */
     uint64_t iters[T_COUNT + 1][S_COUNT] = {{0}};
     for (int s = 0; s < S_COUNT; s++) {
+        if (!subject_on(s))
+            continue;
         for (int t = 0; t < T_COUNT; t++)
             if (enabled(t))
                 iters[t][s] = calibrate(timed_adapter, &subjects[s].timed[t], target);
-        if (enabled(M_NVD1))
+        if (enabled(M_NVD1) || enabled(M_NVD2))
             iters[T_COUNT][s] = calibrate(threads1_adapter, &subjects[s], target);
     }
 
     /* Every metric for every subject in each run; the subjects' order
-     * rotates so that none is always measured first or last. */
+     * rotates so that none is always measured first or last. What is not
+     * measured stays NaN (no figure). */
+    for (int m = 0; m < M_COUNT; m++)
+        for (int s = 0; s < S_COUNT; s++)
+            for (int r = 0; r < runs; r++)
+                res[m][s][r] = NAN;
     for (int r = 0; r < runs; r++) {
         if (progress)
             fprintf(stderr, "\r%s: run %d/%d ", section, r + 1, runs);
         for (int m = 0; m < M_COUNT; m++)
             for (int k = 0; k < S_COUNT; k++)
-                if (enabled(m))
+                if (enabled(m) && subject_on((r + k) % S_COUNT))
                     measure(m, (r + k) % S_COUNT, r, iters);
     }
     if (progress)
@@ -649,7 +708,7 @@ int main(int argc, char **argv)
                               metrics[m].unit);
     for (int m = 0; m < M_COUNT; m++)
         for (int r = 0; r < runs; r++)
-            if (enabled(m)) {
+            if (enabled(m) && !lib_only) {
                 bench_raw(raw, section, metrics[m].id, "ratio_lib_yso", r,
                           get_ratio(m, r, S_LIB, S_YSO), "ratio");
                 bench_raw(raw, section, metrics[m].id, "ratio_lib_yexe", r,
@@ -662,8 +721,8 @@ int main(int argc, char **argv)
     for (int m = 0; m < M_COUNT; m++)
         for (int s = 0; s < S_COUNT; s++)
             for (int r = 0; r < runs; r++)
-                if (enabled(m) && (s != S_EMPTY || (m != M_MEM && m != M_MEM_ANON)) &&
-                    isnan(res[m][s][r])) {
+                if (enabled(m) && subject_on(s) &&
+                    (s != S_EMPTY || (m != M_MEM && m != M_MEM_ANON)) && isnan(res[m][s][r])) {
                     fprintf(stderr, "bench_release: %s/%s run %d failed\n", metrics[m].id,
                             subjects[s].id, r);
                     return 1;
