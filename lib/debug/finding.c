@@ -128,6 +128,7 @@ struct handle__symbolizer *handle__report_symbolizer(unsigned flags)
     struct handle__symbolizer *s = handle__sym_new_ex(flags);
     if (s == NULL)
         return NULL;
+    handle__sym_catch_libdw_exit();
     uint32_t n = handle__module_count();
     for (uint32_t id = 1; id <= n; id++) {
         const struct handle__module *m = handle__module_get(id);

@@ -113,6 +113,17 @@ static void report_body(void *arg)
             handle__sb_printf(&b, "Trace: %s (read it with: handle-report %s)\n", tp, tp);
         if (b.p)
             handle__rt_write(b.p, b.len);
+        if (b.oom || b.p == NULL) {
+            /* Never a silent cut: the count at least, with no allocation. */
+            if (b.p && b.len && b.p[b.len - 1] != '\n')
+                handle__rt_write("\n", 1);
+            char msg[200];
+            snprintf(msg, sizeof msg,
+                     "out of memory while printing the leak report: %llu handle(s) leaked in "
+                     "%llu site(s); the report above is incomplete",
+                     (unsigned long long)r->total, (unsigned long long)r->nsites);
+            handle__rt_warn(msg);
+        }
         handle__sb_free(&b);
     }
     handle__leaks_release(r->sites, r->n);
@@ -130,8 +141,12 @@ uint64_t handle__leak_report(const struct handle__leak *v, size_t n, uint64_t *n
     struct handle__leak_site *sites = ng && ng != SIZE_MAX ? calloc(ng, sizeof *sites) : NULL;
     if (ng == SIZE_MAX || (ng && sites == NULL)) {
         free(g);
-        handle__rt_warn("out of memory in the leak check");
-        return 0;
+        /* Never a silent skip: the handles are leaks all the same. */
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "out of memory in the leak check: %zu handle(s) leaked, not listed", n);
+        handle__rt_warn(msg);
+        return n;
     }
     if (ng == 0)
         return 0;

@@ -326,6 +326,8 @@ static const char *internf(struct handle__symbolizer *s, const char *fmt, ...)
 
 /* The jump buffer of this thread's guarded libdw call, if any. */
 static __thread sigjmp_buf *fault_jmp __attribute__((tls_model("initial-exec")));
+/* The guarded call was left by libdw's exit() (libdw_exit_recover). */
+static __thread bool exit_caught __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned guard_refs;
 static struct sigaction guard_old[3]; /* SIGSEGV, SIGBUS, SIGABRT before the guard */
@@ -461,8 +463,10 @@ static void guard_faulted(struct handle__symbolizer *s)
 {
     s->faulted = true;
     snprintf(s->dw_err, sizeof s->dw_err,
-             "libdw crashed while reading debug information (out of memory or a damaged "
-             "file): the frames from then on are not symbolized");
+             "libdw %s while reading debug information (out of memory or a damaged "
+             "file): the frames from then on are not symbolized",
+             exit_caught ? "tried to end the process" : "crashed");
+    exit_caught = false;
 }
 
 /* ---- creation ----------------------------------------------------------- */
@@ -545,6 +549,27 @@ static void libdw_exit_check(void)
         /* nothing more to do */
     }
     _exit(libdw_exit_code);
+}
+
+/* An exit() from inside a guarded libdw call (libdw's own out-of-memory
+ * handler: error(EXIT_FAILURE, ...)) jumps back into the guarded call,
+ * which treats it as a crash of libdw. Registered last, it runs first of
+ * the exit handlers (the program's own, registered before, have not run). */
+static void libdw_exit_recover(int status, void *arg)
+{
+    (void)status;
+    (void)arg;
+    sigjmp_buf *j = fault_jmp;
+    if (j == NULL) /* not inside libdw: an exit of the program's own */
+        return;
+    fault_jmp = NULL;
+    exit_caught = true;
+    siglongjmp(*j, 1);
+}
+
+void handle__sym_catch_libdw_exit(void)
+{
+    on_exit(libdw_exit_recover, NULL);
 }
 
 void handle__sym_libdw_exit_status(const char *prog, int status)

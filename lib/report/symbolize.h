@@ -78,6 +78,12 @@ HANDLE__HIDDEN bool handle__sym_faulted(const struct handle__symbolizer *s);
  * "PROG: libdw ended the process while reading debug information (out of
  * memory?)" and ends with status instead. */
 HANDLE__HIDDEN void handle__sym_libdw_exit_status(const char *prog, int status);
+/* For the debug runtime's reports, inside someone else's process: an
+ * exit() from inside a guarded libdw call (libdw's out-of-memory handler)
+ * is caught like a crash of libdw and the report goes on (module+offset
+ * frames, the Note). Registers an exit handler: call once per report,
+ * right before it symbolizes. */
+HANDLE__HIDDEN void handle__sym_catch_libdw_exit(void);
 
 /* Where separate debug files are searched, in libdwfl's debuginfo_path
  * syntax: ':'-separated directories; "" is the file's own directory, a
