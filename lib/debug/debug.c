@@ -36,10 +36,12 @@ __attribute__((noinline, cold, noreturn)) static void panic(int kind, handle_t h
                                                             const uintptr_t *pcs, uint32_t depth)
 {
     struct handle__tls *t = handle__tls_get();
-    t->busy = 1;
+    int busy = t->busy;
+    t->busy = 1; /* the trace's opening may reach the program's malloc */
     handle__life_init();
     handle__life_trace_start();
     handle__life_poll();
+    t->busy = busy; /* the panic sets it itself */
     handle__diag_panic(kind, h, tag, pcs, depth);
 }
 
@@ -208,6 +210,7 @@ HANDLE_API void handle_delete(handle_t h)
     uint32_t depth = handle__stack_capture(pcs, (uint32_t)handle__opt.max_frames);
     int kind = handle__core_delete(h, &idx, NULL);
     if (HANDLE__UNLIKELY(kind != HANDLE__OK)) {
+        t->busy = 0;
         if (kind == HANDLE__USE_AFTER_DELETE)
             kind = HANDLE__DOUBLE_DELETE;
         panic(kind, h, NULL, pcs, depth);
