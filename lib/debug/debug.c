@@ -83,16 +83,28 @@ static const struct handle__fwd *forwarding(void)
     return handle__forward;
 }
 
+/* Out of line, so that the entry points keep their frame layout. */
+__attribute__((noinline, cold)) static handle_t forward_new(void *value, const char *tag,
+                                                            int saved)
+{
+    errno = saved;
+    return handle__forward->new_tagged(value, tag);
+}
+
+__attribute__((noinline, cold)) static void forward_delete(handle_t h, int saved)
+{
+    errno = saved;
+    handle__forward->del(h);
+}
+
 /* ---- entry points ---------------------------------------------------- */
 
 static handle_t new_handle(void *value, const char *tag)
 {
     int saved = errno;
     handle__life_init();
-    if (HANDLE__UNLIKELY(handle__forward != NULL)) {
-        errno = saved;
-        return handle__forward->new_tagged(value, tag);
-    }
+    if (HANDLE__UNLIKELY(handle__forward != NULL))
+        return forward_new(value, tag, saved);
     struct handle__tls *t = handle__tls_get();
     uint32_t idx = 0;
     if (HANDLE__UNLIKELY(t->busy)) {
@@ -189,8 +201,7 @@ HANDLE_API void handle_delete(handle_t h)
     int saved = errno;
     handle__life_init();
     if (HANDLE__UNLIKELY(handle__forward != NULL)) {
-        errno = saved;
-        handle__forward->del(h);
+        forward_delete(h, saved);
         return;
     }
     struct handle__tls *t = handle__tls_get();
