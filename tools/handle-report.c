@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "report/report_model.h"
 #include "report/suppress.h"
@@ -260,12 +261,26 @@ int main(int argc, char **argv)
     /* Every bad trace gets its line; then no report: a partial one would
      * pass for complete. */
     bool bad = false;
+    /* The same file given twice (t.db t.db, t.db ./t.db, a hard link)
+     * is one process: counted once (SPEC section 6). */
+    struct stat *seen = calloc((size_t)(argc - optind), sizeof *seen);
+    size_t nseen = 0;
     for (int i = optind; i < argc; i++) {
+        struct stat st;
+        if (seen && stat(argv[i], &st) == 0) {
+            bool dup = false;
+            for (size_t k = 0; k < nseen && !dup; k++)
+                dup = seen[k].st_dev == st.st_dev && seen[k].st_ino == st.st_ino;
+            if (dup)
+                continue;
+            seen[nseen++] = st;
+        }
         if (!handle__rm_add_trace(m, argv[i], err, sizeof err)) {
             complain(argv[i], err);
             bad = true;
         }
     }
+    free(seen);
     if (bad)
         goto done;
     if (!handle__rm_finish(m)) {

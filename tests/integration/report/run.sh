@@ -155,6 +155,14 @@ twosame_distinct)
     has '^Leak of 4 handle\(s\) tagged "twice" in 2 processes \(e.g. t.db\) created from:$'
     has '^Leak of 2 handle\(s\) tagged "twice" in 2 processes \(e.g. t.db\) created from:$'
     ;;
+same_trace_twice)
+    # The same file given twice, by another path, or through a hard link,
+    # is one process (issue 12 item 8).
+    gen twosame t.db; ln t.db hard.db
+    rep t.db t.db ./t.db hard.db; expect_rc 1
+    has '3 handle\(s\) leaked in 2 site\(s\)'
+    hasnt 'processes'
+    ;;
 missing_module)
     # The program is gone since the run: said so, frames as module+offset.
     cp "$GEN" app; ./app basic t.db || fail "gen_trace copy failed"; rm app
