@@ -480,29 +480,12 @@ static void read_file(const char *path, char *buf, size_t cap, bool nul_to_space
     while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
         len += (size_t)n;
     close(fd);
-    while (len > 0 && (buf[len - 1] == '\0' || (!nul_to_space && buf[len - 1] == '\n')))
+    while (len > 0 && buf[len - 1] == '\0')
         len--;
     for (size_t i = 0; nul_to_space && i < len; i++)
         if (buf[i] == '\0')
             buf[i] = ' ';
     buf[len] = '\0';
-}
-
-/* Field 22 of /proc/self/stat: the process's start time in clock ticks
- * since boot (the same across exec). */
-static uint64_t start_ticks(void)
-{
-    char buf[1024];
-    read_file("/proc/self/stat", buf, sizeof buf, false);
-    const char *p = strrchr(buf, ')');
-    if (p == NULL)
-        return 0;
-    /* after ") " comes field 3 (state); field 22 is 19 fields further */
-    int field = 2;
-    for (; *p && field < 22; p++)
-        if (*p == ' ')
-            field++;
-    return strtoull(p, NULL, 10);
 }
 
 /* Expands %p (pid) and %% in the trace option; a fork child without %p
@@ -545,11 +528,10 @@ static bool open_trace(void)
                         "expanding %p; checks go on without a trace");
         return false;
     }
-    static char exe[PATH_MAX], cmdline[8192], boot_id[64];
+    static char exe[PATH_MAX], cmdline[8192];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
     read_file("/proc/self/cmdline", cmdline, sizeof cmdline, true);
-    read_file("/proc/sys/kernel/random/boot_id", boot_id, sizeof boot_id, false);
     struct handle__trace_config cfg = {
         .path = path,
         .flush_ms = (uint32_t)handle__opt.flush_ms,
@@ -558,8 +540,7 @@ static bool open_trace(void)
         .exe = exe,
         .cmdline = cmdline,
         .started_at = handle__start_unix_ns(),
-        .start_ticks = start_ticks(),
-        .boot_id = boot_id,
+        /* start_ticks and boot_id: the store reads them (trace.h) */
     };
     char err[512];
     if (!handle__trace_open(&cfg, err, sizeof err)) {
