@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -46,6 +45,7 @@
 #include "../core/fmt.h"
 #include "../report/suppress.h"
 #include "forward.h"
+#include "futex.h"
 #include "loader.h"
 #include "model.h"
 #include "rt.h"
@@ -75,21 +75,6 @@ static _Atomic bool main_gone;
 static pid_t gettid_(void)
 {
     return (pid_t)syscall(SYS_gettid);
-}
-
-static void futex_wait(_Atomic uint32_t *addr, uint32_t val, long ns)
-{
-    int saved = errno;
-    struct timespec ts = {0, ns};
-    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
-    errno = saved;
-}
-
-static void futex_wake_all(_Atomic uint32_t *addr)
-{
-    int saved = errno;
-    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-    errno = saved;
 }
 
 static void options_warn(const char *line, size_t len, void *ctx)
@@ -575,14 +560,14 @@ bool handle__life_trace_start(void)
                 atomic_store(&trace_opener, gettid_());
                 bool ok = open_trace();
                 atomic_store_explicit(&trace_state, ok ? T_OPEN : T_NONE, memory_order_release);
-                futex_wake_all(&trace_state);
+                handle__futex_wake(&trace_state, INT_MAX);
                 return ok;
             }
             continue; /* s holds the new state */
         }
         if (atomic_load(&trace_opener) == gettid_())
             return false; /* a misuse inside the opening itself (the program's malloc) */
-        futex_wait(&trace_state, T_OPENING, 10 * 1000000L);
+        handle__futex_wait(&trace_state, T_OPENING, 10 * 1000000u);
         s = atomic_load_explicit(&trace_state, memory_order_acquire);
     }
 }

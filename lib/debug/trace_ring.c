@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -34,21 +33,6 @@ uint64_t handle__tr_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void handle__tr_futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t timeout_ns)
-{
-    int saved = errno;
-    struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
-    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
-    errno = saved;
-}
-
-void handle__tr_futex_wake(_Atomic uint32_t *addr, int n)
-{
-    int saved = errno;
-    syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
-    errno = saved;
-}
-
 /* A spin-wait hint to the CPU. */
 static inline void cpu_relax(void)
 {
@@ -63,7 +47,7 @@ void handle__tr_wake_writer(bool force)
 {
     if (force || atomic_load_explicit(&handle__tr.writer_idle, memory_order_relaxed)) {
         atomic_fetch_add(&handle__tr.wake, 1);
-        handle__tr_futex_wake(&handle__tr.wake, 1);
+        handle__futex_wake(&handle__tr.wake, 1);
     }
 }
 
@@ -93,7 +77,7 @@ static bool wait_room(struct handle__tr_cell *c, uint64_t pos)
             break;
         }
         handle__tr_wake_writer(true);
-        handle__tr_futex_wait(&handle__tr.space, v, 10000000u);
+        handle__futex_wait(&handle__tr.space, v, 10000000u);
     }
     atomic_fetch_sub(&handle__tr.space_waiters, 1);
     return ok;
@@ -160,7 +144,7 @@ void handle__tr_wait_committed(uint64_t pos)
         uint64_t now = handle__tr_mono_ns();
         if (now >= deadline)
             return;
-        handle__tr_futex_wait(&handle__tr.commit_seq, v,
+        handle__futex_wait(&handle__tr.commit_seq, v,
                               deadline - now < 50000000u ? deadline - now : 50000000u);
     }
 }
@@ -233,13 +217,13 @@ void handle__tr_publish(uint64_t pos)
 {
     atomic_store(&handle__tr.committed, pos);
     atomic_fetch_add(&handle__tr.commit_seq, 1);
-    handle__tr_futex_wake(&handle__tr.commit_seq, INT_MAX);
+    handle__futex_wake(&handle__tr.commit_seq, INT_MAX);
 }
 
 void handle__tr_wake_producers(void)
 {
     atomic_fetch_add(&handle__tr.space, 1);
-    handle__tr_futex_wake(&handle__tr.space, INT_MAX);
+    handle__futex_wake(&handle__tr.space, INT_MAX);
 }
 
 void handle__tr_reset(void)

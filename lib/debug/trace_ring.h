@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "../core/core.h"
+#include "futex.h"
 
 #define HANDLE__TR_RING_BITS 16
 #define HANDLE__TR_RING_CAP (UINT64_C(1) << HANDLE__TR_RING_BITS)
@@ -92,11 +93,6 @@ HANDLE__HIDDEN extern struct handle__tr_cell handle__tr_ring[HANDLE__TR_RING_CAP
 
 /* Monotonic time in ns. */
 HANDLE__HIDDEN uint64_t handle__tr_mono_ns(void);
-/* Sleeps on *addr while it equals val, at most timeout_ns; wakes up to n
- * sleepers. Both keep errno. */
-HANDLE__HIDDEN void handle__tr_futex_wait(_Atomic uint32_t *addr, uint32_t val,
-                                          uint64_t timeout_ns);
-HANDLE__HIDDEN void handle__tr_futex_wake(_Atomic uint32_t *addr, int n);
 
 /* ---- producers ------------------------------------------------------- */
 

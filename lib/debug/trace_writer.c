@@ -351,7 +351,7 @@ static void *writer_main(void *arg)
         atomic_store(&handle__tr.writer_idle, 1);
         uint32_t v = atomic_load(&handle__tr.wake);
         if (!handle__tr_ready(w->head))
-            handle__tr_futex_wait(&handle__tr.wake, v, timeout);
+            handle__futex_wait(&handle__tr.wake, v, timeout);
         atomic_store(&handle__tr.writer_idle, 0);
     }
     return NULL;
