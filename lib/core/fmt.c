@@ -71,3 +71,13 @@ void handle__fmt_flush(struct handle__fmt *f, int fd)
     f->len = 0;
     errno = saved;
 }
+
+void handle__fmt_error_head(struct handle__fmt *f, const char *kind, handle_t h)
+{
+    handle__fmt_str(f, "==");
+    handle__fmt_dec(f, (uint64_t)getpid());
+    handle__fmt_str(f, "==ERROR: HandleSanitizer: ");
+    handle__fmt_str(f, kind);
+    handle__fmt_str(f, " on handle ");
+    handle__fmt_hex(f, h);
+}

@@ -160,12 +160,7 @@ static void reentered(int kind, handle_t h)
 {
     char line[160];
     struct handle__fmt f = {line, 0, sizeof line - 1};
-    handle__fmt_str(&f, "==");
-    handle__fmt_dec(&f, (uint64_t)getpid());
-    handle__fmt_str(&f, "==ERROR: HandleSanitizer: ");
-    handle__fmt_str(&f, handle__kind_name(kind));
-    handle__fmt_str(&f, " on handle ");
-    handle__fmt_hex(&f, h);
+    handle__fmt_error_head(&f, handle__kind_name(kind), h);
     handle__fmt_str(&f, " while reporting an earlier error\n");
     handle__rt_write(line, f.len);
 }

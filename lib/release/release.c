@@ -40,12 +40,7 @@ __attribute__((noinline, cold, noreturn)) static void panic(int kind, handle_t h
 {
     char buf[512];
     struct handle__fmt f = {buf, 0, sizeof buf};
-    handle__fmt_str(&f, "==");
-    handle__fmt_dec(&f, (uint64_t)getpid());
-    handle__fmt_str(&f, "==ERROR: HandleSanitizer: ");
-    handle__fmt_str(&f, handle__kind_name(kind));
-    handle__fmt_str(&f, " on handle ");
-    handle__fmt_hex(&f, h);
+    handle__fmt_error_head(&f, handle__kind_name(kind), h);
     handle__fmt_str(&f, "\n==");
     handle__fmt_dec(&f, (uint64_t)getpid());
     handle__fmt_str(&f, "==HINT: run with LD_PRELOAD=libhandle-debug.so (or handle-run) "
