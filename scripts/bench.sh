@@ -101,16 +101,20 @@ parse_args() {
 
 # Configures the Release tree once per invocation: -O2 (CMake's Release
 # default is -O3; the figures are meant for the flags users build with).
+# configure_tree SRC DIR: a Release -O2 tree of SRC in DIR (exits on failure).
+configure_tree() {
+    cmake -S "$1" -B "$2" -DCMAKE_BUILD_TYPE=Release \
+        "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" -DBUILD_TESTING=ON \
+        -DHANDLE_SANITIZE= >"$2/configure.log" 2>&1 || {
+        cat "$2/configure.log" >&2
+        echo "bench.sh: configuring $2 (from $1) failed" >&2
+        exit 1
+    }
+}
 CONFIGURED=0
 configure() {
     [ "$CONFIGURED" = 1 ] && return
-    cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
-        "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" -DBUILD_TESTING=ON \
-        -DHANDLE_SANITIZE= >"$BUILD_DIR/configure.log" 2>&1 || {
-        cat "$BUILD_DIR/configure.log" >&2
-        echo "bench.sh: configuring $BUILD_DIR failed" >&2
-        exit 1
-    }
+    configure_tree "$ROOT" "$BUILD_DIR"
     CONFIGURED=1
 }
 
@@ -536,13 +540,7 @@ baseline_build() {
         }
     fi
     mkdir -p "$bld"
-    cmake -S "$src" -B "$bld" -DCMAKE_BUILD_TYPE=Release \
-        "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" -DBUILD_TESTING=ON \
-        -DHANDLE_SANITIZE= >"$bld/configure.log" 2>&1 || {
-        cat "$bld/configure.log" >&2
-        echo "bench.sh: configuring the baseline tree $bld failed" >&2
-        exit 1
-    }
+    configure_tree "$src" "$bld"
     cmake --build "$bld" --parallel --target handle handle_debug >"$bld/build.log" 2>&1 || {
         cat "$bld/build.log" >&2
         echo "bench.sh: building $BASELINE's libraries in $bld failed" >&2
