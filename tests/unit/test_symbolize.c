@@ -723,6 +723,25 @@ static int dw_check(const char *want)
     return bad;
 }
 
+/* The sweep's checks below run under a fake libdw.so.1 that misbehaves at
+ * its first call: loads it and symbolizes fx_plain's pc once (into f, 8
+ * frames); NULL, with a line naming `who`, when the fake did not load. */
+static struct handle__symbolizer *fake_dw_symbolize(const char *who, uintptr_t *pc,
+                                                     struct handle__sym_frame *f, int *n)
+{
+    char err[256] = "";
+    if (!handle__dw_load(err, sizeof err)) {
+        fprintf(stderr, "%s: the fake libdw did not load: %s\n", who, err);
+        return NULL;
+    }
+    dl_iterate_phdr(phdr_cb, NULL);
+    struct handle__symbolizer *s = new_sym();
+    struct fx_lines l;
+    *pc = fx_plain(&l);
+    *n = handle__sym_pc(s, 0, *pc, f, 8);
+    return s;
+}
+
 /* --dw-crash-check, run by the sweep with a fake libdw.so.1 whose
  * dwfl_begin faults (FAKE_DW_CRASH): the symbolizer's guard catches the
  * fault, frames are module+offset, handle__sym_error says libdw crashed,
@@ -740,17 +759,12 @@ static int dw_crash_check(void)
     sa.sa_handler = own_segv;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, NULL);
-    char err[256] = "";
-    if (!handle__dw_load(err, sizeof err)) {
-        fprintf(stderr, "dw-crash: the fake libdw did not load: %s\n", err);
-        return 1;
-    }
-    dl_iterate_phdr(phdr_cb, NULL);
-    struct handle__symbolizer *s = new_sym();
-    struct fx_lines l;
-    uintptr_t pc = fx_plain(&l);
+    uintptr_t pc;
     struct handle__sym_frame f[8];
-    int n = handle__sym_pc(s, 0, pc, f, 8);
+    int n;
+    struct handle__symbolizer *s = fake_dw_symbolize("dw-crash", &pc, f, &n);
+    if (s == NULL)
+        return 1;
     bool named = n > 0 && f[0].function != NULL;
     int again = handle__sym_pc(s, 0, pc, f, 8); /* libdw is not called again */
     const char *why = handle__sym_error(s);
@@ -797,17 +811,12 @@ static int dw_foreign_check(void)
     sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, NULL);
-    char err[256] = "";
-    if (!handle__dw_load(err, sizeof err)) {
-        fprintf(stderr, "dw-foreign: the fake libdw did not load: %s\n", err);
-        return 1;
-    }
-    dl_iterate_phdr(phdr_cb, NULL);
-    struct handle__symbolizer *s = new_sym();
-    struct fx_lines l;
-    uintptr_t pc = fx_plain(&l);
+    uintptr_t pc;
     struct handle__sym_frame f[8];
-    int n = handle__sym_pc(s, 0, pc, f, 8);
+    int n;
+    struct handle__symbolizer *s = fake_dw_symbolize("dw-foreign", &pc, f, &n);
+    if (s == NULL)
+        return 1;
     int bad = n != 1 || !handle__sym_faulted(s) || foreign_faults != 1 || unexpected_faults;
     if (bad)
         fprintf(stderr, "dw-foreign: n=%d faulted=%d foreign=%d\n", n, handle__sym_faulted(s),
@@ -828,15 +837,11 @@ static int dw_foreign_check(void)
 static int dw_exit_check(void)
 {
     handle__sym_libdw_exit_status("dw-exit", 3);
-    char err[256] = "";
-    if (!handle__dw_load(err, sizeof err)) {
-        fprintf(stderr, "dw-exit: the fake libdw did not load: %s\n", err);
+    uintptr_t pc;
+    struct handle__sym_frame f[8];
+    int n;
+    if (fake_dw_symbolize("dw-exit", &pc, f, &n) == NULL)
         return 1;
-    }
-    dl_iterate_phdr(phdr_cb, NULL);
-    struct handle__symbolizer *s = new_sym();
-    struct fx_lines l;
-    handle__sym_pc(s, 0, fx_plain(&l), (struct handle__sym_frame[8]){{0}}, 8);
     fprintf(stderr, "dw-exit: libdw's exit did not happen\n");
     return 1;
 }
