@@ -2,9 +2,9 @@
 # lib/debug/CMakeLists.txt (and the unit tests) to include. It does not
 # build the debug library itself. Its files, each calling only those below
 # it: trace_writer.c (the writer thread, open/close/fork: trace.h's
-# lifecycle), trace_store.c (SQLite), trace_codec.c (the lifetime
-# encoding), trace_ring.c (the event ring and the state shared with
-# producers).
+# lifecycle), trace_store.c (SQLite), ../format/lifetimes.c (the lifetime
+# codec, shared with the reader), trace_ring.c (the event ring and the
+# state shared with producers).
 #
 # SQLite is linked statically from Debian's libsqlite3.a (built PIC), so that
 # libhandle-debug.so can hide its symbols with -Wl,--exclude-libs,ALL and a
@@ -30,7 +30,7 @@ if(NOT TARGET handle_trace)
   add_library(handle_trace OBJECT
     ${CMAKE_CURRENT_LIST_DIR}/trace_writer.c
     ${CMAKE_CURRENT_LIST_DIR}/trace_store.c
-    ${CMAKE_CURRENT_LIST_DIR}/trace_codec.c
+    ${CMAKE_CURRENT_LIST_DIR}/../format/lifetimes.c
     ${CMAKE_CURRENT_LIST_DIR}/trace_ring.c)
   set_target_properties(handle_trace PROPERTIES
     POSITION_INDEPENDENT_CODE ON

@@ -4,7 +4,7 @@
  * and live set, completed lifetimes packed by the codec into `batches`,
  * max_history, errors and meta.
  *
- * Storage (the layout is what makes the writer keep up; see trace_schema.h):
+ * Storage (the layout is what makes the writer keep up; see lib/format/trace_format.h):
  * a completed lifetime is one element of a compact JSON array of arrays, and
  * ~1000 of them make one row of `batches` (times relative to a per-row base);
  * the view `handles` unpacks them with SQLite's built-in json_each. Handles
@@ -34,7 +34,7 @@
 #include <sqlite3.h>
 
 #include "../core/fmt.h"
-#include "trace_schema.h"
+#include "../format/trace_format.h"
 
 #define PEND_MIN_BITS 10u
 
@@ -916,7 +916,7 @@ static bool db_init(struct handle__store *w, char *err, size_t errlen)
         }
     }
     if (!meta_text(w, "format", "handle-trace") || !meta_int(w, "version", 1) ||
-        !meta_int(w, "pid", w->pid) || !meta_text(w, "exe", w->exe) ||
+        !meta_text(w, "layout", HANDLE__TRACE_LAYOUT) || !meta_int(w, "pid", w->pid) || !meta_text(w, "exe", w->exe) ||
         !meta_text(w, "cmdline", w->cmdline) || !meta_int(w, "started_at", (int64_t)w->started_at) ||
         !meta_int(w, "flush_ms", w->flush_ms) ||
         !meta_int(w, "max_history", (int64_t)w->max_history) ||

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "model.h"
-#include "trace_codec.h"
+#include "../format/lifetimes.h"
 #include "trace_ring.h"
 
 struct sqlite3;

@@ -14,6 +14,8 @@
  */
 #include "trace_read.h"
 #include "text.h"
+#include "../format/lifetimes.h"
+#include "../format/trace_format.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,9 +74,10 @@ struct handle__tr {
     uint64_t work, budget, size;
     bool over;
 
-    /* sqlite_schema: `leaks` and `handles` are the writer's views over its
-     * own tables, which are then read directly (check_schema). */
-    bool leaks_live, handles_writer;
+    /* meta.layout is the writer's (HANDLE__TRACE_LAYOUT) and its tables
+     * are there: `handles` and `leaks` are read from the tables under the
+     * views, the batches decoded by the codec of lib/format (validate). */
+    bool leaks_live, handles_writer, writer_tables;
     /* The tags table by id: 0 unread, 1 read (tm), -1 ids not unique
      * integers (then the views decide). */
     int tm_state;
@@ -750,8 +753,7 @@ static bool open_uri(struct handle__tr *t, const char *path, const char *query, 
 /* The objects this file reads and what the format says they are: a plain
  * table, or (handles, leaks) a table or a view. A view in place of a table
  * (an endless recursive one hangs every reader) or a virtual table is
- * refused; the writer's own views are recognized, so that the tables
- * under them are read instead (check_schema). */
+ * refused (check_schema). */
 static const struct {
     const char *name;
     bool view_ok;
@@ -762,12 +764,7 @@ static const struct {
 };
 
 static const char *const schema_sql =
-    "SELECT lower(name), type, sql LIKE 'CREATE VIRTUAL%', "
-    /* the writer's handles: its batches through json_each, and live */
-    "  type = 'view' AND sql LIKE '%FROM batches AS b, json_each(b.data) AS j WHERE j.key >= b.skip%', "
-    /* the writer's leaks: every row of live, as it is */
-    "  type = 'view' AND sql LIKE '%SELECT l.handle, (SELECT name FROM tags WHERE id = l.tag), "
-    "l.created_ns,%l.created_thread, nullif(l.created_stack, 0), NULL, NULL, NULL%FROM live AS l' "
+    "SELECT lower(name), type, sql LIKE 'CREATE VIRTUAL%' "
     "FROM sqlite_schema WHERE lower(name) IN ('meta', 'errors', 'stacks', 'modules', 'threads', "
     "'live', 'batches', 'tags', 'handles', 'leaks')";
 
@@ -780,7 +777,7 @@ static int check_schema(struct handle__tr *t, char *err, size_t len)
         db_reason(t, rc, err, len);
         return rc;
     }
-    bool live_table = false, tags_table = false, leaks_writer = false;
+    bool live_table = false, tags_table = false, batches_table = false;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(s, 0);
         const char *type = (const char *)sqlite3_column_text(s, 1);
@@ -804,18 +801,15 @@ static int check_schema(struct handle__tr *t, char *err, size_t len)
             live_table = table;
         else if (strcmp(name, "tags") == 0)
             tags_table = table;
-        else if (strcmp(name, "handles") == 0)
-            t->handles_writer = sqlite3_column_int(s, 3) != 0;
-        else if (strcmp(name, "leaks") == 0)
-            leaks_writer = sqlite3_column_int(s, 4) != 0;
+        else if (strcmp(name, "batches") == 0)
+            batches_table = table;
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
         db_reason(t, rc, err, len);
         return rc;
     }
-    t->leaks_live = leaks_writer && live_table && tags_table;
-    t->handles_writer = t->handles_writer && live_table && tags_table;
+    t->writer_tables = live_table && tags_table && batches_table;
     return SQLITE_OK;
 }
 
@@ -837,7 +831,7 @@ static int validate(struct handle__tr *t, char *err, size_t len)
         db_reason(t, rc, err, len);
         return rc;
     }
-    const char *format = NULL, *version = NULL;
+    const char *format = NULL, *version = NULL, *layout = NULL;
     t->meta.exe = t->meta.cmdline = "";
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *k = (const char *)sqlite3_column_text(s, 0);
@@ -848,6 +842,8 @@ static int validate(struct handle__tr *t, char *err, size_t len)
             format = col_str(t, s, 1, false);
         else if (strcmp(k, "version") == 0)
             version = col_str(t, s, 1, false);
+        else if (strcmp(k, "layout") == 0)
+            layout = col_str(t, s, 1, false);
         else if (strcmp(k, "pid") == 0)
             t->meta.has_pid = col_i64(s, 1, &t->meta.pid);
         else if (strcmp(k, "exe") == 0)
@@ -896,6 +892,12 @@ static int validate(struct handle__tr *t, char *err, size_t len)
         return -1;
     }
     t->meta.version = ver;
+    /* meta.layout decides how lifetimes are read: the writer's layout
+     * from its tables, with its codec; any other, or a trace from before
+     * the key, through the `handles` and `leaks` views alone. */
+    t->handles_writer = t->leaks_live = layout != NULL &&
+                                        strcmp(layout, HANDLE__TRACE_LAYOUT) == 0 &&
+                                        t->writer_tables;
     for (int i = 0; i < ST_COUNT; i++) {
         rc = sqlite3_prepare_v2(t->db, sql_text[i], -1, &t->st[i], NULL);
         if (rc != SQLITE_OK) {
@@ -1319,25 +1321,19 @@ static bool lifetimes_sql(struct handle__tr *t, bool (*fn)(void *ctx, const stru
 }
 
 /*
- * The writer's own encoding (lib/debug/trace.c): completed lifetimes are
- * elements [d,dur,idx,gen,tag,cthr,cstk,dstk(,dthr)] of a JSON array per
- * `batches` row, live handles rows of `live`, and `handles` a view that
- * unpacks them with json_extract, about 2 us a lifetime. Decoding the
- * arrays here is some 50 times faster. Only rows of exactly that shape
- * (8 or 9 integers per element, integer base_ns and skip) are decoded
- * here; any other row is unpacked by SQLite with the view's own
- * expressions, so every trace reads as its `handles` view says.
+ * The writer's layout (lib/format/trace_format.h): completed lifetimes are
+ * elements of a JSON array per `batches` row, live handles rows of `live`,
+ * and `handles` a view that unpacks them with json_extract, about 2 us a
+ * lifetime. The codec the writer encodes them with (lib/format/lifetimes.c)
+ * decodes them here some 50 times faster. A row it does not take is not
+ * of this layout: the trace is damaged, and reading it stops with one line
+ * naming the row.
  */
 static const char *const fast_sql[] = {
     /* 0: the batches */
     "SELECT rowid, base_ns, skip, data FROM batches ORDER BY rowid",
-    /* 1: one batch as the view unpacks it (the tag as the id of the row
-     * the view would take its name from: t->tm has the names) */
-    ("SELECT json_extract(j.value, '$[6]'), (SELECT id FROM tags WHERE id = "
-     "json_extract(j.value, '$[4]')), b.base_ns + json_extract(j.value, '$[0]') - "
-     "json_extract(j.value, '$[1]'), b.base_ns + json_extract(j.value, '$[0]') "
-     "FROM batches AS b, json_each(b.data) AS j WHERE b.rowid = ?1 AND j.key >= b.skip"),
-    /* 2: the live handles as the view gives them (tag: as above) */
+    /* 1: the live handles as the view gives them (the tag as the id of
+     * the row the view would take its name from: t->tm has the names) */
     ("SELECT nullif(l.created_stack, 0), (SELECT id FROM tags WHERE id = l.tag), l.created_ns "
      "FROM live AS l"),
 };
@@ -1349,84 +1345,23 @@ static uint32_t col_tagid(const struct handle__tr *t, sqlite3_stmt *s, int i)
     return col_i64(s, i, &id) ? tag_of(t->tm, t->ntm, id) : 0;
 }
 
-/* One decoded element: what struct handle__tr_life needs of it. */
-struct elem {
-    int64_t d, dur, tag, cstk;
+/* handle__chunk_decode's callback: one completed lifetime to the caller's. */
+struct decode_ctx {
+    struct handle__tr *t;
+    bool (*fn)(void *ctx, const struct handle__tr_life *l);
+    void *ctx;
 };
 
-/* Parses a decimal integer of JSON at *pp (optional '-', digits, no
- * exponent or fraction) that fits int64; false otherwise. */
-static bool parse_int(const char **pp, const char *end, int64_t *out)
+static bool decoded(void *ctx, const struct handle__lifetime *lt)
 {
-    const char *p = *pp;
-    bool neg = p < end && *p == '-';
-    if (neg)
-        p++;
-    if (p >= end || *p < '0' || *p > '9')
-        return false;
-    uint64_t v = 0;
-    int digits = 0;
-    while (p < end && *p >= '0' && *p <= '9') {
-        if (++digits > 19)
-            return false;
-        v = v * 10 + (uint64_t)(*p++ - '0');
-    }
-    if (v > (uint64_t)INT64_MAX)
-        return false;
-    *out = neg ? -(int64_t)v : (int64_t)v;
-    *pp = p;
-    return true;
-}
-
-/* Decodes data[0..len) of the shape [[8 or 9 integers],...] into *e
- * (grown as needed); false if it is anything else (also "[]" followed by
- * junk, white space, fractions: SQLite then decides). */
-static bool parse_batch(const char *p, size_t len, struct elem **e, size_t *n, size_t *cap)
-{
-    const char *end = p + len;
-    *n = 0;
-    if (p >= end || *p++ != '[')
-        return false;
-    if (p < end && *p == ']')
-        return p + 1 == end;
-    for (;;) {
-        if (p >= end || *p++ != '[')
-            return false;
-        int64_t v[9];
-        int k = 0;
-        for (;;) {
-            if (k == 9 || !parse_int(&p, end, &v[k++]))
-                return false;
-            if (p < end && *p == ',') {
-                p++;
-                continue;
-            }
-            if (p < end && *p == ']') {
-                p++;
-                break;
-            }
-            return false;
-        }
-        if (k < 8)
-            return false;
-        if (!handle__grow(e, cap, *n + 1, sizeof **e))
-            return false;
-        (*e)[(*n)++] = (struct elem){v[0], v[1], v[4], v[6]};
-        if (p < end && *p == ',') {
-            p++;
-            continue;
-        }
-        if (p < end && *p == ']' && p + 1 == end)
-            return true;
-        return false;
-    }
-}
-
-/* An int64 sum that wraps instead of overflowing (SQLite would give a
- * float; no real trace gets near it). */
-static int64_t add_wrap(int64_t a, int64_t b)
-{
-    return (int64_t)((uint64_t)a + (uint64_t)b);
+    struct decode_ctx *d = ctx;
+    struct handle__tr_life l;
+    l.stack = lt->created_stack;
+    l.tag = tag_of(d->t->tm, d->t->ntm, lt->tag);
+    l.deleted = true;
+    l.deleted_ns = (int64_t)lt->deleted_ns;
+    l.created_ns = (int64_t)lt->created_ns;
+    return d->fn(d->ctx, &l);
 }
 
 /* 1 when the trace has the writer's layout and the fast path ran (result
@@ -1435,10 +1370,8 @@ static int lifetimes_fast(struct handle__tr *t,
                           bool (*fn)(void *ctx, const struct handle__tr_life *l), void *ctx,
                           bool *ok, char *err, size_t errlen)
 {
-    enum { Q_BATCHES, Q_ONE, Q_LIVE, Q_N };
+    enum { Q_BATCHES, Q_LIVE, Q_N };
     sqlite3_stmt *q[Q_N] = {0};
-    struct elem *e = NULL;
-    size_t ne = 0, cape = 0;
     int used = 0;
     int rc;
     if (!t->handles_writer)
@@ -1454,42 +1387,27 @@ static int lifetimes_fast(struct handle__tr *t,
             goto out; /* not the writer's schema */
     used = 1;
     *ok = false;
+    struct decode_ctx dc = {t, fn, ctx};
     sqlite3_stmt *b = q[Q_BATCHES];
     while ((rc = sqlite3_step(b)) == SQLITE_ROW) {
-        const char *data = (const char *)sqlite3_column_text(b, 3);
-        size_t len = (size_t)sqlite3_column_bytes(b, 3);
+        long n = -1;
+        /* the types first: reading a column as text converts it */
         if (sqlite3_column_type(b, 1) == SQLITE_INTEGER &&
             sqlite3_column_type(b, 2) == SQLITE_INTEGER &&
-            sqlite3_column_type(b, 3) == SQLITE_TEXT && data &&
-            parse_batch(data, len, &e, &ne, &cape)) {
-            int64_t base = sqlite3_column_int64(b, 1), skip = sqlite3_column_int64(b, 2);
-            for (size_t i = skip > 0 ? (size_t)skip : 0; i < ne; i++) {
-                struct handle__tr_life l;
-                l.stack = e[i].cstk > 0 && e[i].cstk <= (int64_t)UINT32_MAX ? (uint32_t)e[i].cstk : 0;
-                l.tag = tag_of(t->tm, t->ntm, e[i].tag);
-                l.deleted = true;
-                l.deleted_ns = add_wrap(base, e[i].d);
-                l.created_ns = (int64_t)((uint64_t)l.deleted_ns - (uint64_t)e[i].dur);
-                if (!fn(ctx, &l))
-                    goto out;
-            }
-            continue;
+            sqlite3_column_type(b, 3) == SQLITE_TEXT) {
+            const char *data = (const char *)sqlite3_column_text(b, 3);
+            size_t len = (size_t)sqlite3_column_bytes(b, 3);
+            account(t, len);
+            n = handle__chunk_decode(data, len, sqlite3_column_int64(b, 1),
+                                     sqlite3_column_int64(b, 2), decoded, &dc);
         }
-        /* Anything else: SQLite unpacks this row as the view does. */
-        sqlite3_stmt *one = q[Q_ONE];
-        sqlite3_bind_int64(one, 1, sqlite3_column_int64(b, 0));
-        while ((rc = sqlite3_step(one)) == SQLITE_ROW) {
-            struct handle__tr_life l;
-            l.stack = col_id(one, 0);
-            l.tag = col_tagid(t, one, 1);
-            l.created_ns = 0;
-            col_i64(one, 2, &l.created_ns);
-            l.deleted = col_i64(one, 3, &l.deleted_ns);
-            if (!fn(ctx, &l))
-                goto out;
-        }
-        if (!finish(t, one, rc, err, errlen))
+        if (n == -2)
+            goto out; /* the caller stopped */
+        if (n < 0) {
+            setf(err, errlen, "bad trace: batches row %lld is not of layout %s",
+                 (long long)sqlite3_column_int64(b, 0), HANDLE__TRACE_LAYOUT);
             goto out;
+        }
     }
     if (rc != SQLITE_DONE) {
         db_reason(t, rc, err, errlen);
@@ -1515,7 +1433,6 @@ static int lifetimes_fast(struct handle__tr *t,
 out:
     for (int i = 0; i < Q_N; i++)
         sqlite3_finalize(q[i]);
-    free(e);
     return used;
 }
 

@@ -12,7 +12,7 @@ cd "$root/lib/debug" || exit 1
 # Lowest first. Patterns are shell globs on file names.
 layer_of() {
   case $1 in
-  rt.[ch] | options.[ch] | options.inc | trace_schema.h | unwind.[ch] | loader.[ch] | fork_phase.h | forward.[ch] | futex.h) echo 0 ;;
+  rt.[ch] | options.[ch] | options.inc | unwind.[ch] | loader.[ch] | fork_phase.h | forward.[ch] | futex.h) echo 0 ;;
   model.h | clock.c | depot.c | modules.c | threads.c | side.[ch] | stack.[ch]) echo 1 ;;
   trace*.[ch]) echo 2 ;;
   runtime.h | finding.[ch] | panic.c | leakreport.c) echo 3 ;;

@@ -833,8 +833,11 @@ static void expect_like_view(const char *path, size_t want_rows)
     lives_free(&b);
 }
 
-/* Batches of every shape: the fast decoder takes the writer's, SQLite
- * unpacks the others, and both give what the view gives. */
+/* Batches of every shape. A trace whose meta.layout names the writer's
+ * layout is decoded by the writer's codec, which takes exactly what it
+ * writes: any other row is damage, and reading stops with one line naming
+ * it. A trace without the key (or of another layout) is read through its
+ * `handles` view, as SQLite unpacks it. */
 static const char odd_batches[] =
     "INSERT INTO batches(base_ns, n, skip, data) VALUES"
     "  (2000, 2, 1, '[[1,2,3,4,1,1,1,0],[7,3,5,1,2,1,2,0,3]]'),"   /* skip 1 */
@@ -857,14 +860,137 @@ static const char odd_batches[] =
     "  (4000, 1, 0, '[[ 1,2,3,4,1,1,1,0]]'),"                     /* white space */
     "  (4000, 1, 0, X'5b5b312c322c332c342c312c312c312c305d5d')";   /* a blob */
 
+/* The lifetimes each row of odd_batches gives the codec, in order; -1:
+ * the codec refuses the row. */
+static const int odd_taken[] = {1, 0, -1, -1, -1, -1, -1, -1, -1, 1, 1, 1, -1, 1, -1, 2, -1, -1, -1};
+
 static void test_lifetimes_shapes(void **state)
 {
     (void)state;
     const char *p = tg_path("life.db");
     tg_make(p, fill);
     expect_like_view(p, 6);
+    /* every shape through the view: a trace without meta.layout */
+    tg_sql(p, "DELETE FROM meta WHERE key = 'layout'");
     tg_sql(p, "%s", odd_batches);
     expect_like_view(p, 26);
+}
+
+/* Each odd row alone in a trace of the writer's layout: the codec takes
+ * it and gives what the view gives, or the reading stops naming the row. */
+static void test_lifetimes_layout_rows(void **state)
+{
+    (void)state;
+    const char *p = tg_path("rows.db");
+    const char *q = odd_batches + strlen("INSERT INTO batches(base_ns, n, skip, data) VALUES");
+    for (size_t i = 0; i < sizeof odd_taken / sizeof odd_taken[0]; i++) {
+        /* the i-th "(...)" of the VALUES list */
+        const char *a = strchr(q, '(');
+        assert_non_null(a);
+        const char *b = strstr(a, "),");
+        size_t len = b ? (size_t)(b - a) + 1 : strlen(a);
+        tg_make(p, fill);
+        tg_sql(p, "INSERT INTO batches(base_ns, n, skip, data) VALUES %.*s", (int)len, a);
+        if (odd_taken[i] >= 0) {
+            expect_like_view(p, 6 + (size_t)odd_taken[i]);
+        } else {
+            struct handle__tr *t = must_open(p);
+            struct lives L = {.t = t};
+            strcpy(err, "");
+            if (handle__tr_lifetimes(t, on_life, &L, err, sizeof err))
+                fail_msg("row %zu of odd_batches taken: %.*s", i, (int)len, a);
+            assert_string_equal(err, "bad trace: batches row 2 is not of layout " HANDLE__TRACE_LAYOUT);
+            lives_free(&L);
+            handle__tr_close(t);
+        }
+        q = a + len;
+    }
+}
+
+/* The writer's codec (lib/format/lifetimes.c), which the writer, this
+ * reader and these tests share: what it encodes decodes to the same
+ * lifetimes, the handles view unpacks the same values, and the reader
+ * gives what the view gives. Edge values: the largest ids, a lifetime the
+ * exit check completed (no deleting thread), one deleted by another
+ * thread, a created_ns before the batch's base. */
+static const struct handle__lifetime codec_cases[] = {
+    {(5ULL << 32) | 7, 100, 150, 1, 0, 3, 0, 4},
+    {((uint64_t)UINT32_MAX << 32) | UINT32_MAX, 0, 1ULL << 62, 0, UINT32_MAX - 1, UINT32_MAX,
+     HANDLE__CODEC_NO_THREAD, 0},
+    {1, 200, 200, 2, 1, 1, 2, 2},
+    {(1ULL << 32) | 9, 10, 160, 0, 3, 0, 3, 0},
+};
+
+static bool collect(void *ctx, const struct handle__lifetime *l)
+{
+    struct handle__lifetime **out = ctx;
+    *(*out)++ = *l;
+    return true;
+}
+
+static void test_codec_round_trip(void **state)
+{
+    (void)state;
+    const size_t n = sizeof codec_cases / sizeof codec_cases[0];
+    struct handle__chunk c;
+    assert_true(handle__chunk_init(&c));
+    for (size_t i = 0; i < n; i++)
+        assert_false(handle__chunk_add(&c, &codec_cases[i]));
+    size_t len;
+    const char *text = handle__chunk_text(&c, &len);
+    for (int64_t skip = 0; skip <= (int64_t)n; skip++) {
+        struct handle__lifetime got[8], *w = got;
+        assert_int_equal(handle__chunk_decode(text, len, (int64_t)c.base, skip, collect, &w), n);
+        assert_int_equal(w - got, (long)n - skip);
+        for (size_t i = (size_t)skip; i < n; i++)
+            assert_memory_equal(&got[i - (size_t)skip], &codec_cases[i], sizeof got[0]);
+    }
+    /* one byte less, or one more, is not a chunk */
+    assert_int_equal(handle__chunk_decode(text, len - 1, 0, 0, NULL, NULL), -1);
+    char *more = malloc(len + 2);
+    memcpy(more, text, len);
+    more[len] = ' ';
+    assert_int_equal(handle__chunk_decode(more, len + 1, 0, 0, NULL, NULL), -1);
+    free(more);
+    handle__chunk_free(&c);
+
+    const char *p = tg_path("codec.db");
+    tg_make(p, "INSERT INTO tags VALUES (1, 'conn'), (2, 'file')");
+    tg_batch(p, 0, codec_cases, n);
+    tg_batch(p, 2, codec_cases, n);
+    expect_like_view(p, n + n - 2);
+    sqlite3 *db = tg_open(p);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT handle, tag, created_ns, created_thread, "
+                                            "created_stack, deleted_ns, deleted_thread, "
+                                            "deleted_stack FROM handles LIMIT 4", -1, &s, NULL),
+                     SQLITE_OK);
+    for (size_t i = 0; i < n; i++) {
+        const struct handle__lifetime *l = &codec_cases[i];
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        assert_int_equal((uint64_t)sqlite3_column_int64(s, 0), l->h);
+        if (l->tag == 0)
+            assert_int_equal(sqlite3_column_type(s, 1), SQLITE_NULL);
+        else
+            assert_string_equal(sqlite3_column_text(s, 1), l->tag == 1 ? "conn" : "file");
+        assert_int_equal(sqlite3_column_int64(s, 2), (int64_t)l->created_ns);
+        assert_int_equal(sqlite3_column_int64(s, 3), l->created_thread);
+        if (l->created_stack == 0)
+            assert_int_equal(sqlite3_column_type(s, 4), SQLITE_NULL);
+        else
+            assert_int_equal(sqlite3_column_int64(s, 4), l->created_stack);
+        assert_int_equal(sqlite3_column_int64(s, 5), (int64_t)l->deleted_ns);
+        if (l->deleted_thread == HANDLE__CODEC_NO_THREAD)
+            assert_int_equal(sqlite3_column_type(s, 6), SQLITE_NULL);
+        else
+            assert_int_equal(sqlite3_column_int64(s, 6), l->deleted_thread);
+        if (l->deleted_stack == 0)
+            assert_int_equal(sqlite3_column_type(s, 7), SQLITE_NULL);
+        else
+            assert_int_equal(sqlite3_column_int64(s, 7), l->deleted_stack);
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
 }
 
 /* Tags the fast decoder cannot map (a text id, an id twice): the view. */
@@ -890,8 +1016,9 @@ static void test_lifetimes_odd_tags(void **state)
     expect_like_view(p, 2);
 }
 
-/* Malformed JSON: the view fails, and so does the reader, with SQLite's
- * reason. */
+/* Malformed JSON: the codec refuses it in a trace of the writer's layout
+ * (the row named); without meta.layout the view fails, and so does the
+ * reader, with SQLite's reason. */
 static void test_lifetimes_malformed(void **state)
 {
     (void)state;
@@ -900,16 +1027,21 @@ static void test_lifetimes_malformed(void **state)
                                       "[", "[[", "[[1", "[[-", "[[1,2,3,4,1,1,1,0",
                                       "[[1,2,3,4,1,1,1,0]]]", "[[a]]"};
     const char *p = tg_path("bad.db");
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        tg_make(p, fill);
-        tg_sql(p, "INSERT INTO batches(base_ns, n, skip, data) VALUES (1, 1, 0, %Q)", bad[i]);
-        struct handle__tr *t = must_open(p);
-        struct lives L = {.t = t};
-        strcpy(err, "");
-        assert_false(handle__tr_lifetimes(t, on_life, &L, err, sizeof err));
-        assert_string_equal(err, "malformed JSON");
-        lives_free(&L);
-        handle__tr_close(t);
+    for (int legacy = 0; legacy < 2; legacy++) {
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            tg_make(p, fill);
+            if (legacy)
+                tg_sql(p, "DELETE FROM meta WHERE key = 'layout'");
+            tg_sql(p, "INSERT INTO batches(base_ns, n, skip, data) VALUES (1, 1, 0, %Q)", bad[i]);
+            struct handle__tr *t = must_open(p);
+            struct lives L = {.t = t};
+            strcpy(err, "");
+            assert_false(handle__tr_lifetimes(t, on_life, &L, err, sizeof err));
+            assert_string_equal(err, legacy ? "malformed JSON"
+                                            : "bad trace: batches row 2 is not of layout " HANDLE__TRACE_LAYOUT);
+            lives_free(&L);
+            handle__tr_close(t);
+        }
     }
 }
 
@@ -919,8 +1051,9 @@ static void test_lifetimes_stop(void **state)
     (void)state;
     const char *p = tg_path("stop.db");
     tg_make(p, fill);
-    tg_sql(p, "INSERT INTO batches(base_ns, n, skip, data) VALUES (1, 1, 0, '[[0.5,1,1,1,1,1,1,0]]')");
-    /* rows: 2 fast, 1 by SQLite, 4 live */
+    tg_sql(p, "DELETE FROM meta WHERE key = 'layout';"
+              "INSERT INTO batches(base_ns, n, skip, data) VALUES (1, 1, 0, '[[0.5,1,1,1,1,1,1,0]]')");
+    /* rows, all through the view: 2 + 1 completed, 4 live */
     for (size_t stop = 1; stop <= 8; stop++) {
         struct handle__tr *t = must_open(p);
         struct lives L = {.t = t, .stop_after = stop};
@@ -1056,14 +1189,15 @@ static void test_views_refused(void **state)
                    "bad trace: threads is a view, not a table");
 }
 
-/* `leaks` and `handles` may be views; the writer's are read from its
- * tables. Others that loop or multiply rows stop at the work budget with
- * one line, in seconds. */
+/* `leaks` and `handles` may be views; in a trace of the writer's layout
+ * its tables are read instead. Views that loop or multiply rows stop at
+ * the work budget with one line, in seconds. */
 static void test_endless_views(void **state)
 {
     (void)state;
     const char *p = tg_path("endless.db");
-    /* The leaks view redefined as the writer's plus a loop: live is read. */
+    /* The leaks view redefined as a loop: in the writer's layout live is
+     * read; without meta.layout the view is, up to the budget. */
     tg_make(p, fill);
     tg_sql(p, "DROP VIEW leaks; CREATE VIEW leaks(handle, tag, created_ns, created_thread, "
               "created_stack, deleted_ns, deleted_thread, deleted_stack) AS "
@@ -1073,11 +1207,16 @@ static void test_endless_views(void **state)
     struct handle__tr *t = must_open(p);
     const struct handle__tr_group *g;
     size_t n;
+    assert_true(handle__tr_leak_groups(t, &g, &n, err, sizeof err));
+    assert_int_equal(n, 3);
+    handle__tr_close(t);
+    tg_sql(p, "DELETE FROM meta WHERE key = 'layout'");
+    t = must_open(p);
     strcpy(err, "");
     assert_false(handle__tr_leak_groups(t, &g, &n, err, sizeof err));
     assert_string_equal(err, "bad trace: reading it takes far more work than its size explains "
                              "(a view that loops or multiplies rows?)");
-    /* The writer's handles view stays the writer's: its tables are read. */
+    /* The writer's handles view, read through SQLite. */
     struct lives L = {.t = t};
     assert_true(handle__tr_lifetimes(t, on_life, &L, err, sizeof err));
     assert_int_equal(L.n, 6);
@@ -1097,6 +1236,14 @@ static void test_endless_views(void **state)
                   "  INSERT INTO stacks SELECT i, 0, 1, 1 FROM k;"
                   "DROP VIEW handles; CREATE VIEW handles(handle, tag, created_ns, created_thread, "
                   "created_stack, deleted_ns, deleted_thread, deleted_stack) AS %s", views[i]);
+        /* the writer's layout: its tables, not the view */
+        t = must_open(p);
+        L = (struct lives){.t = t};
+        assert_true(handle__tr_lifetimes(t, on_life, &L, err, sizeof err));
+        assert_int_equal(L.n, 6);
+        lives_free(&L);
+        handle__tr_close(t);
+        tg_sql(p, "DELETE FROM meta WHERE key = 'layout'");
         t = must_open(p);
         L = (struct lives){.t = t};
         assert_false(handle__tr_lifetimes(t, on_life, &L, err, sizeof err));
@@ -1284,6 +1431,8 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_stacks),
         cmocka_unit_test(test_lifetimes_shapes),
+        cmocka_unit_test(test_lifetimes_layout_rows),
+        cmocka_unit_test(test_codec_round_trip),
         cmocka_unit_test(test_lifetimes_odd_tags),
         cmocka_unit_test(test_lifetimes_malformed),
         cmocka_unit_test(test_lifetimes_stop),

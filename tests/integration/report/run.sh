@@ -901,17 +901,18 @@ real_plugin)
     has 'tagged "plugin object" created from:'; has ' in plugin_leak .*plugin.c:'
     ;;
 real_fast_path_same)
-    # --stats reads the writer's batches itself (lib/report/trace_read.c):
-    # it must give what the handles view gives. The copy's handles is a
-    # plain table made from the view (so it is read through SQL). Edited
-    # rows: white space (left to SQLite), no elements, a skip (as
-    # max_history leaves), elements with a deleting thread (9 numbers), a
-    # negative number.
+    # --stats decodes the writer's batches with the writer's codec
+    # (lib/format/lifetimes.c): it must give what the handles view gives.
+    # The copy's handles is a plain table made from the view (so it is
+    # read through SQL). Edited rows: no elements, a skip (as max_history
+    # leaves), elements with a deleting thread (9 numbers), a negative
+    # number. Then a row the writer never writes (white space): in the
+    # writer's layout the trace is damaged (exit 2, the row named); a
+    # trace without meta.layout is read through its view.
     HANDLE_OPTIONS=trace=$work/f.db LD_PRELOAD="$DEBUG_LIB" "$SITES" 30000 3000 100 >/dev/null 2>&1
     [ -f f.db ] || fail "no trace"
     [ "$(sqlite3 f.db 'SELECT count(*) > 10 FROM batches')" = 1 ] || fail "no batches"
-    sqlite3 f.db "UPDATE batches SET data = replace(data, ',', ', ') WHERE id = (SELECT min(id) FROM batches);
-                  UPDATE batches SET skip = 7 WHERE id = (SELECT max(id) FROM batches);
+    sqlite3 f.db "UPDATE batches SET skip = 7 WHERE id = (SELECT max(id) FROM batches);
                   UPDATE batches SET data = '[]' WHERE id = (SELECT min(id) + 1 FROM batches);
                   UPDATE batches SET data = replace(data, '],[', ',3],[') WHERE id = (SELECT min(id) + 2 FROM batches);
                   UPDATE batches SET data = replace(data, '[[0,', '[[-5,') WHERE id = (SELECT min(id) + 3 FROM batches);" ||
@@ -925,6 +926,16 @@ real_fast_path_same)
     rep --stats -f json v.db; expect_rc 1; sed 's/"v\.db"/"X"/' out >view.json
     check fast.json "SELECT json_extract(j,'\$.stats[0].created') > 0 FROM d"
     diff -u view.json fast.json >&2 || fail "the fast path reads differently from the handles view"
+    [ "$(sqlite3 f.db "SELECT value FROM meta WHERE key = 'layout'")" = batches-json-1 ] ||
+        fail "meta.layout is not the writer's"
+    sqlite3 f.db "UPDATE batches SET data = replace(data, ',', ', ') WHERE id = (SELECT min(id) FROM batches)"
+    rep --stats -f json f.db; expect_rc 2
+    has "^handle-report: f\.db: bad trace: batches row [0-9]+ is not of layout batches-json-1$" err
+    sqlite3 f.db "DELETE FROM meta WHERE key = 'layout'"
+    sqlite3 v.db "UPDATE meta SET value = 'x' WHERE key = 'layout'" # any other layout: the view
+    rep --stats -f json f.db; expect_rc 1; sed 's/"f\.db"/"X"/' out >fast.json
+    rep --stats -f json v.db; expect_rc 1; sed 's/"v\.db"/"X"/' out >view.json
+    diff -u view.json fast.json >&2 || fail "a trace without meta.layout reads differently from its view"
     ;;
 real_html_browser)
     # The page of a real trace (the debug build, 100 sites, tags) in

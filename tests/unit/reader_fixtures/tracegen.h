@@ -194,9 +194,11 @@ static __attribute__((unused)) void tg_smash(const char *path, const char *name)
     }
 }
 
-/* The writer's own schema (lib/debug/trace_schema.h): the tests build
- * traces of exactly the layout lib/debug/trace.c makes. */
-#include "debug/trace_schema.h"
+/* The writer's own format (lib/format/trace_format.h) and codec
+ * (lib/format/lifetimes.h): the tests build traces of exactly the layout
+ * the writer makes, with the encoder it uses. */
+#include "format/lifetimes.h"
+#include "format/trace_format.h"
 #define tg_schema handle__trace_schema_sql
 
 #define TG_T0 1764039600000000000LL
@@ -211,13 +213,35 @@ static __attribute__((unused)) void tg_make(const char *path, const char *extra)
     tg_exec(db, "BEGIN");
     tg_exec(db, "%s", tg_schema);
     tg_exec(db, "INSERT INTO meta VALUES ('format', 'handle-trace'), ('version', 1), "
-                "('pid', 4242), ('exe', '/usr/bin/app'), ('cmdline', 'app --serve'), "
+                "('layout', '" HANDLE__TRACE_LAYOUT "'), ('pid', 4242), ('exe', '/usr/bin/app'), ('cmdline', 'app --serve'), "
                 "('started_at', %lld), ('ended_at', %lld), ('exit_status', 3)",
             TG_T0, TG_T0 + 1500000000LL);
     if (extra)
         tg_exec(db, "%s", extra);
     tg_exec(db, "COMMIT");
     sqlite3_close(db);
+}
+
+/* One `batches` row holding lifetimes l[0..n), encoded by the writer's
+ * codec, its first `skip` elements dropped as max_history drops them. */
+static __attribute__((unused)) void tg_batch(const char *path, int64_t skip,
+                                             const struct handle__lifetime *l, size_t n)
+{
+    struct handle__chunk c;
+    if (n == 0 || n > HANDLE__CODEC_CHUNK_MAX || !handle__chunk_init(&c)) {
+        fprintf(stderr, "tracegen: tg_batch: %zu lifetimes\n", n);
+        abort();
+    }
+    for (size_t i = 0; i < n; i++)
+        handle__chunk_add(&c, &l[i]);
+    size_t len;
+    const char *text = handle__chunk_text(&c, &len);
+    sqlite3 *db = tg_open(path);
+    /* sqlite3_mprintf: %lld, never %zu (%z is its own) */
+    tg_exec(db, "INSERT INTO batches(base_ns, n, skip, data) VALUES (%lld, %lld, %lld, '%.*s')",
+            (long long)c.base, (long long)n, (long long)skip, (int)len, text);
+    sqlite3_close(db);
+    handle__chunk_free(&c);
 }
 
 /* SQL on an existing trace (the damage). */

@@ -1,21 +1,49 @@
 /*
- * trace_schema.h - the SQL that creates a trace (SPEC section 5), shared by
- * the writer (trace.c) and the tests that build traces by hand
- * (tests/unit/reader_fixtures/tracegen.h), so that those test the layout
- * the writer really makes.
+ * trace_format.h - the trace's format in one place (SPEC section 5): the
+ * SQL that creates a trace, the layout of completed lifetimes and the name
+ * that `meta.layout` gives it. Shared by the writer (lib/debug/trace_store.c),
+ * the reader (lib/report/trace_read.c) and the tests that build traces
+ * (tests/unit/reader_fixtures/tracegen.h); the encoder and decoder of the
+ * lifetimes are lifetimes.c. The positions of an element's fields are
+ * defined once (HANDLE__LT_*) and both the codec and the `handles` view
+ * use them.
  */
-#ifndef HANDLE_DEBUG_TRACE_SCHEMA_H
-#define HANDLE_DEBUG_TRACE_SCHEMA_H
+#ifndef HANDLE_FORMAT_TRACE_FORMAT_H
+#define HANDLE_FORMAT_TRACE_FORMAT_H
+
+/* meta.layout of the traces this writer makes: completed lifetimes as JSON
+ * arrays in `batches`, live handles in `live`. A trace without the key is
+ * of the same layout if its views are the writer's (traces made before the
+ * key); any other value is read through the `handles` view alone. */
+#define HANDLE__TRACE_LAYOUT "batches-json-1"
 
 /*
- * The schema. Comments inside CREATE statements are kept by SQLite, so
- * `.schema` in the sqlite3 shell documents the layout for users.
- *
  * A `batches` element is [d, dur, idx, gen, tag, cthr, cstk, dstk(, dthr)]:
  * deleted_ns = base_ns + d, created_ns = deleted_ns - dur, handle =
  * gen << 32 | idx, dthr only when it differs from cthr, -1 for none (a
  * handle the exit check completed: deleted_thread NULL); tag and stacks
  * are ids, 0 for none. Elements before `skip` were dropped by max_history.
+ * The positions, as numbers (the codec) and as text (the view's SQL):
+ */
+#define HANDLE__LT_D 0
+#define HANDLE__LT_DUR 1
+#define HANDLE__LT_IDX 2
+#define HANDLE__LT_GEN 3
+#define HANDLE__LT_TAG 4
+#define HANDLE__LT_CTHR 5
+#define HANDLE__LT_CSTK 6
+#define HANDLE__LT_DSTK 7
+#define HANDLE__LT_DTHR 8 /* optional: absent when it equals cthr */
+#define HANDLE__LT_MIN 8  /* fields every element has */
+#define HANDLE__LT_MAX 9
+#define HANDLE__LT_STR_(x) #x
+#define HANDLE__LT_STR(x) HANDLE__LT_STR_(x)
+/* json_extract of field F of the element j.value */
+#define HANDLE__LT_SQL(F) "json_extract(j.value, '$[" HANDLE__LT_STR(HANDLE__LT_##F) "]')"
+
+/*
+ * The schema. Comments inside CREATE statements are kept by SQLite, so
+ * `.schema` in the sqlite3 shell documents the layout for users.
  */
 static const char handle__trace_schema_sql[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;\n"
@@ -43,14 +71,14 @@ static const char handle__trace_schema_sql[] =
     "CREATE TABLE tags(id INTEGER PRIMARY KEY, name TEXT NOT NULL);\n"
     "CREATE VIEW handles(handle, tag, created_ns, created_thread, created_stack,\n"
     "                    deleted_ns, deleted_thread, deleted_stack) AS\n"
-    "  SELECT (json_extract(j.value, '$[3]') << 32) | json_extract(j.value, '$[2]'),\n"
-    "         (SELECT name FROM tags WHERE id = json_extract(j.value, '$[4]')),\n"
-    "         b.base_ns + json_extract(j.value, '$[0]') - json_extract(j.value, '$[1]'),\n"
-    "         json_extract(j.value, '$[5]'),\n"
-    "         nullif(json_extract(j.value, '$[6]'), 0),\n"
-    "         b.base_ns + json_extract(j.value, '$[0]'),\n"
-    "         nullif(coalesce(json_extract(j.value, '$[8]'), json_extract(j.value, '$[5]')), -1),\n"
-    "         nullif(json_extract(j.value, '$[7]'), 0)\n"
+    "  SELECT (" HANDLE__LT_SQL(GEN) " << 32) | " HANDLE__LT_SQL(IDX) ",\n"
+    "         (SELECT name FROM tags WHERE id = " HANDLE__LT_SQL(TAG) "),\n"
+    "         b.base_ns + " HANDLE__LT_SQL(D) " - " HANDLE__LT_SQL(DUR) ",\n"
+    "         " HANDLE__LT_SQL(CTHR) ",\n"
+    "         nullif(" HANDLE__LT_SQL(CSTK) ", 0),\n"
+    "         b.base_ns + " HANDLE__LT_SQL(D) ",\n"
+    "         nullif(coalesce(" HANDLE__LT_SQL(DTHR) ", " HANDLE__LT_SQL(CTHR) "), -1),\n"
+    "         nullif(" HANDLE__LT_SQL(DSTK) ", 0)\n"
     "    FROM batches AS b, json_each(b.data) AS j WHERE j.key >= b.skip\n"
     "  UNION ALL\n"
     "  SELECT l.handle, (SELECT name FROM tags WHERE id = l.tag), l.created_ns,\n"
