@@ -112,7 +112,7 @@ static void report_body(void *arg)
         if (tp[0])
             handle__sb_printf(&b, "Trace: %s (read it with: handle-report %s)\n", tp, tp);
         if (b.p)
-            handle__rt_write(b.p, b.len);
+            handle__report_write(b.p, b.len);
         if (b.oom || b.p == NULL) {
             /* Never a silent cut: the count at least, with no allocation. */
             if (b.p && b.len && b.p[b.len - 1] != '\n')
