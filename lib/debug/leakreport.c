@@ -41,8 +41,10 @@ void handle__leak_suppressions_init(void)
     char err[1024];
     struct handle__supp *s = handle__supp_load(handle__opt.suppressions, err, sizeof err);
     if (s) {
+        /* Start-up begun again (a fork child that found it cut short in
+         * the parent): the new copy replaces the old. */
         if (suppressions)
-            handle__supp_free(suppressions); /* an exec'd image starts afresh; never here */
+            handle__supp_free(suppressions);
         suppressions = s;
         return;
     }

@@ -22,6 +22,9 @@ conv_build() {
 conv_tty() {
   local f=$1; shift
   command -v script >/dev/null || { echo "no script(1): cannot make a pseudo-terminal"; exit 77; }
+  # No pseudo-terminal to be had (a container without /dev/pts): skipped.
+  [ "$(SHELL=/bin/bash script -qec '[ -t 1 ] && [ -t 2 ] && echo tty' /dev/null </dev/null 2>/dev/null | tr -d '\r')" = tty ] \
+    || { echo "script(1) gives no pseudo-terminal here"; exit 77; }
   local cmd; cmd=$(printf '%q ' "$@")
   SHELL=/bin/bash timeout -k 5 60 script -qec "$cmd" /dev/null </dev/null >"$f" 2>&1; rc=$?
 }
