@@ -14,7 +14,15 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${HANDLE_DEMO_BUILD:-$ROOT/build/demo}
 OUT=${HANDLE_DEMO_OUT:-$ROOT/build/demo-out}
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# headings: begin
+# Bold only on a terminal, and not when NO_COLOR is set and not empty
+# (https://no-color.org): never escape codes in a file or a pipe.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+    say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+    say() { printf '\n== %s\n' "$*"; }
+fi
+# headings: end
 
 bash "$ROOT/scripts/deps.sh"
 say "Building (cmake -S . -B ${BUILD#$ROOT/})"

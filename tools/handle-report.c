@@ -5,7 +5,7 @@
  *
  *     handle-report [--format text|json|sarif|html|folded] [--all] [--stats]
  *                   [--suppressions FILE] [--baseline OLD] [--output FILE]
- *                   [--debuginfo-path PATH] TRACE.db...
+ *                   [--debuginfo-path PATH] [--color WHEN] TRACE.db...
  *
  * Leak sites in the exit report's own text (lib/report/leaks.c prints
  * both), recorded errors, the trace's program, pid and times; symbolized
@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "report/decorate.h"
 #include "report/report_model.h"
 #include "report/suppress.h"
 #include "report/symbolize.h"
@@ -68,6 +70,10 @@ static void usage(FILE *f)
             "  -b, --baseline OLD       report only leak sites that OLD does not have; OLD is a\n"
             "                           trace or a report of --format json (repeatable)\n"
             "  -o, --output FILE        write the report to FILE instead of stdout\n"
+            "      --color WHEN         colours in the text report, as the exit report's\n"
+            "                           (HANDLE_OPTIONS=color): auto (default: only when\n"
+            "                           stdout is a terminal and NO_COLOR is unset or empty),\n"
+            "                           always or never\n"
             "      --debuginfo-path P   where separate debug files are looked for, libdwfl's\n"
             "                           syntax (default \":.debug:/usr/lib/debug\")\n"
             "  -h, --help               this text\n"
@@ -139,12 +145,14 @@ int main(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {"debuginfo-path", required_argument, NULL, 'D'},
         {"all", no_argument, NULL, 'A'},
+        {"color", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     int format = FMT_TEXT;
     bool stats = false, all = false;
+    enum { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER } color = COLOR_AUTO;
     const char *supp_path = NULL, *out_path = NULL, *debuginfo_path = NULL;
     const char **baselines = calloc((size_t)argc + 1, sizeof *baselines);
     size_t nbaselines = 0;
@@ -192,6 +200,20 @@ int main(int argc, char **argv)
             break;
         case 'A':
             all = true;
+            break;
+        case 'C':
+            if (strcmp(optarg, "auto") == 0) {
+                color = COLOR_AUTO;
+            } else if (strcmp(optarg, "always") == 0) {
+                color = COLOR_ALWAYS;
+            } else if (strcmp(optarg, "never") == 0) {
+                color = COLOR_NEVER;
+            } else {
+                snprintf(msg, sizeof msg, "unknown --color '%s' (auto, always or never)",
+                         optarg);
+                free(baselines);
+                return bad_usage(msg);
+            }
             break;
         case 'h':
             usage(stdout);
@@ -305,6 +327,15 @@ int main(int argc, char **argv)
         break;
     default:
         handle__rm_text(&out, m, stats);
+        /* Colours as the exit report's (lib/report/decorate.h); auto:
+         * stdout on a terminal, never a file of -o. */
+        if (!out.oom && (color == COLOR_ALWAYS ||
+                         (color == COLOR_AUTO && !out_path && handle__deco_auto(STDOUT_FILENO)))) {
+            struct handle__sb dec = {0};
+            handle__decorate(&dec, handle__sb_str(&out), out.len);
+            handle__sb_free(&out);
+            out = dec;
+        }
         if (out.oom) {
             ok = false;
             snprintf(err, sizeof err, "out of memory");

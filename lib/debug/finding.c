@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../report/decorate.h"
+
 void handle__misuse_build(struct handle__misuse *m, int kind, handle_t h, const char *want_tag,
                           const uintptr_t *pcs, uint32_t depth)
 {
@@ -136,4 +138,19 @@ struct handle__symbolizer *handle__report_symbolizer(unsigned flags)
             handle__sym_add_module(s, id, m->path, m->build_id, m->bias, m->lo, m->hi);
     }
     return s;
+}
+
+void handle__report_write(const char *text, size_t len)
+{
+    if (handle__rt_color()) {
+        struct handle__sb b = {0};
+        handle__decorate(&b, text, len);
+        bool ok = !b.oom && b.p != NULL;
+        if (ok)
+            handle__rt_write(b.p, b.len);
+        handle__sb_free(&b);
+        if (ok)
+            return;
+    }
+    handle__rt_write(text, len);
 }

@@ -66,6 +66,11 @@ HANDLE__HIDDEN void handle__misuse_text(struct handle__sb *b, const struct handl
 HANDLE__HIDDEN struct handle__trace_error handle__misuse_trace(const struct handle__misuse *m,
                                                               const char *message);
 
+/* Writes a finished report (a panic's, the exit leak report) to the
+ * diagnostics destination, coloured as ASan's when handle__rt_color() says
+ * so (lib/report/decorate.h); plain when there is no memory to colour it. */
+HANDLE__HIDDEN void handle__report_write(const char *text, size_t len);
+
 /* A symbolizer that knows every module loaded now (NULL when out of
  * memory); flags as for handle__sym_new_ex. */
 HANDLE__HIDDEN struct handle__symbolizer *handle__report_symbolizer(unsigned flags);

@@ -9,12 +9,18 @@
  * libdw needs far more. Without that stack (no memory) the sites are
  * printed with module+offset frames (a symbolizer that never loads libdw)
  * and a Note saying why. Runs once, at exit: it may allocate.
+ *
+ * The suppressions file is read once, at start-up (SPEC section 3, as
+ * LSan reads its own at init): a file that cannot be used ends the process
+ * there, and the exit report applies what was read then, whatever became
+ * of the file since.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../core/coverage.h"
 #include "../report/leaks.h"
 #include "../report/suppress.h"
 #include "../report/symbolize.h"
@@ -23,6 +29,33 @@
 #include "finding.h"
 #include "runtime.h"
 #include "trace.h"
+
+/* The suppressions read at start-up (NULL: none); a fork child keeps the
+ * parent's. */
+static struct handle__supp *suppressions;
+
+void handle__leak_suppressions_init(void)
+{
+    if (handle__opt.suppressions[0] == '\0')
+        return;
+    char err[1024];
+    struct handle__supp *s = handle__supp_load(handle__opt.suppressions, err, sizeof err);
+    if (s) {
+        /* Start-up begun again (a fork child that found it cut short in
+         * the parent): the new copy replaces the old. */
+        if (suppressions)
+            handle__supp_free(suppressions);
+        suppressions = s;
+        return;
+    }
+    char msg[1200];
+    int len = snprintf(msg, sizeof msg, "==%ld==ERROR: HandleSanitizer: suppressions: %s\n",
+                       (long)getpid(), err);
+    fflush(NULL);
+    handle__rt_write(msg, len > 0 && (size_t)len < sizeof msg ? (size_t)len : strlen(msg));
+    HANDLE__COVERAGE_DUMP();
+    _exit(1);
+}
 
 struct group {
     uint32_t stack, tag;
@@ -83,16 +116,9 @@ struct report {
 static void report_body(void *arg)
 {
     struct report *r = arg;
-    struct handle__supp *supp = NULL;
-    if (handle__opt.suppressions[0]) {
-        char err[512];
-        supp = handle__supp_load(handle__opt.suppressions, err, sizeof err);
-        if (supp == NULL) {
-            char msg[700];
-            snprintf(msg, sizeof msg, "suppressions: %s", err);
-            handle__rt_warn(msg);
-        }
-    }
+    struct handle__supp *supp = suppressions;
+    /* print_suppressions=0: the table is left out, as in LSan. */
+    const struct handle__supp *shown = handle__opt.print_suppressions ? supp : NULL;
     struct handle__symbolizer *sym =
         handle__report_symbolizer(r->no_stack ? HANDLE__SYM_NO_DW : HANDLE__SYM_NO_DEBUGINFOD);
     handle__leaks_resolve(sym, supp, r->sites, r->n);
@@ -100,7 +126,7 @@ static void report_body(void *arg)
     if (r->total) {
         struct handle__sb b = {0};
         handle__leaks_text(&b, (long)getpid(), r->sites, r->n, (uint64_t)handle__opt.max_leaks,
-                           supp);
+                           shown);
         if (r->no_stack)
             handle__sb_printf(&b, "Note: %s: frames show module+offset.\n", r->no_stack);
         else if (sym == NULL)
@@ -112,7 +138,7 @@ static void report_body(void *arg)
         if (tp[0])
             handle__sb_printf(&b, "Trace: %s (read it with: handle-report %s)\n", tp, tp);
         if (b.p)
-            handle__rt_write(b.p, b.len);
+            handle__report_write(b.p, b.len);
         if (b.oom || b.p == NULL) {
             /* Never a silent cut: the count at least, with no allocation. */
             if (b.p && b.len && b.p[b.len - 1] != '\n')
@@ -125,12 +151,19 @@ static void report_body(void *arg)
             handle__rt_warn(msg);
         }
         handle__sb_free(&b);
+    } else if (shown) {
+        /* Every leak suppressed: LSan still lists the suppressions used. */
+        struct handle__sb b = {0};
+        handle__supp_print_used(&b, shown);
+        if (b.p && !b.oom) {
+            handle__sb_putc(&b, '\n');
+            handle__report_write(b.p, b.len);
+        }
+        handle__sb_free(&b);
     }
     handle__leaks_release(r->sites, r->n);
     if (sym)
         handle__sym_free(sym);
-    if (supp)
-        handle__supp_free(supp);
 }
 
 uint64_t handle__leak_report(const struct handle__leak *v, size_t n, uint64_t *nsites)

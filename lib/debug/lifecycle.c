@@ -43,7 +43,6 @@
 
 #include "../core/coverage.h"
 #include "../core/fmt.h"
-#include "../report/suppress.h"
 #include "forward.h"
 #include "futex.h"
 #include "loader.h"
@@ -364,27 +363,6 @@ __attribute__((constructor)) static void at_load(void)
 
 /* ---- start-up -------------------------------------------------------- */
 
-/* SPEC section 3: a suppressions file that cannot be used ends the
- * process, as in LeakSanitizer. */
-static void check_suppressions(void)
-{
-    if (handle__opt.suppressions[0] == '\0')
-        return;
-    char err[1024];
-    struct handle__supp *s = handle__supp_load(handle__opt.suppressions, err, sizeof err);
-    if (s) {
-        handle__supp_free(s);
-        return;
-    }
-    char msg[1200];
-    int len = snprintf(msg, sizeof msg, "==%ld==ERROR: HandleSanitizer: suppressions: %s\n",
-                       (long)getpid(), err);
-    fflush(NULL);
-    handle__rt_write(msg, len > 0 && (size_t)len < sizeof msg ? (size_t)len : strlen(msg));
-    HANDLE__COVERAGE_DUMP();
-    _exit(1);
-}
-
 static void start(void)
 {
     handle__stack_self_init();
@@ -407,7 +385,9 @@ static void start(void)
         size_t n = handle__options_help_values(&handle__opt, help, sizeof help);
         handle__rt_write(help, n < sizeof help ? n : sizeof help - 1);
     }
-    check_suppressions();
+    /* SPEC section 3: a suppressions file that cannot be used ends the
+     * process here, as in LeakSanitizer. */
+    handle__leak_suppressions_init();
     handle__quarantine_init(handle__opt.quarantine);
     if (!handle__stack_init() && !handle__opt.fast_unwind)
         handle__rt_warn("cannot load libunwind.so.8; where the built-in unwinder gives up, "

@@ -25,17 +25,19 @@
 extern const char *__handle_default_options(void)
     __attribute__((weak, visibility("default")));
 
-enum opt_type { OPT_BOOL, OPT_INT, OPT_U64, OPT_STR };
+enum opt_type { OPT_BOOL, OPT_INT, OPT_U64, OPT_STR, OPT_ENUM };
 
 struct opt_desc {
     const char *name;
     const char *help;
     enum opt_type type;
     size_t offset;
-    /* Default and range: i* for BOOL and INT, u* for U64, sdef for STR. */
+    /* Default and range: i* for BOOL and INT, u* for U64, sdef for STR;
+     * ENUM: sdef the default word, words the list ("auto|always|never"). */
     int64_t idef, imin, imax;
     uint64_t udef, umin, umax;
     const char *sdef;
+    const char *words;
 };
 
 /* Defaults must lie in their own range, INT ranges must fit an int and
@@ -54,6 +56,9 @@ struct opt_desc {
 #define CHECK_STR(name, def, min, max)                                                         \
     _Static_assert(sizeof(def) <= HANDLE__OPTION_STR_MAX,                                       \
                    "string option " #name ": default too long");
+#define CHECK_ENUM(name, def, min, max)                                                        \
+    _Static_assert(sizeof(def) > 1 && sizeof(min) > sizeof(def),                                \
+                   "enum option " #name ": needs a default word and a list of words");
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wtype-limits"
 #define HANDLE_OPTION(type, name, def, min, max, help) CHECK_##type(name, def, min, max)
@@ -63,13 +68,15 @@ struct opt_desc {
 
 #define OFF(name) offsetof(struct handle__options, name)
 #define DESC_BOOL(name, def, min, max, help)                                                   \
-    {#name, help, OPT_BOOL, OFF(name), (def), (min), (max), 0, 0, 0, NULL},
+    {#name, help, OPT_BOOL, OFF(name), (def), (min), (max), 0, 0, 0, NULL, NULL},
 #define DESC_INT(name, def, min, max, help)                                                    \
-    {#name, help, OPT_INT, OFF(name), (def), (min), (max), 0, 0, 0, NULL},
+    {#name, help, OPT_INT, OFF(name), (def), (min), (max), 0, 0, 0, NULL, NULL},
 #define DESC_U64(name, def, min, max, help)                                                    \
-    {#name, help, OPT_U64, OFF(name), 0, 0, 0, (def), (min), (max), NULL},
+    {#name, help, OPT_U64, OFF(name), 0, 0, 0, (def), (min), (max), NULL, NULL},
 #define DESC_STR(name, def, min, max, help)                                                    \
-    {#name, help, OPT_STR, OFF(name), 0, 0, 0, 0, 0, 0, def},
+    {#name, help, OPT_STR, OFF(name), 0, 0, 0, 0, 0, 0, def, NULL},
+#define DESC_ENUM(name, def, min, max, help)                                                   \
+    {#name, help, OPT_ENUM, OFF(name), 0, 0, 0, 0, 0, 0, def, min},
 
 static const struct opt_desc opt_table[] = {
 #define HANDLE_OPTION(type, name, def, min, max, help) DESC_##type(name, def, min, max, help)
@@ -77,6 +84,39 @@ static const struct opt_desc opt_table[] = {
 #undef HANDLE_OPTION
 };
 #define OPT_COUNT (sizeof opt_table / sizeof opt_table[0])
+
+/* LeakSanitizer's names for ours (SPEC section 3): the same option, with
+ * our range and default. */
+static const struct {
+    const char *alias, *name;
+} opt_aliases[] = {
+    {"fast_unwind_on_malloc", "fast_unwind"},
+    {"malloc_context_size", "max_frames"},
+};
+
+/* The index of s[0..n) in the '|'-separated words (case-insensitive, as
+ * the booleans), or -1. */
+static int enum_index(const char *words, const char *s, size_t n)
+{
+    int i = 0;
+    for (const char *w = words;; i++) {
+        size_t wl = strcspn(w, "|");
+        size_t k = 0;
+        while (k < n && k < wl) {
+            char c = s[k];
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            if (c != w[k])
+                break;
+            k++;
+        }
+        if (k == n && k == wl)
+            return i;
+        if (w[wl] == '\0')
+            return -1;
+        w += wl + 1;
+    }
+}
 
 /* ---- A bounded text writer: counts everything, stores what fits. ---- */
 
@@ -143,6 +183,22 @@ static void out_escaped(struct out *w, const char *s, size_t n, size_t limit)
     }
     if (shown < n)
         out_str(w, "...");
+}
+
+/* Appends word number i of the '|'-separated words ("?" if there is none). */
+static void out_enum_word(struct out *w, const char *words, int i)
+{
+    for (const char *p = words; i >= 0; i--) {
+        size_t wl = strcspn(p, "|");
+        if (i == 0) {
+            out_mem(w, p, wl);
+            return;
+        }
+        if (p[wl] == '\0')
+            break;
+        p += wl + 1;
+    }
+    out_str(w, "?");
 }
 
 /* ---- Warnings ---- */
@@ -250,6 +306,10 @@ static void warn_invalid(const struct warner *wr, const struct opt_desc *d, cons
             out_u64(&w, HANDLE__OPTION_STR_MAX - 1);
             out_str(&w, " bytes");
             break;
+        case OPT_ENUM:
+            out_str(&w, "expected one of ");
+            out_str(&w, d->words);
+            break;
         }
     }
     out_str(&w, ")");
@@ -356,6 +416,13 @@ static void set_option(struct handle__options *o, const struct opt_desc *d, cons
         memcpy(field, val, vlen);
         field[vlen] = '\0';
         return;
+    case OPT_ENUM: {
+        int i = enum_index(d->words, val, vlen);
+        if (i < 0)
+            break;
+        *(int *)(void *)field = i;
+        return;
+    }
     }
     warn_invalid(wr, d, val, vlen, NULL);
 }
@@ -374,9 +441,18 @@ static bool is_sep(char c)
     return c == ':' || c == ',' || is_space(c);
 }
 
-/* The option named exactly key[0..klen) (case-sensitive), or NULL. */
+/* The option named exactly key[0..klen) (case-sensitive), or NULL;
+ * LeakSanitizer's names (opt_aliases) stand for ours. */
 static const struct opt_desc *find_option(const char *key, size_t klen)
 {
+    for (size_t i = 0; i < sizeof opt_aliases / sizeof opt_aliases[0]; i++) {
+        const char *alias = opt_aliases[i].alias;
+        if (strncmp(alias, key, klen) == 0 && alias[klen] == '\0') {
+            key = opt_aliases[i].name;
+            klen = strlen(key);
+            break;
+        }
+    }
     for (size_t i = 0; i < OPT_COUNT; i++) {
         const char *name = opt_table[i].name;
         if (strncmp(name, key, klen) == 0 && name[klen] == '\0')
@@ -406,6 +482,11 @@ void handle__options_defaults(struct handle__options *o)
         case OPT_STR:
             memcpy(field, d->sdef, strlen(d->sdef) + 1); /* fits: checked at compile time */
             break;
+        case OPT_ENUM: {
+            int k = enum_index(d->words, d->sdef, strlen(d->sdef));
+            *(int *)(void *)field = k < 0 ? 0 : k; /* always found: a unit test */
+            break;
+        }
         }
     }
 }
@@ -523,6 +604,9 @@ static void out_value(struct out *w, const struct opt_desc *d, const struct hand
         out_str(w, "\"");
         break;
     }
+    case OPT_ENUM:
+        out_enum_word(w, d->words, *(const int *)(const void *)field);
+        break;
     }
 }
 
@@ -541,6 +625,9 @@ static void out_default(struct out *w, const struct opt_desc *d)
         out_str(w, "\"");
         out_escaped(w, d->sdef, strlen(d->sdef), 0);
         out_str(w, "\"");
+        break;
+    case OPT_ENUM:
+        out_str(w, d->sdef);
         break;
     }
 }

@@ -9,7 +9,9 @@
  * ignore the environment). The text is `key=value` pairs separated by ':'
  * or ',' (whitespace and newlines around pairs are tolerated, empty pairs
  * are skipped); a value that starts with ' or " runs to the matching quote
- * and may then contain ':', ',' and whitespace. A bad pair (unknown key,
+ * and may then contain ':', ',' and whitespace. LeakSanitizer's names
+ * fast_unwind_on_malloc and malloc_context_size are accepted for
+ * fast_unwind and max_frames (with their values, ranges and defaults). A bad pair (unknown key,
  * malformed or out-of-range value, no '=') produces exactly one warning line
  * through the caller's writer and is ignored; the previous value stays and
  * parsing goes on with the next pair.
@@ -36,12 +38,18 @@
 #define HANDLE__OPTION_FIELD_INT(name) int name;
 #define HANDLE__OPTION_FIELD_U64(name) uint64_t name;
 #define HANDLE__OPTION_FIELD_STR(name) char name[HANDLE__OPTION_STR_MAX];
+#define HANDLE__OPTION_FIELD_ENUM(name) int name;
+
+/* The values of the ENUM option color: indexes in its list of words in
+ * options.inc ("auto|always|never"), in that order. */
+enum { HANDLE__COLOR_AUTO, HANDLE__COLOR_ALWAYS, HANDLE__COLOR_NEVER };
 
 /*
  * One field per line of options.inc, same name, in the same order:
  *   char trace[4096]; bool detect_leaks; int exitcode; int max_frames;
  *   uint64_t quarantine; int flush_ms; uint64_t max_history;
- *   bool fast_unwind; char suppressions[4096]; char log_path[4096];
+ *   bool fast_unwind; char suppressions[4096]; bool print_suppressions;
+ *   char log_path[4096]; int color (HANDLE__COLOR_*);
  *   bool abort_on_error; int max_leaks; int verbosity; bool help;
  * Every field always holds a value within its declared range, and string
  * fields are always NUL-terminated.

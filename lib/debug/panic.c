@@ -132,7 +132,7 @@ static void panic_body(void *arg)
         raw_report(&raw, m, "out of memory while symbolizing: frames show module+offset");
     }
     const struct handle__sb *out = full.p ? &full : &raw;
-    handle__rt_write(handle__sb_str(out), out->len);
+    handle__report_write(handle__sb_str(out), out->len);
 
     /* 3. The trace gets the text as printed, and is closed. */
     handle__trace_error_text(handle__sb_str(out));

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +100,25 @@ void handle__rt_write(const char *text, size_t len)
     /* stderr, or what the log could not take (the whole text: a report is
      * read as one piece). */
     handle__rt_write_fd(STDERR_FILENO, text, len);
+}
+
+bool handle__rt_color(void)
+{
+    if (handle__opt.color != HANDLE__COLOR_AUTO)
+        return handle__opt.color == HANDLE__COLOR_ALWAYS;
+    const char *lp = handle__opt.log_path;
+    int fd = STDERR_FILENO;
+    if (strcmp(lp, "stdout") == 0)
+        fd = STDOUT_FILENO;
+    else if (lp[0] != '\0' && strcmp(lp, "stderr") != 0)
+        return false; /* a log file: never in auto */
+    /* The rule of lib/report/decorate.c's handle__deco_auto (this layer
+     * calls no lib/report). */
+    int saved = errno;
+    const char *no = getenv("NO_COLOR");
+    bool yes = (no == NULL || no[0] == '\0') && isatty(fd) == 1;
+    errno = saved;
+    return yes;
 }
 
 static void line(const char *label, const char *msg)

@@ -36,6 +36,11 @@ HANDLE__HIDDEN struct handle__tls *handle__tls_get(void);
  * SIGXFSZ and never loses the text: a log file that cannot take it (full
  * disk, RLIMIT_FSIZE, closed) gets the rest written to stderr. errno kept. */
 HANDLE__HIDDEN void handle__rt_write(const char *text, size_t len);
+/* Whether a report written now gets colours (SPEC section 3, color=):
+ * always; never; auto: the destination (stderr, or log_path stdout or
+ * stderr; never a log file) is a terminal and NO_COLOR is unset or empty.
+ * The colours themselves are lib/report/decorate.h's. errno kept. */
+HANDLE__HIDDEN bool handle__rt_color(void);
 /* One line "==PID==WARNING: HandleSanitizer: MSG\n" (a long MSG is cut
  * with "..." but the line always ends with its newline). */
 HANDLE__HIDDEN void handle__rt_warn(const char *msg);

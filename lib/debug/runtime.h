@@ -22,9 +22,19 @@ __attribute__((noreturn)) HANDLE__HIDDEN void handle__diag_panic(int kind, handl
                                                                  const uintptr_t *pcs,
                                                                  uint32_t depth);
 
+/* Reads the suppressions file of the options (if any) for the exit
+ * report, once, at start-up. A file that cannot be read, is over 1 MiB or
+ * has a malformed line ends the process (SPEC section 3): the program's
+ * buffered output is flushed, one line
+ *   ==PID==ERROR: HandleSanitizer: suppressions: PATH[:LINE]: WHY
+ * is written, and the process _exits with status 1. */
+HANDLE__HIDDEN void handle__leak_suppressions_init(void);
+
 /* The exit leak report of the set the exit check saw (v[0..n), the same
- * set the trace gets): groups it into sites, applies suppressions,
- * symbolizes and prints the report (nothing when no leak is left).
+ * set the trace gets): groups it into sites, applies the suppressions read
+ * at start-up, symbolizes and prints the report (nothing when no leak is
+ * left but, with print_suppressions=1, the "Suppressions used:" table when
+ * a suppression matched).
  * Returns the number of leaked handles reported (after suppressions) and
  * sets *sites to their sites. */
 HANDLE__HIDDEN uint64_t handle__leak_report(const struct handle__leak *v, size_t n,

@@ -69,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #define CHECK_STR(name, min, max)                                                              \
     if (!memchr(opts.name, '\0', sizeof opts.name))                                            \
         __builtin_trap();
+#define CHECK_ENUM(name, min, max) check_i64(opts.name, 0, (int64_t)strlen(min));
 #define HANDLE_OPTION(type, name, def, min, max, help) CHECK_##type(name, min, max)
 #include "debug/options.inc"
 #undef HANDLE_OPTION

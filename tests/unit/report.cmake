@@ -56,6 +56,8 @@ handle_unit_test(test_suppress
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_suppress.c LIBS handle_report_dl)
 handle_unit_test(test_format
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_format.c LIBS handle_report_dl)
+handle_unit_test(test_decorate
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_decorate.c LIBS handle_report_dl)
 handle_unit_test(test_out_json
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_out_json.c LIBS handle_report)
 

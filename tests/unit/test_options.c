@@ -114,6 +114,15 @@ static void assert_in_u64(uint64_t v, uint64_t min, uint64_t max)
     assert_true(v >= min && v <= max);
 }
 
+/* How many '|'-separated words an ENUM option's list has. */
+static int64_t enum_words(const char *list)
+{
+    int64_t n = 1;
+    for (const char *p = list; *p; p++)
+        n += *p == '|';
+    return n;
+}
+
 /* Every field is within its range and every string is terminated. */
 static void assert_invariants(const struct handle__options *o)
 {
@@ -124,6 +133,7 @@ static void assert_invariants(const struct handle__options *o)
 #define HANDLE__CHECK_INT(name, min, max) assert_in_i64(o->name, (min), (max));
 #define HANDLE__CHECK_U64(name, min, max) assert_in_u64(o->name, (min), (max));
 #define HANDLE__CHECK_STR(name, min, max) assert_non_null(memchr(o->name, '\0', sizeof o->name));
+#define HANDLE__CHECK_ENUM(name, min, max) assert_in_i64(o->name, 0, enum_words(min) - 1);
 #define HANDLE_OPTION(type, name, def, min, max, help) HANDLE__CHECK_##type(name, min, max)
 #include "debug/options.inc"
 #undef HANDLE_OPTION
@@ -144,6 +154,8 @@ static void defaults_are_those_of_the_spec(void **state)
     assert_false(opts.fast_unwind);
     assert_string_equal(opts.suppressions, "");
     assert_string_equal(opts.log_path, "");
+    assert_true(opts.print_suppressions);
+    assert_int_equal(opts.color, HANDLE__COLOR_AUTO);
     assert_false(opts.abort_on_error);
     assert_int_equal(opts.max_leaks, 0);
     assert_int_equal(opts.verbosity, 0);
@@ -155,8 +167,9 @@ static void options_inc_declares_exactly_the_spec_keys(void **state)
 {
     static const char *const spec[] = {
         "trace",        "detect_leaks", "exitcode",       "max_frames", "quarantine",
-        "flush_ms",     "max_history",  "fast_unwind",    "suppressions", "log_path",
-        "abort_on_error", "max_leaks",  "verbosity",      "help",
+        "flush_ms",     "max_history",  "fast_unwind",    "suppressions", "print_suppressions",
+        "log_path",     "color",        "abort_on_error", "max_leaks",  "verbosity",
+        "help",
     };
     static const char *const declared[] = {
 #define HANDLE_OPTION(type, name, def, min, max, help) #name,
@@ -583,7 +596,8 @@ static void help_lists_every_option_with_default_and_meaning(void **state)
     }
     assert_non_null(strstr(buf, "\ttrace\n\t\t- Path of the SQLite trace file; %p is replaced"));
     assert_non_null(strstr(buf, "(Default: \"handle-trace.%p.db\")\n"));
-    assert_non_null(strstr(buf, "\tmax_frames\n\t\t- Frames kept per recorded stack. "
+    assert_non_null(strstr(buf, "\tmax_frames\n\t\t- Frames kept per recorded stack "
+                                "(LeakSanitizer's name malloc_context_size is accepted too). "
                                 "(Default: 32)\n"));
     assert_non_null(strstr(buf, "(Default: 65536)\n"));
     assert_non_null(strstr(buf, "\tsuppressions\n"));
@@ -680,6 +694,98 @@ static void random_input_never_crashes(void **state)
     assert_invariants(&opts);
 }
 
+/* ---- color, print_suppressions, LeakSanitizer's names (issue 13, items 10, 11) ---- */
+
+/* Every ENUM default is a word of its own list (options.c cannot check it
+ * at compile time). */
+static void enum_defaults_are_words_of_their_list(void **state)
+{
+    char list[256], word[64];
+    (void)state;
+#define HANDLE__ENUM_IN_LIST(name, def, min)                                                   \
+    snprintf(list, sizeof list, "|%s|", min);                                                  \
+    snprintf(word, sizeof word, "|%s|", def);                                                  \
+    if (!strstr(list, word))                                                                   \
+        fail_msg("default %s of %s is not in %s", def, #name, min);
+#define HANDLE__ENUM_CHECK_BOOL(name, def, min)
+#define HANDLE__ENUM_CHECK_INT(name, def, min)
+#define HANDLE__ENUM_CHECK_U64(name, def, min)
+#define HANDLE__ENUM_CHECK_STR(name, def, min)
+#define HANDLE__ENUM_CHECK_ENUM(name, def, min) HANDLE__ENUM_IN_LIST(name, def, min)
+#define HANDLE_OPTION(type, name, def, min, max, help) HANDLE__ENUM_CHECK_##type(name, def, min)
+#include "debug/options.inc"
+#undef HANDLE_OPTION
+    /* options.h names color's words by their index. */
+    assert_string_equal(defaults.color == HANDLE__COLOR_AUTO ? "auto" : "?", "auto");
+}
+
+static void color_takes_auto_always_never(void **state)
+{
+    struct warnings w;
+    (void)state;
+    parse("color=always", &w);
+    assert_int_equal(w.count, 0);
+    assert_int_equal(opts.color, HANDLE__COLOR_ALWAYS);
+    parse("color=never", &w);
+    assert_int_equal(opts.color, HANDLE__COLOR_NEVER);
+    parse("color=Auto", &w);
+    assert_int_equal(w.count, 0);
+    assert_int_equal(opts.color, HANDLE__COLOR_AUTO);
+    parse("color=never:color=blue,color=,color=auto2,color=al", &w);
+    assert_int_equal(w.count, 4);
+    assert_int_equal(opts.color, HANDLE__COLOR_NEVER); /* the value before stays */
+    assert_non_null(strstr(w.all, "invalid value 'blue' for option 'color' (expected one of "
+                                  "auto|always|never) in HANDLE_OPTIONS; ignored\n"));
+    assert_invariants(&opts);
+}
+
+static void print_suppressions_is_a_bool(void **state)
+{
+    struct warnings w;
+    (void)state;
+    parse("print_suppressions=0", &w);
+    assert_int_equal(w.count, 0);
+    assert_false(opts.print_suppressions);
+    parse("print_suppressions=true", &w);
+    assert_true(opts.print_suppressions);
+}
+
+static void lsan_names_stand_for_ours(void **state)
+{
+    struct warnings w;
+    (void)state;
+    parse("fast_unwind_on_malloc=1:malloc_context_size=8", &w);
+    assert_int_equal(w.count, 0);
+    assert_true(opts.fast_unwind);
+    assert_int_equal(opts.max_frames, 8);
+    /* Our range: LSan's malloc_context_size=0 keeps the value before. */
+    parse("malloc_context_size=0", &w);
+    assert_int_equal(w.count, 1);
+    assert_int_equal(opts.max_frames, 8);
+    assert_non_null(strstr(w.last, "invalid value '0' for option 'max_frames'"));
+    parse("fast_unwind_on_malloc=0,max_frames=300", &w);
+    assert_false(opts.fast_unwind);
+    assert_int_equal(opts.max_frames, 8);
+    /* Names only: a prefix or a longer word is unknown. */
+    parse("malloc_context=4:fast_unwind_on_malloc_x=1", &w);
+    assert_int_equal(w.count, 2);
+    assert_non_null(strstr(w.all, "unknown option 'malloc_context'"));
+    assert_invariants(&opts);
+}
+
+static void help_shows_color_words(void **state)
+{
+    static char buf[16384];
+    struct warnings w;
+    (void)state;
+    parse("color=never", &w);
+    size_t n = handle__options_help_values(&opts, buf, sizeof buf);
+    assert_true(n < sizeof buf);
+    assert_non_null(strstr(buf, "\tcolor\n\t\t- Colour diagnostics as AddressSanitizer does"));
+    assert_non_null(strstr(buf, "(Default: auto, Current Value: never)\n"));
+    assert_non_null(strstr(buf, "\tprint_suppressions\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -707,6 +813,11 @@ int main(void)
         cmocka_unit_test_setup(help_is_cut_like_snprintf, reset),
         cmocka_unit_test_setup(help_values_shows_current_values, reset),
         cmocka_unit_test_setup(random_input_never_crashes, reset),
+        cmocka_unit_test_setup(enum_defaults_are_words_of_their_list, reset),
+        cmocka_unit_test_setup(color_takes_auto_always_never, reset),
+        cmocka_unit_test_setup(print_suppressions_is_a_bool, reset),
+        cmocka_unit_test_setup(lsan_names_stand_for_ours, reset),
+        cmocka_unit_test_setup(help_shows_color_words, reset),
     };
     return cmocka_run_group_tests_name("options", tests, NULL, NULL);
 }

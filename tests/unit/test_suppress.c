@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "report/leaks.h"
 #include "report/suppress.h"
 #include "report/text.h"
 
@@ -257,6 +258,42 @@ static void test_hits_and_suppressions_used(void **state)
     handle__supp_free(NULL);
 }
 
+/* The leak report places LSan's table after the last site and before the
+ * SUMMARY; without the suppressions (print_suppressions=0 passes NULL)
+ * there is no table. */
+static void test_leak_report_places_the_table(void **state)
+{
+    (void)state;
+    char err[256];
+    struct handle__supp *sp = handle__supp_parse("leak:known\n", NULL, err, sizeof err);
+    assert_non_null(sp);
+    static const uintptr_t pcs[1] = {0x1234};
+    struct handle__sym_frame fr[2] = {{.pc = 0x1234, .function = "known", .module = "m"},
+                                      {.pc = 0x1234, .function = "other", .module = "m"}};
+    struct handle__leak_site sites[2] = {
+        {.count = 2, .depth = 1, .pcs = pcs, .frames = &fr[0], .nframes = 1, .suppressed_by = 0},
+        {.count = 1, .depth = 1, .pcs = pcs, .frames = &fr[1], .nframes = 1, .suppressed_by = -1},
+    };
+    handle__supp_add_hits(sp, 0, 2);
+    struct handle__sb b = {0};
+    handle__leaks_text(&b, 7, sites, 2, 0, sp);
+    const char *t = handle__sb_str(&b);
+    const char *site = strstr(t, "\nLeak of 1 handle(s) created from:\n    #0 0x1234 in other (m+0x0)\n");
+    const char *table = strstr(t, "\n-----------------------------------------------------\n"
+                                  "Suppressions used:\n  count template\n      2 known\n"
+                                  "-----------------------------------------------------\n\n"
+                                  "SUMMARY: HandleSanitizer: 1 handle(s) leaked in 1 site(s).\n");
+    assert_non_null(site);
+    assert_non_null(table);
+    assert_true(site < table);
+    handle__sb_reset(&b);
+    handle__leaks_text(&b, 7, sites, 2, 0, NULL);
+    assert_null(strstr(handle__sb_str(&b), "Suppressions used"));
+    assert_non_null(strstr(handle__sb_str(&b), "\n\nSUMMARY: HandleSanitizer: 1 handle(s)"));
+    handle__sb_free(&b);
+    handle__supp_free(sp);
+}
+
 static void test_load_from_file(void **state)
 {
     (void)state;
@@ -479,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_match_function_file_or_module_of_any_frame),
         cmocka_unit_test(test_match_order_is_lsans),
         cmocka_unit_test(test_hits_and_suppressions_used),
+        cmocka_unit_test(test_leak_report_places_the_table),
         cmocka_unit_test(test_load_from_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
