@@ -61,6 +61,18 @@ struct handle__tr_meta {
     int64_t exit_status;
     const char *exe;     /* never NULL */
     const char *cmdline; /* never NULL */
+    /* What tells a trace whose writer stopped early, and a process still
+     * running (SPEC section 5). */
+    const char *incomplete;   /* meta incomplete: the reason; NULL: absent */
+    const char *boot_id;      /* never NULL ("" absent) */
+    bool has_start_ticks, has_last_commit;
+    int64_t start_ticks;      /* /proc/PID/stat field 22 of the traced process */
+    int64_t last_commit_ns;   /* Unix ns of the writer's last commit */
+    const char *suppressions; /* the suppression file in force, as text; NULL: none */
+    /* No -wal file was beside the trace: its writer closed it (a killed
+     * writer leaves its -wal). Without ended_at, the writer stopped before
+     * the process ended. */
+    bool closed;
 };
 
 struct handle__tr_module {
@@ -132,6 +144,12 @@ HANDLE__HIDDEN const struct handle__tr_meta *handle__tr_meta(const struct handle
 /* The text of a tag id returned by the group and lifetime readers; NULL
  * for 0 or an unknown id. */
 HANDLE__HIDDEN const char *handle__tr_tag(const struct handle__tr *t, uint32_t tag);
+
+/* Whether the process that wrote meta is still running: its pid exists
+ * with the trace's start_ticks (/proc/PID/stat field 22) and this boot's
+ * boot_id (/proc/sys/kernel/random/boot_id) is the trace's. False when
+ * any of the three is absent from meta. */
+HANDLE__HIDDEN bool handle__tr_running(const struct handle__tr_meta *mt);
 
 /* The module table, ordered by id, in *out (owned by t, valid until
  * close); rows with an id outside 1..2^32-1 are skipped. False with a
