@@ -364,15 +364,23 @@ __attribute__((constructor)) static void at_load(void)
 
 /* ---- start-up -------------------------------------------------------- */
 
+/* The text of the suppression file in force, as read at start-up: the
+ * trace records it (meta suppressions) so that handle-report applies it
+ * too. NULL: none, or no memory for the copy. */
+static char *supp_text;
+
 /* SPEC section 3: a suppressions file that cannot be used ends the
  * process, as in LeakSanitizer. */
 static void check_suppressions(void)
 {
+    free(supp_text);
+    supp_text = NULL;
     if (handle__opt.suppressions[0] == '\0')
         return;
     char err[1024];
     struct handle__supp *s = handle__supp_load(handle__opt.suppressions, err, sizeof err);
     if (s) {
+        supp_text = strdup(handle__supp_text(s));
         handle__supp_free(s);
         return;
     }
@@ -526,6 +534,7 @@ static bool open_trace(void)
         .cmdline = cmdline,
         .started_at = handle__start_unix_ns(),
         /* start_ticks and boot_id: the store reads them (trace.h) */
+        .suppressions = supp_text,
     };
     char err[512];
     if (!handle__trace_open(&cfg, err, sizeof err)) {
