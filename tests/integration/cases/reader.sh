@@ -4,8 +4,9 @@
 # case it_NAME. Each builds its program here.
 
 # rd_build: rd.c, a program that leaks N handles (tag "kept") in
-# leak_here, then ("sleep") waits to be killed, or ("fail-trace") makes its
-# trace fail with a file size limit, or returns.
+# leak_here, then ("clean") makes and deletes one handle, or ("sleep")
+# waits to be killed, or ("grow") waits for a
+# commit and then makes 100000 more (tag "more"), or returns.
 rd_build() {
   cat >rd.c <<'C'
 #include <handle/handle.h>
@@ -24,8 +25,12 @@ int main(int argc, char **argv) {
     puts("ready"); fflush(stdout);
     for (;;) sleep(1);
   }
-  if (strcmp(mode, "churn") == 0) /* until the trace fails */
-    for (int i = 0; i < 2000000; i++) churn();
+  if (strcmp(mode, "clean") == 0) /* a trace without leaks */
+    churn();
+  if (strcmp(mode, "grow") == 0) { /* committed, then so many the trace fails */
+    usleep(400000);
+    for (int i = 0; i < 100000; i++) churn(), handle_new_tagged(&x, "more");
+  }
   return 0;
 }
 C
@@ -88,4 +93,164 @@ case_report_creates_nothing() {
   after=$(ls -A | grep '^live' | tr '\n' ' ')
   rd_kill
   [ "$before" = "$after" ] || fail "running writer: before [$before] after [$after]"
+}
+
+# fsize_run KB ARGS...: ./rd ARGS with its trace t.db limited to KB KiB
+# (RLIMIT_FSIZE, SIGXFSZ ignored: writes fail with EFBIG, as on a full
+# disk); stderr->err.
+fsize_run() {
+  local kb=$1; shift
+  (trap '' XFSZ; ulimit -f "$kb"; HANDLE_OPTIONS="trace=$PWD/t.db:flush_ms=20" \
+    LD_PRELOAD="$DEBUG_LIB" exec ./rd "$@") >out 2>err; rc=$?
+}
+
+# Item 6: a trace whose writer stopped (a file size limit: "continuing
+# without trace") is never reported clean: one line naming the reason;
+# exit 1 with leaks found, else 2. Also when meta.incomplete could not be
+# written: a trace its writer closed without ended_at.
+case_incomplete_never_clean() {
+  rd_build
+  # what it committed before its writer stopped: the leaks it holds
+  fsize_run 400 exit 100000; expect_rc 23
+  has 'continuing without trace'
+  [ -n "$(sql t.db "select value from meta where key='incomplete'")" ] || fail "no meta incomplete"
+  want=2; [ "$(sql t.db "select count(*) from leaks")" = 0 ] || want=1
+  "$HANDLE_REPORT" t.db >out 2>err; rc=$?
+  expect_rc $want
+  has '^The trace is incomplete \(.*File too large.*\)' out
+  hasnt '^No handle leaks found\.$' out
+  "$HANDLE_REPORT" -f json t.db >j.json 2>err
+  [ "$(sqlite3 :memory: "select json_extract(readfile('j.json'), '\$.traces[0].incomplete') like '%File too large%'")" = 1 ] ||
+    fail "json: no incomplete reason"
+  # leaks committed before the writer stopped: exit 1, and still said
+  rm -f t.db*
+  fsize_run 400 grow 3; expect_rc 23
+  has 'continuing without trace'
+  "$HANDLE_REPORT" t.db >out 2>err; rc=$?
+  expect_rc 1
+  has '^The trace is incomplete \(' out
+  has 'Leak of 3 handle\(s\) tagged "kept"' out
+  # no leak in it: exit 2, never "No handle leaks found."
+  cp t.db e.db; sql e.db "delete from live"
+  "$HANDLE_REPORT" e.db >out 2>err; rc=$?
+  expect_rc 2
+  has '^The trace is incomplete \(.*File too large.*\)' out
+  hasnt '^No handle leaks found\.$' out
+  # meta.incomplete could not be written: told from what is missing
+  # (closed by its writer, no ended_at)
+  sql t.db "delete from meta where key='incomplete'"
+  "$HANDLE_REPORT" t.db >out 2>err; rc=$?
+  expect_rc 1
+  has '^The trace is incomplete \(its writer closed it before the process ended' out
+  has 'Leak of 3 handle\(s\) tagged "kept"' out
+  sql t.db "delete from live"
+  "$HANDLE_REPORT" t.db >out 2>err; rc=$?
+  expect_rc 2
+  has '^The trace is incomplete' out
+  # merged with a clean trace: still not clean
+  HANDLE_OPTIONS="trace=$PWD/c.db" LD_PRELOAD="$DEBUG_LIB" ./rd clean 0 >/dev/null 2>&1
+  "$HANDLE_REPORT" c.db >out 2>err; rc=$?; expect_rc 0
+  "$HANDLE_REPORT" c.db t.db >out 2>err; rc=$?; expect_rc 2
+  has '1 incomplete' out
+  # a killed process is not incomplete: "did not exit cleanly", its live
+  # handles are its leaks
+  rd_start k.db 2; rd_kill
+  "$HANDLE_REPORT" k.db >out 2>err; rc=$?; expect_rc 1
+  has '^The process did not exit cleanly \(crashed or killed\)' out
+  hasnt 'incomplete' out
+  has 'Leak of 2 handle\(s\) tagged "kept"' out
+}
+
+# Item 7: a process still running (its pid with the trace's start_ticks
+# and boot_id): "still running; handles live at the last commit, N ms
+# ago", its handles listed as live, not leaks, exit 0; once killed, the
+# same trace is a killed process's: its handles are leaks.
+case_running_not_leaks() {
+  rd_build
+  rd_start r.db 2
+  "$HANDLE_REPORT" r.db >out 2>err; rc=$?
+  "$HANDLE_REPORT" -f json r.db >j.json 2>>err; rcj=$?
+  rd_kill
+  expect_rc 0; [ "$rcj" = 0 ] || fail "json: exit status $rcj"
+  has '^The process is still running; handles live at the last commit, [0-9]+ ms ago' out
+  has '^Live: 2 handle\(s\) tagged "kept" created from:' out
+  hasnt 'did not exit cleanly' out
+  hasnt 'ERROR: HandleSanitizer: detected handle leaks' out
+  [ "$(sqlite3 :memory: "select json_extract(j,'\$.traces[0].running') = 1 and json_extract(j,'\$.summary.leaked_handles') = 0
+        and json_extract(j,'\$.live[0].count') = 2 from (select readfile('j.json') as j)")" = 1 ] || fail "json: $(cat j.json)"
+  "$HANDLE_REPORT" r.db >out 2>err; rc=$?
+  expect_rc 1
+  has '^The process did not exit cleanly' out
+  has 'Leak of 2 handle\(s\) tagged "kept"' out
+  # another process with the same pid but another start: not running
+  rd_start r2.db 1
+  sql r2.db "update meta set value = value + 1 where key = 'start_ticks'"
+  "$HANDLE_REPORT" r2.db >out 2>err; rc=$?
+  sql r2.db "update meta set value = value - 1 where key = 'start_ticks'"
+  sql r2.db "update meta set value = 'x' || value where key = 'boot_id'"
+  "$HANDLE_REPORT" r2.db >out2 2>err; rc2=$?
+  rd_kill
+  expect_rc 1; has '^The process did not exit cleanly' out
+  [ "$rc2" = 1 ] || fail "another boot: exit status $rc2"; has '^The process did not exit cleanly' out2
+}
+
+# Item 15: the suppressions in force during the run are recorded in the
+# trace (meta.suppressions) and applied by handle-report: the run and the
+# report of its trace agree (exit 0 both), also with --suppressions added.
+case_recorded_suppressions() {
+  rd_build
+  printf '# ours\nleak:leak_here\n' >supp.txt
+  HANDLE_OPTIONS="trace=$PWD/s.db:suppressions=$PWD/supp.txt" LD_PRELOAD="$DEBUG_LIB" ./rd exit 2 >out 2>err; rc=$?
+  expect_rc 0
+  [ "$(sql s.db "select value from meta where key='suppressions'")" = "$(cat supp.txt)" ] || fail "meta.suppressions"
+  "$HANDLE_REPORT" s.db >out 2>err; rc=$?; expect_rc 0
+  has '^No handle leaks found\.$' out
+  has '^ +2 leak_here$' out
+  printf 'leak:unrelated_function\n' >other.txt
+  "$HANDLE_REPORT" --suppressions other.txt s.db >out 2>err; rc=$?; expect_rc 0
+  "$HANDLE_REPORT" -f json s.db >out 2>err; rc=$?; expect_rc 0
+  # without suppressions: the run and the report both find the leak
+  HANDLE_OPTIONS="trace=$PWD/n.db" LD_PRELOAD="$DEBUG_LIB" ./rd exit 2 >out 2>err; rc=$?
+  expect_rc 23
+  [ -z "$(sql n.db "select value from meta where key='suppressions'")" ] || fail "meta.suppressions without suppressions="
+  "$HANDLE_REPORT" n.db >out 2>err; rc=$?; expect_rc 1
+  # a trace's suppressions apply to that trace only
+  "$HANDLE_REPORT" s.db n.db >out 2>err; rc=$?; expect_rc 1
+  has 'Leak of 2 handle\(s\) tagged "kept" in 1 process \(n.db\)' out
+}
+
+# Item 16: merged JSON has "processes" on each leak and "traces" beside
+# "trace"; a bad file among good ones: the report of the good ones, one
+# line for the bad one, exit 2.
+case_merged_bad_file() {
+  rd_build
+  for i in 1 2 3; do
+    HANDLE_OPTIONS="trace=$PWD/m$i.db" LD_PRELOAD="$DEBUG_LIB" ./rd exit $i >/dev/null 2>&1
+  done
+  "$HANDLE_REPORT" -f json m1.db m2.db m3.db >j.json 2>err; rc=$?; expect_rc 1
+  [ "$(sqlite3 :memory: "select json_array_length(j,'\$.traces') = 3 and json_extract(j,'\$.leaks[0].processes') = 3
+        and json_extract(j,'\$.leaks[0].count') = 6 and json_type(j,'\$.trace') = 'object'
+        and json_extract(j,'\$.traces[1].path') = 'm2.db' from (select readfile('j.json') as j)")" = 1 ] ||
+    fail "merged json: $(head -c 3000 j.json)"
+  "$HANDLE_REPORT" -f json m1.db >j1.json 2>err; rc=$?; expect_rc 1
+  [ "$(sqlite3 :memory: "select json_array_length(j,'\$.traces') = 1 and json_extract(j,'\$.leaks[0].processes') = 1
+        and json_extract(j,'\$.trace.path') = 'm1.db' from (select readfile('j1.json') as j)")" = 1 ] ||
+    fail "single json: $(head -c 3000 j1.json)"
+  head -c 5000 /dev/urandom >bad.db
+  for fmt in text json; do
+    "$HANDLE_REPORT" -f $fmt m1.db bad.db m3.db >out 2>err; rc=$?
+    expect_rc 2
+    [ "$(wc -l <err)" = 1 ] || fail "$fmt: not one line on stderr"
+    has '^handle-report: bad.db: not an SQLite database' err
+  done
+  [ "$(sqlite3 :memory: "select json_array_length(j,'\$.traces') = 2 and json_extract(j,'\$.leaks[0].processes') = 2
+        and json_extract(j,'\$.leaks[0].count') = 4 from (select readfile('out') as j)")" = 1 ] ||
+    fail "json of the good ones: $(head -c 3000 out)"
+  "$HANDLE_REPORT" m1.db bad.db m3.db >out 2>err; rc=$?; expect_rc 2
+  has '^Merged report of 2 traces' out
+  has 'Leak of 4 handle\(s\) tagged "kept" in 2 processes' out
+  # only bad files: no report
+  "$HANDLE_REPORT" bad.db missing.db >out 2>err; rc=$?; expect_rc 2
+  [ ! -s out ] || fail "a report without a good trace"
+  [ "$(wc -l <err)" = 2 ] || fail "not one line per bad file"
 }
