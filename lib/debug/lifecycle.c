@@ -123,6 +123,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     handle__clock_fork_child();
+    handle__clock_rebase_child();
     handle__threads_fork(HANDLE__FORK_CHILD);
     handle__modules_fork(HANDLE__FORK_CHILD);
     handle__depot_fork(HANDLE__FORK_CHILD);

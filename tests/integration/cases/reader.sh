@@ -254,3 +254,54 @@ case_merged_bad_file() {
   [ ! -s out ] || fail "a report without a good trace"
   [ "$(wc -l <err)" = 2 ] || fail "not one line per bad file"
 }
+
+# Item 7 (the runtime's side): a forked child's started_at is its own start
+# (it was its parent's: "ran 0.742 s" for a child of a few ms), and its
+# times are ns since that start: its handles' times fall within its run.
+case_fork_child_started_at() {
+  cat >fk.c <<'C'
+#include <handle/handle.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static int x;
+int main(void) {
+  handle_t kept = handle_new_tagged(&x, "parent");
+  usleep(600000);
+  pid_t p = fork();
+  if (p == 0) {
+    handle_new_tagged(&x, "child");   /* leaked */
+    handle_delete(kept);               /* inherited: the parent's to report */
+    exit(0);
+  }
+  int st; waitpid(p, &st, 0);
+  handle_delete(kept);
+  return WIFEXITED(st) ? 0 : 1;
+}
+C
+  $CC -std=gnu11 -O0 -g -I"$INCLUDE_DIR" fk.c "$RELEASE_LIB" -Wl,-rpath,"$(dirname "$RELEASE_LIB")" -o fk ||
+    fail "cannot build fk"
+  HANDLE_OPTIONS="trace=$PWD/f.db" LD_PRELOAD="$DEBUG_LIB" ./fk >out 2>err; rc=$?
+  expect_rc 0
+  c=$(ls f.db.* | grep -v -- '-wal$\|-shm$') || fail "no child trace: $(ls)"
+  m() { sql "$1" "select value from meta where key='$2'"; }
+  ps=$(m f.db started_at); cs=$(m "$c" started_at); ce=$(m "$c" ended_at)
+  [ -n "$ps" ] && [ -n "$cs" ] && [ -n "$ce" ] || fail "meta: parent started $ps, child started $cs ended $ce"
+  # the child started after the parent's 600 ms sleep
+  [ $((cs - ps)) -ge 500000000 ] || fail "child started_at is $(( (cs - ps) / 1000000 )) ms after the parent's"
+  # its handle's creation is within its own run
+  cn=$(sql "$c" "select created_ns from handles where tag='child'")
+  [ -n "$cn" ] && [ "$cn" -ge 0 ] && [ $((cs + cn)) -le "$ce" ] || fail "child's handle created at $cn ns"
+  # the inherited handle's deletion is within the child's run too
+  for v in $(sql "$c" "select created_ns, deleted_ns from handles where tag='parent'" | tr '|' ' '); do
+    [ "$v" -ge 0 ] && [ $((cs + v)) -le "$ce" ] || fail "inherited handle's time $v ns"
+  done
+  "$HANDLE_REPORT" "$c" >out 2>err; rc=$?
+  expect_rc 1
+  # "ran" is the child's own run, without the parent's 600 ms before it
+  ran=$(sed -n 's/.*, ran \([0-9.]*\) s, exit status 23$/\1/p' out | head -1)
+  [ -n "$ran" ] || fail "no 'ran ... s' in the report"
+  awk -v r="$ran" -v ms=$(( (ce - ps) / 1000000 )) 'BEGIN { exit !(r * 1000 <= ms - 500) }' ||
+    fail "child ran $ran s; $(( (ce - ps) / 1000000 )) ms from the parent's start to the child's end"
+  [ "$(sql "$c" "pragma integrity_check")" = ok ] || fail "integrity"
+}
