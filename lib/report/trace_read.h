@@ -13,10 +13,14 @@
  *  - a WAL-mode trace with no -wal file beside it is complete in the main
  *    file and is opened with immutable=1, so that reading leaves no -shm
  *    or -wal file behind and works in a read-only directory;
- *  - a trace with a -wal file (a killed process, or one still running) is
- *    opened read-only through the WAL; if that needs a -shm file that
- *    cannot be created (read-only directory), the database and its -wal are
- *    copied into a private temporary directory and read from there.
+ *  - a trace with a -wal file and a writer still running (it holds its
+ *    lock on the -shm) is opened read-only through the WAL, using the
+ *    writer's -shm as any SQLite reader does;
+ *  - one with a -wal and no running writer (a killed process) is read from
+ *    a private copy of the database and its -wal in TMPDIR, removed at
+ *    close (an empty -wal: the main file alone, immutable), so that no
+ *    -shm is created and no -wal's mode changed beside the trace (SPEC
+ *    section 6); a read-only directory changes nothing to this.
  * Hostile traces (SPEC section 6): only regular files are read (the trace
  * opened without blocking; a -wal or -journal that is a FIFO, a device or
  * a symbolic link is refused; the private copy follows no link and copies
