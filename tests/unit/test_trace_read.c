@@ -452,8 +452,8 @@ static void test_wal(void **state)
     longdir[PATH_MAX + 99] = '\0';
     setenv("TMPDIR", longdir, 1);
     free(longdir);
-    assert_string_equal(refusal(p), "cannot read its -wal file in place (read-only directory?) "
-                                    "nor copy it to a temporary directory");
+    assert_string_equal(refusal(p), "cannot copy it and its -wal file to a temporary directory (TMPDIR) to read them "
+                                    "without changing them");
 
     /* Allocations failing on the way: refused for want of memory (a copy
      * whose directory name cannot be kept cannot be made either). */
@@ -464,8 +464,8 @@ static void test_wal(void **state)
         t = handle__tr_open(p, why, sizeof why);
         bool hit = oom_disarm();
         if (t == NULL && strcmp(why, "out of memory") != 0 &&
-            strcmp(why, "cannot read its -wal file in place (read-only directory?) nor copy it "
-                        "to a temporary directory") != 0)
+            strcmp(why, "cannot copy it and its -wal file to a temporary directory (TMPDIR) to "
+                        "read them without changing them") != 0)
             fail_msg("allocation %ld failing: %s", at, why);
         if (t)
             assert_int_equal(handle__tr_meta(t)->pid, 777);
@@ -479,8 +479,8 @@ static void test_wal(void **state)
 
     /* Nor a copy. */
     setenv("TMPDIR", "/nonexistent-dir/tmp", 1);
-    assert_string_equal(refusal(p), "cannot read its -wal file in place (read-only directory?) "
-                                    "nor copy it to a temporary directory");
+    assert_string_equal(refusal(p), "cannot copy it and its -wal file to a temporary directory (TMPDIR) to read them "
+                                    "without changing them");
     /* A -wal that is a symbolic link (dangling, or to a file SQLite
      * cannot read in place): refused, nothing copied. */
     setenv("TMPDIR", tmp, 1);
