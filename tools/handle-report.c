@@ -80,7 +80,10 @@ static void usage(FILE *f)
             "  -V, --version            the version\n"
             "\n"
             "Exit status: 0 nothing found, 1 leaks or errors found, 2 bad usage or a file\n"
-            "that is missing, unreadable or not a handle trace.\n");
+            "that is missing, unreadable or not a handle trace (the others are still\n"
+            "reported), or nothing found in an incomplete trace. The handles of a process\n"
+            "still running are listed as live, not as leaks. The suppressions recorded in\n"
+            "a trace apply to it, as do --suppressions files.\n");
 }
 
 /* Prints "handle-report: [WHAT: ]WHY" on stderr, as one line whatever
@@ -280,9 +283,11 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    /* Every bad trace gets its line; then no report: a partial one would
-     * pass for complete. */
+    /* Every bad trace gets its line; the good ones still get their
+     * report, and the exit status (2) says it is not the whole (SPEC
+     * section 6). */
     bool bad = false;
+    size_t good = 0;
     /* The same file given twice (t.db t.db, t.db ./t.db, a hard link)
      * is one process: counted once (SPEC section 6). */
     struct stat *seen = calloc((size_t)(argc - optind), sizeof *seen);
@@ -300,10 +305,12 @@ int main(int argc, char **argv)
         if (!handle__rm_add_trace(m, argv[i], err, sizeof err)) {
             complain(argv[i], err);
             bad = true;
+        } else {
+            good++;
         }
     }
     free(seen);
-    if (bad)
+    if (good == 0)
         goto done;
     if (!handle__rm_finish(m)) {
         complain_traces(argv, optind, argc, "out of memory");
@@ -348,7 +355,11 @@ int main(int argc, char **argv)
     }
     if (!write_out(out_path, &out))
         goto done;
-    status = handle__rm_leaked(m, NULL) || m->nerrors ? EXIT_FOUND : EXIT_CLEAN;
+    /* An incomplete trace is never clean: with nothing found, 2. */
+    status = bad                                          ? EXIT_BAD
+             : handle__rm_leaked(m, NULL) || m->nerrors ? EXIT_FOUND
+             : handle__rm_incomplete(m)                   ? EXIT_BAD
+                                                          : EXIT_CLEAN;
 done:
     handle__sb_free(&out);
     handle__rm_free(m);

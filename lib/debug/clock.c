@@ -238,6 +238,15 @@ void handle__clock_fork_child(void)
 #endif
 }
 
+void handle__clock_rebase_child(void)
+{
+    /* The same mapping (TSC or not), shifted: the clock goes on at the
+     * same rate, from 0. */
+    uint64_t elapsed = handle__now_ns();
+    mono_start += elapsed;
+    unix_start += elapsed;
+}
+
 /* For tests/unit/test_clock.c: whether the TSC is in use. */
 bool handle__clock_uses_tsc(void)
 {

@@ -231,14 +231,21 @@ HANDLE_API void handle_delete(handle_t h)
     uint64_t now = handle__now_ns();
     struct handle__side *s = handle__side_get(idx, false);
     if (s && atomic_load_explicit(&s->h, memory_order_acquire) == h) {
-        if (HANDLE__UNLIKELY(now < s->created_ns))
-            now = s->created_ns; /* TSC reads of two CPUs a few ns apart (clock.c) */
+        /* A handle inherited from a fork parent was created on the
+         * parent's clock, before this process's start (clock.c rebases a
+         * child's clock): at 0 on this one. */
+        uint64_t created = s->epoch == atomic_load_explicit(&handle__fork_epoch,
+                                                            memory_order_relaxed)
+                               ? s->created_ns
+                               : 0;
+        if (HANDLE__UNLIKELY(now < created))
+            now = created; /* TSC reads of two CPUs a few ns apart (clock.c) */
         s->deleted_ns = now ? now : 1;
         s->deleted_stack = stack;
         s->deleted_thread = thread;
         /* Handles inherited from a fork parent are the parent's to report;
          * the child's trace records their deletion all the same. */
-        handle__trace_delete(h, s->tag, s->created_ns, s->created_thread, s->created_stack, now,
+        handle__trace_delete(h, s->tag, created, s->created_thread, s->created_stack, now,
                              thread, stack);
     }
     handle__quarantine_push(idx);

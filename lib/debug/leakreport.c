@@ -57,6 +57,11 @@ void handle__leak_suppressions_init(void)
     _exit(1);
 }
 
+const char *handle__leak_suppressions_text(void)
+{
+    return suppressions ? handle__supp_text(suppressions) : NULL;
+}
+
 struct group {
     uint32_t stack, tag;
     uint64_t count, first_ns;

@@ -122,6 +122,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     handle__clock_fork_child();
+    handle__clock_rebase_child();
     handle__threads_fork(HANDLE__FORK_CHILD);
     handle__modules_fork(HANDLE__FORK_CHILD);
     handle__depot_fork(HANDLE__FORK_CHILD);
@@ -506,6 +507,7 @@ static bool open_trace(void)
         .cmdline = cmdline,
         .started_at = handle__start_unix_ns(),
         /* start_ticks and boot_id: the store reads them (trace.h) */
+        .suppressions = handle__leak_suppressions_text(),
     };
     char err[512];
     if (!handle__trace_open(&cfg, err, sizeof err)) {

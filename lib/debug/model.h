@@ -91,6 +91,12 @@ HANDLE__HIDDEN uint64_t handle__start_unix_ns(void);
 HANDLE__HIDDEN bool handle__clock_uses_tsc(void);
 /* In a fork child: a re-anchoring cut short by the fork is finished. */
 HANDLE__HIDDEN void handle__clock_fork_child(void);
+/* In a fork child, after handle__clock_fork_child: the child's own start
+ * becomes the process start (SPEC section 5: a forked child's started_at
+ * is its own, its times are ns since it); handle__now_ns is then 0 here
+ * and handle__start_unix_ns the Unix time of the fork. Times taken
+ * before are the parent's: the caller clamps those it keeps. */
+HANDLE__HIDDEN void handle__clock_rebase_child(void);
 
 /* ---- the leak set ---------------------------------------------------- */
 

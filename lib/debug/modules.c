@@ -244,10 +244,23 @@ uint32_t handle__module_of(uintptr_t pc)
 
 void handle__modules_fork(int phase)
 {
-    if (phase == HANDLE__FORK_PREPARE)
+    if (phase == HANDLE__FORK_PREPARE) {
         pthread_mutex_lock(&lock);
-    else
-        pthread_mutex_unlock(&lock);
+        return;
+    }
+    if (phase == HANDLE__FORK_CHILD) {
+        /* The child's clock starts at its fork (handle__clock_rebase_child):
+         * every module it inherits was loaded before that, and one
+         * unloaded already was unloaded before it too. */
+        uint32_t n = atomic_load_explicit(&count, memory_order_relaxed);
+        for (uint32_t id = 1; id <= n; id++) {
+            struct handle__module *m = (struct handle__module *)handle__module_get(id);
+            m->loaded_ns = 0;
+            if (atomic_load_explicit(&m->unloaded_ns, memory_order_relaxed) != 0)
+                atomic_store_explicit(&m->unloaded_ns, 1, memory_order_relaxed);
+        }
+    }
+    pthread_mutex_unlock(&lock);
 }
 
 void handle__modules_refresh(void)

@@ -29,6 +29,9 @@ __attribute__((noreturn)) HANDLE__HIDDEN void handle__diag_panic(int kind, handl
  *   ==PID==ERROR: HandleSanitizer: suppressions: PATH[:LINE]: WHY
  * is written, and the process _exits with status 1. */
 HANDLE__HIDDEN void handle__leak_suppressions_init(void);
+/* The text of that file as read (the trace records it as meta
+ * suppressions, so that handle-report applies it too); NULL: none. */
+HANDLE__HIDDEN const char *handle__leak_suppressions_text(void);
 
 /* The exit leak report of the set the exit check saw (v[0..n), the same
  * set the trace gets): groups it into sites, applies the suppressions read

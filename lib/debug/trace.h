@@ -31,6 +31,7 @@ struct handle__trace_config {
     uint64_t started_at;   /* Unix ns */
     uint64_t start_ticks;  /* /proc/self/stat field 22 (0: the writer reads it) */
     const char *boot_id;   /* /proc/sys/kernel/random/boot_id (NULL or "": the writer reads it) */
+    const char *suppressions; /* the suppression file in force, as text (NULL: none) */
 };
 
 /* Starts the writer thread with all signals blocked; it first takes a

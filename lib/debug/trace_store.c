@@ -922,7 +922,8 @@ static bool db_init(struct handle__store *w, char *err, size_t errlen)
         !meta_int(w, "max_history", (int64_t)w->max_history) ||
         !meta_text(w, "boot_id", w->boot_id ? w->boot_id : "") ||
         !meta_int(w, "start_ticks", (int64_t)w->start_ticks) ||
-        !meta_int(w, "last_commit_ns", (int64_t)unix_ns())) {
+        !meta_int(w, "last_commit_ns", (int64_t)unix_ns()) ||
+        (w->suppressions && !meta_text(w, "suppressions", w->suppressions))) {
         snprintf(err, errlen, "%s", sqlite3_errmsg(w->db));
         goto fail;
     }
@@ -1405,5 +1406,6 @@ void handle__store_free(struct handle__store *s)
     free(s->exe);
     free(s->cmdline);
     free(s->boot_id);
-    s->path = s->real = s->exe = s->cmdline = s->boot_id = NULL;
+    free(s->suppressions);
+    s->path = s->real = s->exe = s->cmdline = s->boot_id = s->suppressions = NULL;
 }

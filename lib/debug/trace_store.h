@@ -58,6 +58,7 @@ struct handle__store {
     /* configuration (owned copies) */
     char *path, *exe, *cmdline, *boot_id;
     char *real;              /* path with its directory resolved (what is opened) */
+    char *suppressions;      /* meta suppressions: the file in force, as text (NULL: none) */
     int64_t pid;
     uint64_t started_at, max_history, start_ticks;
     uint32_t flush_ms;

@@ -503,6 +503,11 @@ bool handle__trace_open(const struct handle__trace_config *cfg, char *err, size_
         writer_free(w);
         goto out;
     }
+    if (cfg->suppressions && !(w->s.suppressions = strdup(cfg->suppressions))) {
+        snprintf(err, errlen, "out of memory");
+        writer_free(w);
+        goto out;
+    }
     w->s.pid = cfg->pid;
     w->s.started_at = cfg->started_at;
     w->s.start_ticks = cfg->start_ticks;

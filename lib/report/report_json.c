@@ -89,6 +89,40 @@ static void j_trace_fields(struct handle__json *j, const struct handle__rm_trace
     handle__json_bool(j, mt->has_ended);
     handle__json_kuint(j, "leaked_handles", t->leaked);
     handle__json_kuint(j, "errors", t->errors);
+    /* still running: its handles live at the last commit, not leaks */
+    handle__json_key(j, "running");
+    handle__json_bool(j, t->running);
+    handle__json_kuint(j, "live_handles", t->live);
+    handle__json_key(j, "last_commit_ns");
+    if (mt->has_last_commit)
+        handle__json_int(j, mt->last_commit_ns);
+    else
+        handle__json_null(j);
+    handle__json_kstr(j, "incomplete", t->incomplete);
+}
+
+/* A list of sites ("leaks", "live"): count, tag, stack, and the number
+ * of processes it was found in (1 for a single trace) with, merged, one
+ * of them. */
+static void j_sites(struct handle__json *j, const struct handle__leak_site *sites, size_t n,
+                    bool merged)
+{
+    handle__json_arr(j);
+    for (size_t i = 0; i < n; i++) {
+        const struct handle__leak_site *s = &sites[i];
+        if (s->suppressed_by >= 0 || s->count == 0)
+            continue;
+        handle__json_obj(j);
+        handle__json_kuint(j, "count", s->count);
+        handle__json_kstr(j, "tag", s->tag);
+        handle__json_key(j, "stack");
+        j_stack(j, s->frames, s->nframes);
+        handle__json_kuint(j, "processes", merged ? s->processes : 1);
+        if (merged)
+            handle__json_kstr(j, "example", s->example);
+        handle__json_obj_end(j);
+    }
+    handle__json_arr_end(j);
 }
 
 static void j_notes(struct handle__json *j, const struct handle__rm *m)
@@ -131,40 +165,28 @@ bool handle__rm_json(struct handle__sb *b, const struct handle__rm *m, bool want
 
     handle__json_key(&j, "trace");
     handle__json_obj(&j);
-    if (!merged && m->ntraces == 1) {
+    /* "trace": the one trace, or for several what they share; "traces"
+     * beside it: every trace (SPEC section 6). */
+    if (!merged && m->ntraces == 1)
         j_trace_fields(&j, &m->traces[0]);
-    } else {
+    else
         handle__json_kuint(&j, "processes", m->ntraces);
-        handle__json_key(&j, "traces");
-        handle__json_arr(&j);
-        for (size_t i = 0; i < m->ntraces; i++) {
-            handle__json_obj(&j);
-            j_trace_fields(&j, &m->traces[i]);
-            handle__json_obj_end(&j);
-        }
-        handle__json_arr_end(&j);
-    }
     j_notes(&j, m);
     handle__json_obj_end(&j);
-
-    handle__json_key(&j, "leaks");
+    handle__json_key(&j, "traces");
     handle__json_arr(&j);
-    for (size_t i = 0; i < m->nsites; i++) {
-        const struct handle__leak_site *s = &m->sites[i];
-        if (s->suppressed_by >= 0 || s->count == 0)
-            continue;
+    for (size_t i = 0; i < m->ntraces; i++) {
         handle__json_obj(&j);
-        handle__json_kuint(&j, "count", s->count);
-        handle__json_kstr(&j, "tag", s->tag);
-        handle__json_key(&j, "stack");
-        j_stack(&j, s->frames, s->nframes);
-        if (merged) {
-            handle__json_kuint(&j, "processes", s->processes);
-            handle__json_kstr(&j, "example", s->example);
-        }
+        j_trace_fields(&j, &m->traces[i]);
         handle__json_obj_end(&j);
     }
     handle__json_arr_end(&j);
+
+    handle__json_key(&j, "leaks");
+    j_sites(&j, m->sites, m->nsites, merged);
+    /* processes still running: their handles live at the last commit */
+    handle__json_key(&j, "live");
+    j_sites(&j, m->live, m->nlive, merged);
 
     handle__json_key(&j, "errors");
     handle__json_arr(&j);
@@ -203,6 +225,8 @@ bool handle__rm_json(struct handle__sb *b, const struct handle__rm *m, bool want
     handle__json_kuint(&j, "leaked_handles", leaked);
     handle__json_kuint(&j, "leak_sites", nsites);
     handle__json_kuint(&j, "errors", m->nerrors);
+    handle__json_kuint(&j, "live_handles", handle__rm_live(m, NULL));
+    handle__json_kuint(&j, "incomplete_traces", handle__rm_incomplete(m));
     if (m->nbaselines) {
         handle__json_kuint(&j, "baseline_sites", m->baseline_sites);
         handle__json_kuint(&j, "baseline_handles", m->baseline_handles);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* No module: an id never registered, so the symbolizer gives a frame
@@ -220,6 +221,15 @@ void handle__rm_free(struct handle__rm *m)
         free((void *)m->sites[i].modules);
     }
     free(m->sites);
+    handle__leaks_release(m->live, m->nlive);
+    for (size_t i = 0; i < m->nlive; i++) {
+        free((void *)m->live[i].pcs);
+        free((void *)m->live[i].modules);
+    }
+    free(m->live);
+    for (size_t i = 0; i < m->ntsupp; i++)
+        handle__supp_free(m->tsupp[i].supp);
+    free(m->tsupp);
     for (size_t i = 0; i < m->nerrors; i++) {
         free(m->errors[i].stack.f);
         free(m->errors[i].created.f);
@@ -263,6 +273,7 @@ struct tctx {
     const struct handle__tr_group *lg;
     size_t nlg;
     size_t *lg_site;
+    bool live;                    /* the process still runs: live, not leaks */
 };
 
 /* A time of trace c (ns since its start) as Unix ns; it wraps instead of
@@ -515,9 +526,15 @@ static bool merge_sites(struct tctx *c, struct handle__leak_site *s, size_t n)
     bool ok = make_keys(s, n, &kb, &k, &nk);
     for (size_t i = 0; ok && i < nk; i++) {
         const struct handle__leak_site *r = k[i].site;
-        tr->leaked += r->count;
-        tr->leak_sites++;
+        if (c->live) {
+            tr->live += r->count;
+        } else {
+            tr->leaked += r->count;
+            tr->leak_sites++;
+        }
         full_key(&fb, &kb, &k[i]);
+        if (c->live) /* never merged with leaks */
+            handle__sb_puts(&fb, "\x1dlive");
         if (fb.oom) {
             ok = false;
             break;
@@ -577,7 +594,7 @@ static bool merge_sites(struct tctx *c, struct handle__leak_site *s, size_t n)
             .example = c->path,
             .suppressed_by = -1,
         };
-        m->side[idx] = (struct handle__rm_side){ib, c->index};
+        m->side[idx] = (struct handle__rm_side){ib, c->index, c->live};
         m->nsites++;
     }
     free(k);
@@ -917,10 +934,76 @@ static void copy_meta(struct handle__rm *m, struct handle__tr_meta *d,
     *d = *s;
     d->exe = intern(m, s->exe);
     d->cmdline = intern(m, s->cmdline);
+    d->boot_id = intern(m, s->boot_id);
+    d->incomplete = s->incomplete ? intern(m, s->incomplete) : NULL;
+    if (s->incomplete && d->incomplete == NULL)
+        d->incomplete = "reason not recorded";
+    d->suppressions = NULL; /* parsed into m->tsupp; not kept twice */
     if (d->exe == NULL)
         d->exe = "";
     if (d->cmdline == NULL)
         d->cmdline = "";
+    if (d->boot_id == NULL)
+        d->boot_id = "";
+}
+
+/* The parsed suppressions the trace recorded (meta suppressions) in *out,
+ * NULL for none; one parse per distinct text. False with a reason. */
+static bool trace_supp(struct handle__rm *m, const struct handle__tr_meta *mt,
+                       struct handle__supp **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (mt->suppressions == NULL || mt->suppressions[0] == '\0')
+        return true;
+    for (size_t i = 0; i < m->ntsupp; i++)
+        if (strcmp(m->tsupp[i].text, mt->suppressions) == 0) {
+            *out = m->tsupp[i].supp;
+            return true;
+        }
+    char why[512];
+    struct handle__supp *sp =
+        handle__supp_parse(mt->suppressions, "its recorded suppressions", why, sizeof why);
+    if (sp == NULL) {
+        handle__one_line(why, 300);
+        setf(err, errlen, "bad trace: %s", why);
+        return false;
+    }
+    const char *text = intern(m, mt->suppressions);
+    if (text == NULL ||
+        !handle__grow(&m->tsupp, &m->captsupp, m->ntsupp + 1, sizeof *m->tsupp)) {
+        handle__supp_free(sp);
+        setf(err, errlen, "out of memory");
+        return false;
+    }
+    m->tsupp[m->ntsupp++] = (struct handle__rm_tsupp){text, sp};
+    *out = sp;
+    return true;
+}
+
+/* What the report says of the trace's end: still running (and since when
+ * its last commit), or incomplete - from meta incomplete, or told from
+ * what is missing: no ended_at although the writer closed the file (a
+ * killed writer leaves its -wal; a finished one writes ended_at). Only
+ * for traces of a runtime that records last_commit_ns: that runtime closes
+ * its file before the end only when its writer gives up; traces without
+ * it (older runtimes, hand-made ones) are read as before, a missing
+ * ended_at being a crash or a kill. */
+static void trace_state(struct handle__rm *m, struct handle__rm_trace *tr)
+{
+    const struct handle__tr_meta *mt = &tr->meta;
+    if (mt->has_last_commit) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        tr->commit_age_ns = now > mt->last_commit_ns ? now - mt->last_commit_ns : 0;
+    }
+    if (mt->incomplete)
+        tr->incomplete = mt->incomplete;
+    else if (!mt->has_ended && mt->closed && mt->has_last_commit)
+        tr->incomplete = intern(m, tr->running
+                                       ? "its writer closed it while the process runs on"
+                                       : "its writer closed it before the process ended, "
+                                         "without ended_at");
 }
 
 bool handle__rm_add_trace(struct handle__rm *m, const char *path, char *err, size_t errlen)
@@ -942,6 +1025,10 @@ bool handle__rm_add_trace(struct handle__rm *m, const char *path, char *err, siz
     }
     const struct handle__tr_meta *meta = handle__tr_meta(c.t);
     c.abs0 = meta->has_started ? meta->started_at : 0;
+    c.live = handle__tr_running(meta);
+    struct handle__supp *tsupp = NULL;
+    if (!trace_supp(m, meta, &tsupp, err, errlen))
+        goto out;
     if (!register_modules(&c, err, errlen) || !handle__tr_leak_groups(c.t, &g, &ng, err, errlen) ||
         !handle__tr_errors(c.t, &e, &ne, err, errlen))
         goto out;
@@ -977,9 +1064,21 @@ bool handle__rm_add_trace(struct handle__rm *m, const char *path, char *err, siz
     }
     /* From here on the trace is part of the model. */
     struct handle__rm_trace *tr = &m->traces[m->ntraces++];
-    *tr = (struct handle__rm_trace){.path = c.path};
+    *tr = (struct handle__rm_trace){.path = c.path, .running = c.live, .commit_age_ns = -1};
     copy_meta(m, &tr->meta, meta);
-    bool merged = handle__leaks_resolve(m->sym, m->supp, raw, ng) && merge_sites(&c, raw, ng);
+    trace_state(m, tr);
+    bool merged = handle__leaks_resolve(m->sym, m->supp, raw, ng);
+    /* The suppressions in force during the run apply to its own sites. */
+    for (size_t i = 0; merged && tsupp && i < ng; i++) {
+        if (raw[i].suppressed_by >= 0)
+            continue;
+        int k = handle__supp_match(tsupp, raw[i].frames, raw[i].nframes);
+        if (k >= 0) {
+            raw[i].suppressed_by = k;
+            handle__supp_add_hits(tsupp, (size_t)k, raw[i].count);
+        }
+    }
+    merged = merged && merge_sites(&c, raw, ng);
     handle__leaks_release(raw, ng);
     if (!merged || !add_errors(&c, e, ne)) {
         setf(err, errlen, "out of memory");
@@ -1315,6 +1414,17 @@ bool handle__rm_finish(struct handle__rm *m)
     for (size_t i = 0; i < m->nsites; i++) {
         struct handle__leak_site *s = &m->sites[i];
         const char *b = m->side[i].base;
+        if (m->side[i].live) {
+            if (!handle__grow(&m->live, &m->caplive, m->nlive + 1, sizeof *m->live)) {
+                m->oom = true;
+                handle__leaks_release(s, 1);
+                free((void *)s->pcs);
+                free((void *)s->modules);
+                continue;
+            }
+            m->live[m->nlive++] = *s;
+            continue;
+        }
         if (m->nbaselines && map_find(m->baseline_keys, b, strlen(b))) {
             m->baseline_sites++;
             m->baseline_handles += s->count;
@@ -1333,7 +1443,14 @@ bool handle__rm_finish(struct handle__rm *m)
             m->sites[i].example = NULL;
         }
     }
+    for (size_t i = 0; i < m->nlive; i++) {
+        if (m->ntraces <= 1) {
+            m->live[i].processes = 0;
+            m->live[i].example = NULL;
+        }
+    }
     bool ok = m->nsites == 0 || handle__leaks_resolve(m->sym, NULL, m->sites, m->nsites);
+    ok = (m->nlive == 0 || handle__leaks_resolve(m->sym, NULL, m->live, m->nlive)) && ok;
     for (size_t i = 0; i < m->nstats; i++) {
         struct handle__rm_stat *st = &m->stats[i];
         if (st->nlife) {
@@ -1379,6 +1496,37 @@ const struct handle__rm_stat *handle__rm_site_stat(const struct handle__rm *m,
 uint64_t handle__rm_leaked(const struct handle__rm *m, uint64_t *nsites)
 {
     return handle__leaks_total(m->sites, m->nsites, nsites);
+}
+
+size_t handle__rm_incomplete(const struct handle__rm *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->ntraces; i++)
+        n += m->traces[i].incomplete != NULL;
+    return n;
+}
+
+uint64_t handle__rm_live(const struct handle__rm *m, uint64_t *nsites)
+{
+    return handle__leaks_total(m->live, m->nlive, nsites);
+}
+
+static bool supp_hit(const struct handle__supp *sp)
+{
+    for (size_t i = 0; sp && i < handle__supp_count(sp); i++)
+        if (handle__supp_hits(sp, i) > 0)
+            return true;
+    return false;
+}
+
+const struct handle__supp *handle__rm_used_supp(const struct handle__rm *m)
+{
+    if (supp_hit(m->supp))
+        return m->supp;
+    for (size_t i = 0; i < m->ntsupp; i++)
+        if (supp_hit(m->tsupp[i].supp))
+            return m->tsupp[i].supp;
+    return m->supp;
 }
 
 long handle__rm_pid(const struct handle__rm *m)

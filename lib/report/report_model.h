@@ -52,6 +52,22 @@ struct handle__rm_trace {
     uint64_t leaked;               /* live handles, after suppressions */
     uint64_t leak_sites;           /* their sites in this trace */
     size_t errors;
+    /* The process still runs (handle__tr_running): its live handles are
+     * not leaks; they are counted in live (after suppressions) and listed
+     * in the model's live sites, not in sites. */
+    bool running;
+    uint64_t live;
+    int64_t commit_age_ns;         /* now - meta last_commit_ns; -1: unknown */
+    /* Why the trace is not a full account of the run (meta incomplete, or
+     * told from what is missing); NULL: it is. Never reported clean. */
+    const char *incomplete;
+};
+
+/* A suppression text recorded in traces (meta suppressions), parsed once
+ * for every trace that carries the same text. */
+struct handle__rm_tsupp {
+    const char *text;              /* interned */
+    struct handle__supp *supp;
 };
 
 struct handle__rm_error {
@@ -101,6 +117,7 @@ struct handle__rm_map; /* report_model.c's string-keyed hash table */
 struct handle__rm_side {
     const char *base;              /* its base key (tag and frames), for baselines */
     size_t last;                   /* the last trace that added to it */
+    bool live;                     /* handles of running processes, not leaks */
 };
 
 struct handle__rm {
@@ -118,6 +135,16 @@ struct handle__rm {
      * supp). */
     struct handle__leak_site *sites;
     size_t nsites, capsites;
+
+    /* After handle__rm_finish: the sites of processes still running
+     * (their handles live at the last commit), as sites are. */
+    struct handle__leak_site *live;
+    size_t nlive, caplive;
+
+    /* The suppressions recorded in the traces, applied to each trace's
+     * own sites beside supp. */
+    struct handle__rm_tsupp *tsupp;
+    size_t ntsupp, captsupp;
 
     struct handle__rm_error *errors;
     size_t nerrors, caperrors;
@@ -183,6 +210,17 @@ HANDLE__HIDDEN bool handle__rm_finish(struct handle__rm *m);
 
 /* Leaked handles and sites to report (after suppressions and baselines). */
 HANDLE__HIDDEN uint64_t handle__rm_leaked(const struct handle__rm *m, uint64_t *nsites);
+
+/* Traces whose report cannot be called complete (an incomplete trace). */
+HANDLE__HIDDEN size_t handle__rm_incomplete(const struct handle__rm *m);
+
+/* Handles of running processes live at their last commit, and their sites. */
+HANDLE__HIDDEN uint64_t handle__rm_live(const struct handle__rm *m, uint64_t *nsites);
+
+/* The suppressions whose "Suppressions used:" block the text report
+ * prints: supp if it had hits, else the first recorded one with hits
+ * (NULL: none). */
+HANDLE__HIDDEN const struct handle__supp *handle__rm_used_supp(const struct handle__rm *m);
 
 /* The pid for the report's ==PID== lines: the trace's, or for several the
  * first one's. */

@@ -58,9 +58,52 @@ static void trace_header(struct handle__sb *b, const struct handle__rm_trace *t)
     if (mt->has_ended && mt->has_exit)
         handle__sb_printf(b, ", exit status %" PRId64, mt->exit_status);
     handle__sb_putc(b, '\n');
-    if (!mt->has_ended)
+    if (t->incomplete)
+        handle__sb_printf(b, "The trace is incomplete (%s): not a full account of the run; "
+                             "listing what it recorded, the handles live at its last commit.\n",
+                          t->incomplete);
+    if (t->running) {
+        handle__sb_puts(b, "The process is still running; handles live at the last commit");
+        if (t->commit_age_ns >= 0)
+            handle__sb_printf(b, ", %" PRId64 " ms ago", t->commit_age_ns / 1000000);
+        handle__sb_puts(b, " (not leaks).\n");
+    } else if (!mt->has_ended && !t->incomplete) {
         handle__sb_puts(b, "The process did not exit cleanly (crashed or killed): listing the "
                            "handles live at the last commit.\n");
+    }
+}
+
+/* The handles of processes still running, live at their last commit:
+ * listed as the leak report lists sites, but not as leaks. */
+static void live_sites(struct handle__sb *b, const struct handle__rm *m)
+{
+    uint64_t nsites = 0, total = handle__rm_live(m, &nsites);
+    if (total == 0)
+        return;
+    for (size_t i = 0; i < m->nlive; i++) {
+        const struct handle__leak_site *s = &m->live[i];
+        if (s->suppressed_by >= 0 || s->count == 0)
+            continue;
+        handle__sb_printf(b, "Live: %" PRIu64 " handle(s)", s->count);
+        if (s->tag)
+            handle__sb_printf(b, " tagged \"%s\"", s->tag);
+        if (s->processes > 1)
+            handle__sb_printf(b, " in %u processes (e.g. %s)", s->processes,
+                              s->example ? s->example : "?");
+        else if (s->example)
+            handle__sb_printf(b, " in 1 process (%s)", s->example);
+        handle__sb_puts(b, " created from:\n");
+        if (s->nframes) {
+            unsigned num = 0;
+            handle__sb_frames(b, s->frames, s->nframes, &num);
+        } else {
+            handle__sb_puts(b, "    <empty stack>\n");
+        }
+        handle__sb_putc(b, '\n');
+    }
+    handle__sb_printf(b, "%" PRIu64 " handle(s) live in %" PRIu64
+                         " site(s) in running process(es): not leaks.\n\n",
+                      total, nsites);
 }
 
 static void frames(struct handle__sb *b, const struct handle__rm_frames *f)
@@ -160,7 +203,7 @@ void handle__rm_text(struct handle__sb *b, const struct handle__rm *m, bool want
     } else {
         size_t unclean = 0, leaking = 0, erring = 0;
         for (size_t i = 0; i < m->ntraces; i++) {
-            unclean += !m->traces[i].meta.has_ended;
+            unclean += !m->traces[i].meta.has_ended && !m->traces[i].running;
             leaking += m->traces[i].leaked != 0;
             erring += m->traces[i].errors != 0;
         }
@@ -168,13 +211,18 @@ void handle__rm_text(struct handle__sb *b, const struct handle__rm *m, bool want
                           "Merged report of %zu traces: %zu with leaks, %zu with errors, %zu "
                           "that did not exit cleanly\n",
                           m->ntraces, leaking, erring, unclean);
+        size_t running = 0, incomplete = handle__rm_incomplete(m);
+        for (size_t i = 0; i < m->ntraces; i++)
+            running += m->traces[i].running;
+        if (running || incomplete)
+            handle__sb_printf(b, "%zu still running, %zu incomplete\n", running, incomplete);
         /* The traces with something to say, up to a screenful: a CI run
          * of a thousand processes leaking at one common site should not
          * bury the report under a thousand header lines. */
         size_t listed = 0, more = 0;
         for (size_t i = 0; i < m->ntraces; i++) {
             const struct handle__rm_trace *t = &m->traces[i];
-            if (!t->leaked && !t->errors && t->meta.has_ended)
+            if (!t->leaked && !t->errors && t->meta.has_ended && !t->incomplete)
                 continue;
             if (listed == MAX_LISTED_TRACES) {
                 more++;
@@ -202,13 +250,18 @@ void handle__rm_text(struct handle__sb *b, const struct handle__rm *m, bool want
                               m->notes[i].reason);
     }
     handle__sb_putc(b, '\n');
+    live_sites(b, m);
     uint64_t nsites = 0;
+    const struct handle__supp *used = handle__rm_used_supp(m);
     if (handle__rm_leaked(m, &nsites)) {
-        handle__leaks_text(b, handle__rm_pid(m), m->sites, m->nsites, 0, m->supp);
+        handle__leaks_text(b, handle__rm_pid(m), m->sites, m->nsites, 0, used);
     } else {
-        handle__sb_puts(b, "No handle leaks found.\n");
-        if (m->supp)
-            handle__supp_print_used(b, m->supp);
+        handle__sb_puts(b, handle__rm_incomplete(m)
+                               ? "No handle leaks found in what the trace recorded; it is "
+                                 "incomplete.\n"
+                               : "No handle leaks found.\n");
+        if (used)
+            handle__supp_print_used(b, used);
     }
     if (m->nbaselines)
         handle__sb_printf(b,

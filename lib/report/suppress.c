@@ -26,6 +26,7 @@ struct supp_pattern {
 struct handle__supp {
     struct supp_pattern *pat;
     size_t n, cap;
+    char *text; /* the text parsed (handle__supp_text) */
 };
 
 /* ---- matching ------------------------------------------------------------ */
@@ -156,7 +157,13 @@ void handle__supp_free(struct handle__supp *sp)
     for (size_t i = 0; i < sp->n; i++)
         free(sp->pat[i].pattern);
     free(sp->pat);
+    free(sp->text);
     free(sp);
+}
+
+const char *handle__supp_text(const struct handle__supp *sp)
+{
+    return sp && sp->text ? sp->text : "";
 }
 
 /* ---- parsing ---------------------------------------------------------------- */
@@ -190,8 +197,8 @@ struct handle__supp *handle__supp_parse(const char *text, const char *origin, ch
     if (!origin)
         origin = "suppressions";
     struct handle__supp *sp = calloc(1, sizeof *sp);
-    if (!sp)
-        return parse_fail(NULL, err, errlen, "out of memory");
+    if (!sp || !(sp->text = strdup(text ? text : "")))
+        return parse_fail(sp, err, errlen, "out of memory");
     unsigned lineno = 0;
     for (const char *line = text ? text : ""; *line;) {
         const char *eol = strchr(line, '\n');

@@ -91,4 +91,8 @@ HANDLE__HIDDEN void handle__supp_print_used(struct handle__sb *b, const struct h
 
 HANDLE__HIDDEN void handle__supp_free(struct handle__supp *sp);
 
+/* The text sp was parsed from ("" for NULL): what a trace records as the
+ * suppressions in force (meta suppressions). */
+HANDLE__HIDDEN const char *handle__supp_text(const struct handle__supp *sp);
+
 #endif

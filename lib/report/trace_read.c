@@ -197,6 +197,8 @@ static void account(struct handle__tr *t, size_t n)
 #define MESSAGE_MAX (1 << 20)
 #define CUT_FMT "...[cut: %zu bytes]"
 #define CUT_ROOM 48
+/* meta suppressions: what a suppression file may hold (suppress.h). */
+#define SUPP_TEXT_MAX ((size_t)1 << 20)
 
 /* The length to keep of s (n bytes) under max: max, backed off to the
  * start of a UTF-8 sequence. */
@@ -530,6 +532,28 @@ static uint32_t be32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Whether a connection (another process: the trace's writer, still
+ * running) has the database at path open in WAL mode: SQLite holds a
+ * shared lock on the "DMS" byte of the -shm file (offset 128, after the
+ * eight locks at 120) for as long as a connection has it mapped. Then the
+ * -shm is the writer's, and a reader uses it like any SQLite reader; else
+ * nothing may be created or changed beside the trace (SPEC section 6). */
+static bool writer_alive(const char *path)
+{
+    char p[PATH_MAX + 16];
+    if ((size_t)snprintf(p, sizeof p, "%s-shm", path) >= sizeof p)
+        return false;
+    int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat sb;
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 128, .l_len = 1};
+    bool held = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && fcntl(fd, F_GETLK, &fl) == 0 &&
+                fl.l_type != F_UNLCK;
+    close(fd);
+    return held;
+}
+
 /* The checks SQLite would make vaguely or not at all: the file exists, is
  * a readable regular file, starts with the SQLite magic, and (when no -wal
  * content extends it) is as long as its header says. *wal: a -wal file
@@ -832,7 +856,7 @@ static int validate(struct handle__tr *t, char *err, size_t len)
         return rc;
     }
     const char *format = NULL, *version = NULL, *layout = NULL;
-    t->meta.exe = t->meta.cmdline = "";
+    t->meta.exe = t->meta.cmdline = t->meta.boot_id = "";
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *k = (const char *)sqlite3_column_text(s, 0);
         if (k == NULL)
@@ -857,7 +881,17 @@ static int validate(struct handle__tr *t, char *err, size_t len)
         else if (strcmp(k, "exit_status") == 0 && col_i64(s, 1, &v)) {
             t->meta.has_exit = true;
             t->meta.exit_status = v;
-        }
+        } else if (strcmp(k, "incomplete") == 0) {
+            const char *r = col_str(t, s, 1, false);
+            t->meta.incomplete = r[0] ? r : "reason not recorded";
+        } else if (strcmp(k, "boot_id") == 0)
+            t->meta.boot_id = col_str(t, s, 1, false);
+        else if (strcmp(k, "start_ticks") == 0)
+            t->meta.has_start_ticks = col_i64(s, 1, &t->meta.start_ticks);
+        else if (strcmp(k, "last_commit_ns") == 0)
+            t->meta.has_last_commit = col_i64(s, 1, &t->meta.last_commit_ns);
+        else if (strcmp(k, "suppressions") == 0)
+            t->meta.suppressions = col_str_max(t, s, 1, true, SUPP_TEXT_MAX);
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
@@ -960,8 +994,24 @@ struct handle__tr *handle__tr_open(const char *path, char *err, size_t errlen)
      * read-only directory). A running writer in WAL mode always has its
      * -wal file, so this never skips a live writer's data. */
     int rc = -2;
-    if (sidecar_free) {
+    /* A -wal without a running writer (a killed process): reading it in
+     * place would create a -shm beside it (and SQLite sets an empty -wal's
+     * mode): empty, the main file is all there is; else a private copy. */
+    bool in_place = sidecar_free || !wal || writer_alive(path);
+    bool wal_empty = wal && !sidecar(path, "-wal", true) && !sidecar(path, "-journal", false);
+    if (sidecar_free || (!in_place && wal_empty)) {
         if (!open_uri(t, path, "?immutable=1", err, errlen))
+            goto fail;
+        rc = validate(t, err, errlen);
+    } else if (!in_place) {
+        char copy[PATH_MAX + 16];
+        const char *c = make_copy(t, path, copy, sizeof copy);
+        if (c == NULL) {
+            setf(err, errlen, "cannot copy it and its -wal file to a temporary directory "
+                              "(TMPDIR) to read them without changing them");
+            goto fail;
+        }
+        if (!open_uri(t, c, "?mode=ro", err, errlen))
             goto fail;
         rc = validate(t, err, errlen);
     } else {
@@ -986,6 +1036,7 @@ struct handle__tr *handle__tr_open(const char *path, char *err, size_t errlen)
     }
     if (rc != SQLITE_OK)
         goto fail;
+    t->meta.closed = !wal;
     return t;
 fail:
     handle__tr_close(t);
@@ -1618,4 +1669,55 @@ bool handle__tr_stack(const struct handle__tr *t, uint32_t id, struct handle__tr
     out->pcs = t->pcs + e->off;
     out->modules = t->smods + e->off;
     return true;
+}
+
+/* ---- the writer's process ------------------------------------------------ */
+
+/* Reads up to cap - 1 bytes of a small /proc file into buf; false if it
+ * cannot be read. */
+static bool read_proc(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
+bool handle__tr_running(const struct handle__tr_meta *mt)
+{
+    if (!mt->has_pid || mt->pid <= 0 || mt->pid > INT_MAX || !mt->has_start_ticks ||
+        mt->boot_id == NULL || mt->boot_id[0] == '\0')
+        return false;
+    char buf[1024], path[64];
+    if (!read_proc("/proc/sys/kernel/random/boot_id", buf, sizeof buf))
+        return false;
+    buf[strcspn(buf, "\n")] = '\0';
+    if (strcmp(buf, mt->boot_id) != 0)
+        return false;
+    snprintf(path, sizeof path, "/proc/%lld/stat", (long long)mt->pid);
+    if (!read_proc(path, buf, sizeof buf))
+        return false;
+    /* Field 22, counted after the parenthesized name (which may hold
+     * spaces and parentheses itself). */
+    const char *p = strrchr(buf, ')');
+    for (int field = 2; p && *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (p == NULL || *p < '0' || *p > '9')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long ticks = strtoull(p, &end, 10);
+    if (errno != 0 || end == p)
+        return false;
+    /* A zombie has its start time too, but it is not running. */
+    const char *st = strrchr(buf, ')');
+    if (st && st[1] == ' ' && (st[2] == 'Z' || st[2] == 'X'))
+        return false;
+    return (int64_t)ticks == mt->start_ticks;
 }

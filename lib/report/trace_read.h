@@ -13,10 +13,14 @@
  *  - a WAL-mode trace with no -wal file beside it is complete in the main
  *    file and is opened with immutable=1, so that reading leaves no -shm
  *    or -wal file behind and works in a read-only directory;
- *  - a trace with a -wal file (a killed process, or one still running) is
- *    opened read-only through the WAL; if that needs a -shm file that
- *    cannot be created (read-only directory), the database and its -wal are
- *    copied into a private temporary directory and read from there.
+ *  - a trace with a -wal file and a writer still running (it holds its
+ *    lock on the -shm) is opened read-only through the WAL, using the
+ *    writer's -shm as any SQLite reader does;
+ *  - one with a -wal and no running writer (a killed process) is read from
+ *    a private copy of the database and its -wal in TMPDIR, removed at
+ *    close (an empty -wal: the main file alone, immutable), so that no
+ *    -shm is created and no -wal's mode changed beside the trace (SPEC
+ *    section 6); a read-only directory changes nothing to this.
  * Hostile traces (SPEC section 6): only regular files are read (the trace
  * opened without blocking; a -wal or -journal that is a FIFO, a device or
  * a symbolic link is refused; the private copy follows no link and copies
@@ -61,6 +65,18 @@ struct handle__tr_meta {
     int64_t exit_status;
     const char *exe;     /* never NULL */
     const char *cmdline; /* never NULL */
+    /* What tells a trace whose writer stopped early, and a process still
+     * running (SPEC section 5). */
+    const char *incomplete;   /* meta incomplete: the reason; NULL: absent */
+    const char *boot_id;      /* never NULL ("" absent) */
+    bool has_start_ticks, has_last_commit;
+    int64_t start_ticks;      /* /proc/PID/stat field 22 of the traced process */
+    int64_t last_commit_ns;   /* Unix ns of the writer's last commit */
+    const char *suppressions; /* the suppression file in force, as text; NULL: none */
+    /* No -wal file was beside the trace: its writer closed it (a killed
+     * writer leaves its -wal). Without ended_at, the writer stopped before
+     * the process ended. */
+    bool closed;
 };
 
 struct handle__tr_module {
@@ -132,6 +148,12 @@ HANDLE__HIDDEN const struct handle__tr_meta *handle__tr_meta(const struct handle
 /* The text of a tag id returned by the group and lifetime readers; NULL
  * for 0 or an unknown id. */
 HANDLE__HIDDEN const char *handle__tr_tag(const struct handle__tr *t, uint32_t tag);
+
+/* Whether the process that wrote meta is still running: its pid exists
+ * with the trace's start_ticks (/proc/PID/stat field 22) and this boot's
+ * boot_id (/proc/sys/kernel/random/boot_id) is the trace's. False when
+ * any of the three is absent from meta. */
+HANDLE__HIDDEN bool handle__tr_running(const struct handle__tr_meta *mt);
 
 /* The module table, ordered by id, in *out (owned by t, valid until
  * close); rows with an id outside 1..2^32-1 are skipped. False with a

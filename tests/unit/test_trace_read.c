@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -452,8 +453,8 @@ static void test_wal(void **state)
     longdir[PATH_MAX + 99] = '\0';
     setenv("TMPDIR", longdir, 1);
     free(longdir);
-    assert_string_equal(refusal(p), "cannot read its -wal file in place (read-only directory?) "
-                                    "nor copy it to a temporary directory");
+    assert_string_equal(refusal(p), "cannot copy it and its -wal file to a temporary directory (TMPDIR) to read them "
+                                    "without changing them");
 
     /* Allocations failing on the way: refused for want of memory (a copy
      * whose directory name cannot be kept cannot be made either). */
@@ -464,8 +465,8 @@ static void test_wal(void **state)
         t = handle__tr_open(p, why, sizeof why);
         bool hit = oom_disarm();
         if (t == NULL && strcmp(why, "out of memory") != 0 &&
-            strcmp(why, "cannot read its -wal file in place (read-only directory?) nor copy it "
-                        "to a temporary directory") != 0)
+            strcmp(why, "cannot copy it and its -wal file to a temporary directory (TMPDIR) to "
+                        "read them without changing them") != 0)
             fail_msg("allocation %ld failing: %s", at, why);
         if (t)
             assert_int_equal(handle__tr_meta(t)->pid, 777);
@@ -479,8 +480,8 @@ static void test_wal(void **state)
 
     /* Nor a copy. */
     setenv("TMPDIR", "/nonexistent-dir/tmp", 1);
-    assert_string_equal(refusal(p), "cannot read its -wal file in place (read-only directory?) "
-                                    "nor copy it to a temporary directory");
+    assert_string_equal(refusal(p), "cannot copy it and its -wal file to a temporary directory (TMPDIR) to read them "
+                                    "without changing them");
     /* A -wal that is a symbolic link (dangling, or to a file SQLite
      * cannot read in place): refused, nothing copied. */
     setenv("TMPDIR", tmp, 1);
@@ -1414,6 +1415,74 @@ static void test_oom(void **state)
     }
 }
 
+/* Item 7 of issue 12: a process is running when its pid exists with the
+ * trace's start_ticks and this boot's boot_id; any of them different or
+ * absent: not running. */
+static void read_small_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+}
+
+static void test_running(void **state)
+{
+    (void)state;
+    char boot[128], stat[1024];
+    read_small_file("/proc/sys/kernel/random/boot_id", boot, sizeof boot);
+    boot[strcspn(boot, "\n")] = '\0';
+    read_small_file("/proc/self/stat", stat, sizeof stat);
+    const char *p = strrchr(stat, ')');
+    for (int field = 2; p && *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    assert_non_null(p);
+    struct handle__tr_meta mt = {.has_pid = true, .pid = getpid(), .has_start_ticks = true,
+                                 .start_ticks = strtoll(p, NULL, 10), .boot_id = boot,
+                                 .exe = "", .cmdline = ""};
+    assert_true(handle__tr_running(&mt));
+    mt.start_ticks++;
+    assert_false(handle__tr_running(&mt)); /* the pid reused by another process */
+    mt.start_ticks--;
+    mt.boot_id = "00000000-0000-0000-0000-000000000000";
+    assert_false(handle__tr_running(&mt)); /* another boot */
+    mt.boot_id = "";
+    assert_false(handle__tr_running(&mt)); /* not recorded */
+    mt.boot_id = boot;
+    mt.has_start_ticks = false;
+    assert_false(handle__tr_running(&mt));
+    mt.has_start_ticks = true;
+    mt.pid = 0;
+    assert_false(handle__tr_running(&mt));
+    mt.pid = (int64_t)1 << 40;
+    assert_false(handle__tr_running(&mt));
+    /* a child that has exited (a zombie until reaped) is not running */
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0)
+        _exit(0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)c);
+    for (int i = 0; i < 1000; i++) { /* until it is a zombie */
+        read_small_file(path, stat, sizeof stat);
+        const char *q = strrchr(stat, ')');
+        if (q && q[2] == 'Z')
+            break;
+        usleep(2000);
+    }
+    p = strrchr(stat, ')');
+    for (int field = 2; p && *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    mt.pid = c;
+    mt.start_ticks = strtoll(p, NULL, 10);
+    assert_false(handle__tr_running(&mt));
+    int st;
+    assert_int_equal(waitpid(c, &st, 0), c);
+}
+
 int main(void)
 {
     handle__tr_global_init(); /* as handle-report does */
@@ -1441,6 +1510,7 @@ int main(void)
         cmocka_unit_test(test_endless_views),
         cmocka_unit_test(test_long_strings),
         cmocka_unit_test(test_oom),
+        cmocka_unit_test(test_running),
     };
     return cmocka_run_group_tests(tests, NULL, teardown_all);
 }
