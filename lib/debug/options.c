@@ -374,6 +374,22 @@ static bool is_sep(char c)
     return c == ':' || c == ',' || is_space(c);
 }
 
+/* Copies the quoted text q[0..n) (without its quotes) into dst, each
+ * "\\c" as c; the length, or SIZE_MAX when it does not fit below cap (a
+ * NUL is not written: callers use the length). */
+static size_t unescape(char *dst, size_t cap, const char *q, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (q[i] == '\\' && i + 1 < n)
+            i++;
+        if (len + 1 >= cap)
+            return SIZE_MAX;
+        dst[len++] = q[i];
+    }
+    return len;
+}
+
 /* The option named exactly key[0..klen) (case-sensitive), or NULL. */
 static const struct opt_desc *find_option(const char *key, size_t klen)
 {
@@ -417,6 +433,7 @@ void handle__options_parse(struct handle__options *o, const char *text, const ch
 {
     const struct warner wr = {source ? source : "HANDLE_OPTIONS", warn, ctx};
     const char *p = text ? text : "";
+    char unq[HANDLE__OPTION_STR_MAX]; /* a quoted value without its escapes */
 
     for (;;) {
         /* Separators and whitespace between pairs; empty pairs vanish. */
@@ -439,11 +456,14 @@ void handle__options_parse(struct handle__options *o, const char *text, const ch
         /* The value: quoted (may hold separators) or up to a separator. */
         const char *val = p, *problem = NULL, *bad = NULL;
         size_t vlen, badlen = 0;
+        bool quoted = false;
         if (*p == '\'' || *p == '"') {
             const char quote = *p++;
+            quoted = true;
             val = p;
+            /* Inside quotes '\' takes the next byte as it is (SPEC 3). */
             while (*p && *p != quote)
-                p++;
+                p += (p[0] == '\\' && p[1]) ? 2 : 1;
             vlen = (size_t)(p - val);
             if (!*p) {
                 problem = "unterminated quote";
@@ -477,6 +497,15 @@ void handle__options_parse(struct handle__options *o, const char *text, const ch
         }
         if (problem) {
             warn_invalid(&wr, d, bad, badlen, problem);
+            continue;
+        }
+        if (quoted) {
+            size_t n = unescape(unq, sizeof unq, val, vlen);
+            if (n == SIZE_MAX) {
+                warn_invalid(&wr, d, val, vlen, NULL); /* longer than any value */
+                continue;
+            }
+            set_option(o, d, unq, n, &wr);
             continue;
         }
         set_option(o, d, val, vlen, &wr);

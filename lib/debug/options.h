@@ -9,7 +9,9 @@
  * ignore the environment). The text is `key=value` pairs separated by ':'
  * or ',' (whitespace and newlines around pairs are tolerated, empty pairs
  * are skipped); a value that starts with ' or " runs to the matching quote
- * and may then contain ':', ',' and whitespace. A bad pair (unknown key,
+ * and may then contain ':', ',' and whitespace; inside the quotes '\'
+ * takes the next character as it is ("\"" is '"', "\\" is '\'), so any
+ * path can be written. Outside quotes '\' is an ordinary byte. A bad pair (unknown key,
  * malformed or out-of-range value, no '=') produces exactly one warning line
  * through the caller's writer and is ignored; the previous value stays and
  * parsing goes on with the next pair.

@@ -280,6 +280,65 @@ static void later_pairs_win(void **state)
     assert_int_equal(opts.max_frames, 9);
 }
 
+/* SPEC 3: inside quotes '\' takes the next character as it is, so any
+ * path can be written (issue 12 item 1); outside quotes it is a byte. */
+static void backslash_escapes_inside_quotes(void **state)
+{
+    struct warnings w;
+    (void)state;
+    parse("trace=\"a\\\"b'c\\\\d\":exitcode=4", &w);
+    assert_int_equal(w.count, 0);
+    assert_string_equal(opts.trace, "a\"b'c\\d");
+    assert_int_equal(opts.exitcode, 4);
+
+    parse("trace='it\\'s \\x'", &w); /* \x is x */
+    assert_int_equal(w.count, 0);
+    assert_string_equal(opts.trace, "it's x");
+
+    parse("log_path=a\\b", &w); /* no quotes: backslashes stay */
+    assert_int_equal(w.count, 0);
+    assert_string_equal(opts.log_path, "a\\b");
+
+    /* An escaped quote does not end the value; a lone trailing '\' leaves
+     * the quote open. */
+    handle__options_defaults(&opts);
+    parse("trace='a\\'", &w);
+    assert_int_equal(w.count, 1);
+    assert_non_null(strstr(w.last, "(unterminated quote)"));
+    assert_string_equal(opts.trace, defaults.trace);
+}
+
+/* What handle-run writes for each awkward path (issue 12 item 1): the
+ * value in double quotes, '"' and '\' escaped, appended to existing
+ * options; the path comes back byte for byte. */
+static void every_path_survives_handle_run_quoting(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {
+        "/tmp/x/my dir/t.db", "/tmp/x/a,b.db",   "/tmp/x/a:b.db",   "/tmp/x/it's.db",
+        "/tmp/x/say \"hi\".db", "/tmp/x/'both\".db", "/tmp/x/back\\slash.db",
+        "/tmp/x/new\nline.db", "/tmp/x/tab\there.db", "/tmp/x/100%.db", "/tmp/x/t.%p.db",
+        " lead and trail ", "\\", "\"", "'",
+    };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char text[512];
+        size_t n = (size_t)snprintf(text, sizeof text, "exitcode=5:trace=\"");
+        for (const char *c = paths[i]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                text[n++] = '\\';
+            text[n++] = *c;
+        }
+        snprintf(text + n, sizeof text - n, "\",max_frames=7");
+        struct warnings w;
+        handle__options_defaults(&opts);
+        parse(text, &w);
+        assert_int_equal(w.count, 0);
+        assert_string_equal(opts.trace, paths[i]);
+        assert_int_equal(opts.exitcode, 5);
+        assert_int_equal(opts.max_frames, 7);
+    }
+}
+
 static void quoted_values_may_hold_separators(void **state)
 {
     struct warnings w;
@@ -691,6 +750,8 @@ int main(void)
         cmocka_unit_test_setup(colons_commas_and_whitespace_separate_pairs, reset),
         cmocka_unit_test_setup(later_pairs_win, reset),
         cmocka_unit_test_setup(quoted_values_may_hold_separators, reset),
+        cmocka_unit_test_setup(backslash_escapes_inside_quotes, reset),
+        cmocka_unit_test_setup(every_path_survives_handle_run_quoting, reset),
         cmocka_unit_test_setup(longest_string_fits, reset),
         cmocka_unit_test_setup(bad_values_keep_the_default_and_warn_once, reset),
         cmocka_unit_test_setup(a_bad_value_keeps_the_previous_value, reset),
