@@ -168,15 +168,22 @@ static void warn_begin(struct out *w, char *buf, size_t size)
     out_str(w, "==WARNING: HandleSanitizer: ");
 }
 
-/* Ends the line with " in SOURCE; ignored\n" and hands it to the writer. */
-static void warn_end(const struct warner *wr, struct out *w)
+/* Ends the line with " in SOURCE; OUTCOME\n" (NULL: "ignored") and hands
+ * it to the writer. */
+static void warn_end_as(const struct warner *wr, struct out *w, const char *outcome)
 {
     out_str(w, " in ");
     out_str(w, wr->source);
-    out_str(w, "; ignored");
+    out_str(w, "; ");
+    out_str(w, outcome ? outcome : "ignored");
     size_t n = w->len < w->cap ? w->len : w->cap;
     w->buf[n++] = '\n';
     wr->fn(w->buf, n, wr->ctx);
+}
+
+static void warn_end(const struct warner *wr, struct out *w)
+{
+    warn_end_as(wr, w, NULL);
 }
 
 /* "unknown option 'KEY'" */
@@ -253,7 +260,9 @@ static void warn_invalid(const struct warner *wr, const struct opt_desc *d, cons
         }
     }
     out_str(&w, ")");
-    warn_end(wr, &w);
+    /* A trace value that cannot be used means no trace file, never
+     * another path (SPEC 3): the caller empties it. */
+    warn_end_as(wr, &w, d->offset == OFF(trace) ? "no trace file" : NULL);
 }
 
 /* ---- Values ---- */
@@ -322,6 +331,14 @@ static bool parse_i64(const char *s, size_t n, int64_t *out)
     return true;
 }
 
+/* After a bad value for trace: no trace file (SPEC 3), whatever was set
+ * before; other options keep their previous value. */
+static void no_trace_file(struct handle__options *o, const struct opt_desc *d)
+{
+    if (d->offset == OFF(trace))
+        o->trace[0] = '\0';
+}
+
 /* Stores val into option d of o if it is valid; otherwise warns once and
  * leaves o unchanged. */
 static void set_option(struct handle__options *o, const struct opt_desc *d, const char *val,
@@ -358,6 +375,7 @@ static void set_option(struct handle__options *o, const struct opt_desc *d, cons
         return;
     }
     warn_invalid(wr, d, val, vlen, NULL);
+    no_trace_file(o, d);
 }
 
 /* ---- Parser ---- */
@@ -497,12 +515,14 @@ void handle__options_parse(struct handle__options *o, const char *text, const ch
         }
         if (problem) {
             warn_invalid(&wr, d, bad, badlen, problem);
+            no_trace_file(o, d);
             continue;
         }
         if (quoted) {
             size_t n = unescape(unq, sizeof unq, val, vlen);
             if (n == SIZE_MAX) {
                 warn_invalid(&wr, d, val, vlen, NULL); /* longer than any value */
+                no_trace_file(o, d);
                 continue;
             }
             set_option(o, d, unq, n, &wr);

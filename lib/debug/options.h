@@ -14,7 +14,10 @@
  * path can be written. Outside quotes '\' is an ordinary byte. A bad pair (unknown key,
  * malformed or out-of-range value, no '=') produces exactly one warning line
  * through the caller's writer and is ignored; the previous value stays and
- * parsing goes on with the next pair.
+ * parsing goes on with the next pair. Except for trace: a trace value that
+ * cannot be used (an unterminated quote, too long) means no trace file
+ * (trace is emptied, the warning ends "; no trace file"), never the default
+ * or an earlier path.
  *
  * This module does not act on any option (the runtime does), never
  * allocates, never uses stdio and never writes to a file descriptor itself.

@@ -77,7 +77,16 @@ static int log_dest(void)
         return log_fd;
     char path[PATH_MAX + 32];
     struct handle__fmt f = {path, 0, sizeof path - 1};
-    handle__fmt_str(&f, lp);
+    /* %p is the pid and %% a '%' (SPEC 3), as in the trace option. */
+    for (const char *c = lp; *c; c++) {
+        if (c[0] == '%' && c[1] == 'p') {
+            handle__fmt_dec(&f, (uint64_t)pid);
+            c++;
+        } else {
+            handle__fmt_mem(&f, c, 1);
+            c += c[0] == '%' && c[1] == '%';
+        }
+    }
     handle__fmt_str(&f, ".");
     handle__fmt_dec(&f, (uint64_t)pid);
     path[f.len] = '\0';

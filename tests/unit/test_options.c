@@ -305,7 +305,7 @@ static void backslash_escapes_inside_quotes(void **state)
     parse("trace='a\\'", &w);
     assert_int_equal(w.count, 1);
     assert_non_null(strstr(w.last, "(unterminated quote)"));
-    assert_string_equal(opts.trace, defaults.trace);
+    assert_string_equal(opts.trace, ""); /* no trace file (SPEC 3) */
 }
 
 /* What handle-run writes for each awkward path (issue 12 item 1): the
@@ -406,8 +406,6 @@ static void bad_values_keep_the_default_and_warn_once(void **state)
         {"detect_leaks=maybe", "detect_leaks", "(expected 0, 1, true, false, yes or no)"},
         {"detect_leaks=", "detect_leaks", "(expected 0, 1, true, false, yes or no)"},
         {"help=truest", "help", "(expected 0, 1, true, false, yes or no)"},
-        {"trace='unterminated:max_frames=1", "trace", "(unterminated quote)"},
-        {"trace=\"a\"b:", "trace", "(expected a separator after the closing quote)"},
         {"max_frames=\"3", "max_frames", "(unterminated quote)"},
     };
     char needle[64];
@@ -431,10 +429,54 @@ static void a_bad_value_keeps_the_previous_value(void **state)
 {
     struct warnings w;
     (void)state;
-    parse("max_frames=8:max_frames=0:trace=a.db:trace='b.db", &w);
+    parse("max_frames=8:max_frames=0:log_path=a.log:log_path='b.log", &w);
     assert_int_equal(w.count, 2);
     assert_int_equal(opts.max_frames, 8);
-    assert_string_equal(opts.trace, "a.db");
+    assert_string_equal(opts.log_path, "a.log");
+}
+
+/* SPEC 3: a trace value that cannot be used means no trace file, with one
+ * warning, never another path (issue 12 item 1: a path that handle-run
+ * could not quote fell back to the default trace). */
+static void bad_trace_value_means_no_trace_file(void **state)
+{
+    static const struct {
+        const char *text, *expect;
+    } cases[] = {
+        {"trace='unterminated:max_frames=1", "(unterminated quote)"},
+        {"trace=\"a\"b:", "(expected a separator after the closing quote)"},
+        {"trace=a.db:trace='b.db", "(unterminated quote)"},
+        {"trace=a.db:trace=\"b\\\"", "(unterminated quote)"},
+    };
+    struct warnings w;
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        handle__options_defaults(&opts);
+        parse(cases[i].text, &w);
+        if (w.count != 1)
+            fail_msg("'%s': %d warnings", cases[i].text, w.count);
+        assert_string_equal(opts.trace, "");
+        assert_non_null(strstr(w.last, "' for option 'trace' "));
+        assert_non_null(strstr(w.last, cases[i].expect));
+        assert_non_null(strstr(w.last, " in HANDLE_OPTIONS; no trace file\n"));
+    }
+    /* Too long, quoted or not. */
+    static char text[32 + 2 * HANDLE__OPTION_STR_MAX];
+    for (int quoted = 0; quoted < 2; quoted++) {
+        size_t n = (size_t)snprintf(text, sizeof text, "trace=%s", quoted ? "'" : "");
+        memset(text + n, 't', HANDLE__OPTION_STR_MAX);
+        n += HANDLE__OPTION_STR_MAX;
+        snprintf(text + n, sizeof text - n, "%s", quoted ? "'" : "");
+        handle__options_defaults(&opts);
+        parse(text, &w);
+        assert_int_equal(w.count, 1);
+        assert_string_equal(opts.trace, "");
+        assert_non_null(strstr(w.last, "; no trace file\n"));
+    }
+    /* A good one after a bad one is used. */
+    parse("trace=\"x\"y,trace=c.db", &w);
+    assert_int_equal(w.count, 1);
+    assert_string_equal(opts.trace, "c.db");
 }
 
 static void too_long_string_is_rejected(void **state)
@@ -756,6 +798,7 @@ int main(void)
         cmocka_unit_test_setup(bad_values_keep_the_default_and_warn_once, reset),
         cmocka_unit_test_setup(a_bad_value_keeps_the_previous_value, reset),
         cmocka_unit_test_setup(too_long_string_is_rejected, reset),
+        cmocka_unit_test_setup(bad_trace_value_means_no_trace_file, reset),
         cmocka_unit_test_setup(warning_lines_have_the_sanitizer_format, reset),
         cmocka_unit_test_setup(unknown_keys_warn_and_parsing_goes_on, reset),
         cmocka_unit_test_setup(pairs_without_key_or_equals_sign_warn, reset),
