@@ -109,8 +109,14 @@ static void report_body(void *arg)
         else if (handle__sym_faulted(sym))
             handle__sb_printf(&b, "Note: %s.\n", handle__sym_error(sym));
         const char *tp = handle__trace_path();
-        if (tp[0])
-            handle__sb_printf(&b, "Trace: %s (read it with: handle-report %s)\n", tp, tp);
+        if (tp[0]) {
+            /* The path as a shell needs it, both times (issue 12 item 1). */
+            handle__sb_puts(&b, "Trace: ");
+            handle__sb_shell_quoted(&b, tp);
+            handle__sb_puts(&b, " (read it with: handle-report ");
+            handle__sb_shell_quoted(&b, tp);
+            handle__sb_puts(&b, ")\n");
+        }
         if (b.p)
             handle__rt_write(b.p, b.len);
         if (b.oom || b.p == NULL) {
