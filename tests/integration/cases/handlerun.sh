@@ -90,6 +90,21 @@ C
   # The exe path in handle-report's header and the module of a frame.
   has 'Trace t\.db: .*dir\\x1b\]0;title\\x07\\r\\nx\\x01\\x7f/ctl' rep
   has 'dir\\x1b\]0;title\\x07\\r\\nx\\x01\\x7f/ctl\+0x' err
+  # The runtime's warning and information lines stay one line each.
+  HANDLE_OPTIONS="verbosity=1 trace='nodir/a
+b.db'" LD_PRELOAD="$DEBUG_LIB" "./$d/ctl" >out 2>err; rc=$?
+  expect_rc 23
+  has '^==[0-9]+==WARNING: HandleSanitizer: cannot create trace nodir/a\\x0ab\.db: '
+  HANDLE_OPTIONS="verbosity=1 trace='a
+b.db'" LD_PRELOAD="$DEBUG_LIB" "./$d/ctl" >out 2>err; rc=$?
+  expect_rc 23
+  [ -f "a
+b.db" ] || fail "no trace a\\nb.db"
+  has "^Trace: \\$'a\\\\nb\\.db' \\(read it with: handle-report \\$'a\\\\nb\\.db'\\)$"
+  if LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" err; then
+    fail "raw control bytes in err"
+  fi
+  [ "$(grep -c '^' err)" = "$(grep -cE '^(==|    #|Leak|SUMMARY|Trace|$)' err)" ] || fail "a line was split"
 }
 
 # Issue 13 item 12: a program built with -fsanitize=address runs under
