@@ -151,13 +151,14 @@ void handle__sb_escaped_lines(struct handle__sb *b, const char *s)
 
 void handle__sb_shell_quoted(struct handle__sb *b, const char *s)
 {
-    bool plain = *s != '\0', control = false;
+    /* Not plain: empty, or a leading '=' (zsh expands "=cmd"). */
+    bool plain = *s != '\0' && *s != '=', control = false;
     for (const char *c = s; *c; c++) {
         unsigned char u = (unsigned char)*c;
         if (is_control(u))
             control = true;
         if (!((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
-              strchr("_./+,:=@%^-", u)))
+              strchr("_./+,:=@%-", u)))
             plain = false;
     }
     if (plain) {

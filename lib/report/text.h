@@ -58,8 +58,8 @@ HANDLE__HIDDEN void handle__sb_escaped(struct handle__sb *b, const char *s);
 HANDLE__HIDDEN void handle__sb_escaped_lines(struct handle__sb *b, const char *s);
 
 /* Appends s quoted as a POSIX shell (bash, zsh) needs it to read s back as
- * one word: as it is when it holds only [A-Za-z0-9_./+,:=@%^-] (and is not
- * empty); else in '...' with each ' written '\''; and when it holds
+ * one word: as it is when it holds only [A-Za-z0-9_./+,:=@%-] (and is not
+ * empty nor starts with '='); else in '...' with each ' written '\''; and when it holds
  * control bytes, as $'...' with \\, \', \n, \t, \r, \xNN. Used by the
  * "Trace: PATH (read it with: handle-report PATH)" line. */
 HANDLE__HIDDEN void handle__sb_shell_quoted(struct handle__sb *b, const char *s);
