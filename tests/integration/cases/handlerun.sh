@@ -199,3 +199,17 @@ case_handlerun_usage() {
   "$HANDLE_RUN" >out 2>err; rc=$?; expect_rc 2
   has "^handle-run: no PROGRAM given \(see handle-run --help\)$"
 }
+
+# SPEC section 3: in log_path, as in trace, %p is the pid and %% a '%'
+# (the file is then PATH.<pid>); quoted with a backslash escape.
+case_options_log_path_percent() {
+  hr_leaker
+  HANDLE_OPTIONS="trace= log_path='l \\'%%\\' %p'" LD_PRELOAD="$DEBUG_LIB" ./leaker >out 2>err; rc=$?
+  expect_rc 23
+  hasnt "detected handle leaks"
+  f=$(ls "l "* 2>/dev/null)
+  [ "$(echo "$f" | wc -l)" = 1 ] || fail "log files: $f"
+  [[ "$f" =~ ^"l '%' "([0-9]+)\.([0-9]+)$ ]] || fail "log file named [$f]"
+  [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] || fail "%p is not the pid: $f"
+  has "detected handle leaks" "$f"
+}
