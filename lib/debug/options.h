@@ -6,9 +6,8 @@
  * Options are read once at start-up, in LLVM sanitizer order: the defaults,
  * then the string returned by the program's __handle_default_options() if
  * it defines one, then secure_getenv("HANDLE_OPTIONS") (so setuid programs
- * ignore the environment). The text is `key=value` pairs separated by ':'
- * or ',' (whitespace and newlines around pairs are tolerated, empty pairs
- * are skipped); a value that starts with ' or " runs to the matching quote
+ * ignore the environment). The text is `key=value` pairs separated by ':',
+ * ',' or whitespace (empty pairs are skipped); a value that starts with ' or " runs to the matching quote
  * and may then contain ':', ',' and whitespace; inside the quotes '\'
  * takes the next character as it is ("\"" is '"', "\\" is '\'), so any
  * path can be written. Outside quotes '\' is an ordinary byte. A bad pair (unknown key,
