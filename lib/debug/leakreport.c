@@ -137,11 +137,20 @@ static void report_body(void *arg)
         else if (sym == NULL)
             handle__sb_printf(&b, "Note: out of memory while symbolizing: frames are not "
                                   "symbolized.\n");
-        else if (handle__sym_faulted(sym))
-            handle__sb_printf(&b, "Note: %s.\n", handle__sym_error(sym));
+        else if (handle__sym_faulted(sym)) {
+            handle__sb_puts(&b, "Note: ");
+            handle__sb_escaped(&b, handle__sym_error(sym)); /* may name a module */
+            handle__sb_puts(&b, ".\n");
+        }
         const char *tp = handle__trace_path();
-        if (tp[0])
-            handle__sb_printf(&b, "Trace: %s (read it with: handle-report %s)\n", tp, tp);
+        if (tp[0]) {
+            /* The path as a shell needs it, both times (issue 12 item 1). */
+            handle__sb_puts(&b, "Trace: ");
+            handle__sb_shell_quoted(&b, tp);
+            handle__sb_puts(&b, " (read it with: handle-report ");
+            handle__sb_shell_quoted(&b, tp);
+            handle__sb_puts(&b, ")\n");
+        }
         if (b.p)
             handle__report_write(b.p, b.len);
         if (b.oom || b.p == NULL) {

@@ -224,15 +224,22 @@ static void warn_begin(struct out *w, char *buf, size_t size)
     out_str(w, "==WARNING: HandleSanitizer: ");
 }
 
-/* Ends the line with " in SOURCE; ignored\n" and hands it to the writer. */
-static void warn_end(const struct warner *wr, struct out *w)
+/* Ends the line with " in SOURCE; OUTCOME\n" (NULL: "ignored") and hands
+ * it to the writer. */
+static void warn_end_as(const struct warner *wr, struct out *w, const char *outcome)
 {
     out_str(w, " in ");
     out_str(w, wr->source);
-    out_str(w, "; ignored");
+    out_str(w, "; ");
+    out_str(w, outcome ? outcome : "ignored");
     size_t n = w->len < w->cap ? w->len : w->cap;
     w->buf[n++] = '\n';
     wr->fn(w->buf, n, wr->ctx);
+}
+
+static void warn_end(const struct warner *wr, struct out *w)
+{
+    warn_end_as(wr, w, NULL);
 }
 
 /* "unknown option 'KEY'" */
@@ -313,7 +320,9 @@ static void warn_invalid(const struct warner *wr, const struct opt_desc *d, cons
         }
     }
     out_str(&w, ")");
-    warn_end(wr, &w);
+    /* A trace value that cannot be used means no trace file, never
+     * another path (SPEC 3): the caller empties it. */
+    warn_end_as(wr, &w, d->offset == OFF(trace) ? "no trace file" : NULL);
 }
 
 /* ---- Values ---- */
@@ -382,6 +391,14 @@ static bool parse_i64(const char *s, size_t n, int64_t *out)
     return true;
 }
 
+/* After a bad value for trace: no trace file (SPEC 3), whatever was set
+ * before; other options keep their previous value. */
+static void no_trace_file(struct handle__options *o, const struct opt_desc *d)
+{
+    if (d->offset == OFF(trace))
+        o->trace[0] = '\0';
+}
+
 /* Stores val into option d of o if it is valid; otherwise warns once and
  * leaves o unchanged. */
 static void set_option(struct handle__options *o, const struct opt_desc *d, const char *val,
@@ -425,6 +442,7 @@ static void set_option(struct handle__options *o, const struct opt_desc *d, cons
     }
     }
     warn_invalid(wr, d, val, vlen, NULL);
+    no_trace_file(o, d);
 }
 
 /* ---- Parser ---- */
@@ -439,6 +457,22 @@ static bool is_space(char c)
 static bool is_sep(char c)
 {
     return c == ':' || c == ',' || is_space(c);
+}
+
+/* Copies the quoted text q[0..n) (without its quotes) into dst, each
+ * "\\c" as c; the length, or SIZE_MAX when it does not fit below cap (a
+ * NUL is not written: callers use the length). */
+static size_t unescape(char *dst, size_t cap, const char *q, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (q[i] == '\\' && i + 1 < n)
+            i++;
+        if (len + 1 >= cap)
+            return SIZE_MAX;
+        dst[len++] = q[i];
+    }
+    return len;
 }
 
 /* The option named exactly key[0..klen) (case-sensitive), or NULL;
@@ -498,6 +532,7 @@ void handle__options_parse(struct handle__options *o, const char *text, const ch
 {
     const struct warner wr = {source ? source : "HANDLE_OPTIONS", warn, ctx};
     const char *p = text ? text : "";
+    char unq[HANDLE__OPTION_STR_MAX]; /* a quoted value without its escapes */
 
     for (;;) {
         /* Separators and whitespace between pairs; empty pairs vanish. */
@@ -520,11 +555,14 @@ void handle__options_parse(struct handle__options *o, const char *text, const ch
         /* The value: quoted (may hold separators) or up to a separator. */
         const char *val = p, *problem = NULL, *bad = NULL;
         size_t vlen, badlen = 0;
+        bool quoted = false;
         if (*p == '\'' || *p == '"') {
             const char quote = *p++;
+            quoted = true;
             val = p;
+            /* Inside quotes '\' takes the next byte as it is (SPEC 3). */
             while (*p && *p != quote)
-                p++;
+                p += (p[0] == '\\' && p[1]) ? 2 : 1;
             vlen = (size_t)(p - val);
             if (!*p) {
                 problem = "unterminated quote";
@@ -558,6 +596,17 @@ void handle__options_parse(struct handle__options *o, const char *text, const ch
         }
         if (problem) {
             warn_invalid(&wr, d, bad, badlen, problem);
+            no_trace_file(o, d);
+            continue;
+        }
+        if (quoted) {
+            size_t n = unescape(unq, sizeof unq, val, vlen);
+            if (n == SIZE_MAX) {
+                warn_invalid(&wr, d, val, vlen, NULL); /* longer than any value */
+                no_trace_file(o, d);
+                continue;
+            }
+            set_option(o, d, unq, n, &wr);
             continue;
         }
         set_option(o, d, val, vlen, &wr);

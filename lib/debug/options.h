@@ -6,15 +6,19 @@
  * Options are read once at start-up, in LLVM sanitizer order: the defaults,
  * then the string returned by the program's __handle_default_options() if
  * it defines one, then secure_getenv("HANDLE_OPTIONS") (so setuid programs
- * ignore the environment). The text is `key=value` pairs separated by ':'
- * or ',' (whitespace and newlines around pairs are tolerated, empty pairs
- * are skipped); a value that starts with ' or " runs to the matching quote
- * and may then contain ':', ',' and whitespace. LeakSanitizer's names
- * fast_unwind_on_malloc and malloc_context_size are accepted for
+ * ignore the environment). The text is `key=value` pairs separated by ':',
+ * ',' or whitespace (empty pairs are skipped); a value that starts with ' or " runs to the matching quote
+ * and may then contain ':', ',' and whitespace; inside the quotes '\'
+ * takes the next character as it is ("\"" is '"', "\\" is '\'), so any
+ * path can be written. Outside quotes '\' is an ordinary byte. LeakSanitizer's
+ * names fast_unwind_on_malloc and malloc_context_size are accepted for
  * fast_unwind and max_frames (with their values, ranges and defaults). A bad pair (unknown key,
  * malformed or out-of-range value, no '=') produces exactly one warning line
  * through the caller's writer and is ignored; the previous value stays and
- * parsing goes on with the next pair.
+ * parsing goes on with the next pair. Except for trace: a trace value that
+ * cannot be used (an unterminated quote, too long) means no trace file
+ * (trace is emptied, the warning ends "; no trace file"), never the default
+ * or an earlier path.
  *
  * This module does not act on any option (the runtime does), never
  * allocates, never uses stdio and never writes to a file descriptor itself.

@@ -78,7 +78,16 @@ static int log_dest(void)
         return log_fd;
     char path[PATH_MAX + 32];
     struct handle__fmt f = {path, 0, sizeof path - 1};
-    handle__fmt_str(&f, lp);
+    /* %p is the pid and %% a '%' (SPEC 3), as in the trace option. */
+    for (const char *c = lp; *c; c++) {
+        if (c[0] == '%' && c[1] == 'p') {
+            handle__fmt_dec(&f, (uint64_t)pid);
+            c++;
+        } else {
+            handle__fmt_mem(&f, c, 1);
+            c += c[0] == '%' && c[1] == '%';
+        }
+    }
     handle__fmt_str(&f, ".");
     handle__fmt_dec(&f, (uint64_t)pid);
     path[f.len] = '\0';
@@ -128,13 +137,23 @@ static void line(const char *label, const char *msg)
     handle__fmt_str(&f, "==");
     handle__fmt_dec(&f, (uint64_t)getpid());
     handle__fmt_str(&f, label);
-    size_t room = sizeof buf - f.len - 1; /* the newline */
-    size_t n = strlen(msg);
-    if (n > room) {
-        handle__fmt_mem(&f, msg, room - 3);
-        handle__fmt_str(&f, "...");
-    } else {
-        handle__fmt_mem(&f, msg, n);
+    /* One line whatever msg holds: control bytes (a trace path with a
+     * newline, say) as \xNN, and a cut shown as "...". */
+    static const char hex[] = "0123456789abcdef";
+    size_t end = sizeof buf - 1 - 3; /* room for "..." and the newline */
+    for (const char *c = msg; *c; c++) {
+        unsigned char u = (unsigned char)*c;
+        size_t need = u < 0x20 || u == 0x7f ? 4 : 1;
+        if (f.len + need > end) {
+            handle__fmt_str(&f, "...");
+            break;
+        }
+        if (need == 4) {
+            char e[4] = {'\\', 'x', hex[u >> 4], hex[u & 15]};
+            handle__fmt_mem(&f, e, 4);
+        } else {
+            handle__fmt_mem(&f, c, 1);
+        }
     }
     handle__fmt_str(&f, "\n");
     handle__rt_write(buf, f.len);

@@ -41,17 +41,22 @@ static void stack(struct handle__sb *b, const struct handle__finding_stack *s)
 
 static void quoted_tag(struct handle__sb *b, const char *tag)
 {
-    if (tag)
-        handle__sb_printf(b, "\"%s\"", tag);
-    else
+    if (tag) {
+        handle__sb_putc(b, '"');
+        handle__sb_escaped(b, tag);
+        handle__sb_putc(b, '"');
+    } else
         handle__sb_puts(b, "(none)");
 }
 
 static void deleted_here(struct handle__sb *b, const struct handle__finding *f)
 {
     handle__sb_printf(b, "\nhandle 0x%" PRIx64, f->handle);
-    if (f->tag)
-        handle__sb_printf(b, " (tag \"%s\")", f->tag);
+    if (f->tag) {
+        handle__sb_puts(b, " (tag ");
+        quoted_tag(b, f->tag);
+        handle__sb_putc(b, ')');
+    }
     handle__sb_puts(b, " was deleted by thread ");
     thread_name(b, f->deleted_thread);
     handle__sb_puts(b, " here:\n");

@@ -103,13 +103,19 @@ void handle__leaks_text(struct handle__sb *b, long pid, const struct handle__lea
             break;
         printed++;
         handle__sb_printf(b, "\nLeak of %llu handle(s)", (unsigned long long)s->count);
-        if (s->tag)
-            handle__sb_printf(b, " tagged \"%s\"", s->tag);
-        if (s->processes > 1)
-            handle__sb_printf(b, " in %u processes (e.g. %s)", s->processes,
-                              s->example ? s->example : "?");
-        else if (s->example)
-            handle__sb_printf(b, " in 1 process (%s)", s->example);
+        if (s->tag) {
+            handle__sb_puts(b, " tagged \"");
+            handle__sb_escaped(b, s->tag);
+            handle__sb_putc(b, '"');
+        }
+        if (s->processes > 1 || s->example) {
+            if (s->processes > 1)
+                handle__sb_printf(b, " in %u processes (e.g. ", s->processes);
+            else
+                handle__sb_puts(b, " in 1 process (");
+            handle__sb_escaped(b, s->example ? s->example : "?");
+            handle__sb_putc(b, ')');
+        }
         handle__sb_printf(b, " created from:\n");
         if (s->nframes) {
             unsigned num = 0;

@@ -45,7 +45,10 @@ static void utc(struct handle__sb *b, int64_t unix_ns)
 static void trace_header(struct handle__sb *b, const struct handle__rm_trace *t)
 {
     const struct handle__tr_meta *mt = &t->meta;
-    handle__sb_printf(b, "Trace %s: %s", t->path, mt->exe[0] ? mt->exe : "(unknown program)");
+    handle__sb_puts(b, "Trace ");
+    handle__sb_escaped(b, t->path);
+    handle__sb_puts(b, ": ");
+    handle__sb_escaped(b, mt->exe[0] ? mt->exe : "(unknown program)");
     if (mt->has_pid)
         handle__sb_printf(b, " (pid %" PRId64 ")", mt->pid);
     if (mt->has_started) {
@@ -146,10 +149,13 @@ static void errors(struct handle__sb *b, const struct handle__rm *m)
         const struct handle__rm_error *e = &m->errors[i];
         const struct handle__rm_trace *t = &m->traces[e->trace];
         handle__sb_putc(b, '\n');
-        if (m->ntraces > 1)
-            handle__sb_printf(b, "In %s (pid %" PRId64 "):\n", t->path, t->meta.pid);
+        if (m->ntraces > 1) {
+            handle__sb_puts(b, "In ");
+            handle__sb_escaped(b, t->path);
+            handle__sb_printf(b, " (pid %" PRId64 "):\n", t->meta.pid);
+        }
         if (e->message[0]) {
-            handle__sb_puts(b, e->message);
+            handle__sb_escaped_lines(b, e->message);
             if (e->message[strlen(e->message) - 1] != '\n')
                 handle__sb_putc(b, '\n');
         } else {
@@ -173,8 +179,11 @@ static void stats(struct handle__sb *b, const struct handle__rm *m)
     for (size_t i = 0; i < m->nstats; i++) {
         const struct handle__rm_stat *s = &m->stats[i];
         handle__sb_printf(b, "\nSite %zu", i + 1);
-        if (s->tag)
-            handle__sb_printf(b, " tagged \"%s\"", s->tag);
+        if (s->tag) {
+            handle__sb_puts(b, " tagged \"");
+            handle__sb_escaped(b, s->tag);
+            handle__sb_putc(b, '"');
+        }
         if (m->ntraces > 1)
             handle__sb_printf(b, " in %u process(es)", s->processes);
         handle__sb_printf(b,
@@ -238,16 +247,13 @@ void handle__rm_text(struct handle__sb *b, const struct handle__rm *m, bool want
                               more);
     }
     for (size_t i = 0; i < m->nnotes; i++) {
-        if (m->notes[i].changed)
-            handle__sb_printf(b, "Note: %s changed since the run (%s): its frames show "
-                                 "module+offset.\n",
-                              m->notes[i].path, m->notes[i].reason);
-        else if (m->notes[i].path[0])
-            handle__sb_printf(b, "Note: no symbols for %s (%s): its frames show module+offset.\n",
-                              m->notes[i].path, m->notes[i].reason);
-        else
-            handle__sb_printf(b, "Note: no symbols (%s): frames show module+offset.\n",
-                              m->notes[i].reason);
+        const char *path = m->notes[i].path;
+        handle__sb_puts(b, m->notes[i].changed || !path[0] ? "Note: " : "Note: no symbols for ");
+        handle__sb_escaped(b, path[0] ? path : "no symbols");
+        handle__sb_puts(b, m->notes[i].changed ? " changed since the run (" : " (");
+        handle__sb_escaped(b, m->notes[i].reason);
+        handle__sb_puts(b, path[0] ? "): its frames show module+offset.\n"
+                                   : "): frames show module+offset.\n");
     }
     handle__sb_putc(b, '\n');
     live_sites(b, m);

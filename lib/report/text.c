@@ -107,6 +107,87 @@ void handle__sb_free(struct handle__sb *b)
     *b = (struct handle__sb){0};
 }
 
+static bool is_control(unsigned char c)
+{
+    return c < 0x20 || c == 0x7f;
+}
+
+/* One control byte c as a C escape. */
+static void sb_escape_byte(struct handle__sb *b, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+    if (c == '\n' || c == '\r' || c == '\t') {
+        e[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        handle__sb_mem(b, e, 2);
+    } else {
+        handle__sb_mem(b, e, 4);
+    }
+}
+
+static void sb_escaped(struct handle__sb *b, const char *s, bool keep_newlines)
+{
+    const char *run = s;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (!is_control(c) || (keep_newlines && c == '\n'))
+            continue;
+        handle__sb_mem(b, run, (size_t)(s - run));
+        sb_escape_byte(b, c);
+        run = s + 1;
+    }
+    handle__sb_mem(b, run, (size_t)(s - run));
+}
+
+void handle__sb_escaped(struct handle__sb *b, const char *s)
+{
+    sb_escaped(b, s, false);
+}
+
+void handle__sb_escaped_lines(struct handle__sb *b, const char *s)
+{
+    sb_escaped(b, s, true);
+}
+
+void handle__sb_shell_quoted(struct handle__sb *b, const char *s)
+{
+    /* Not plain: empty, or a leading '=' (zsh expands "=cmd"). */
+    bool plain = *s != '\0' && *s != '=', control = false;
+    for (const char *c = s; *c; c++) {
+        unsigned char u = (unsigned char)*c;
+        if (is_control(u))
+            control = true;
+        if (!((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
+              strchr("_./+,:=@%-", u)))
+            plain = false;
+    }
+    if (plain) {
+        handle__sb_puts(b, s);
+    } else if (!control) {
+        handle__sb_putc(b, '\'');
+        for (const char *c = s; *c; c++) {
+            if (*c == '\'')
+                handle__sb_puts(b, "'\\''");
+            else
+                handle__sb_putc(b, *c);
+        }
+        handle__sb_putc(b, '\'');
+    } else {
+        handle__sb_puts(b, "$'");
+        for (const char *c = s; *c; c++) {
+            unsigned char u = (unsigned char)*c;
+            if (is_control(u))
+                sb_escape_byte(b, u);
+            else if (u == '\\' || u == '\'') {
+                handle__sb_putc(b, '\\');
+                handle__sb_putc(b, *c);
+            } else
+                handle__sb_putc(b, *c);
+        }
+        handle__sb_putc(b, '\'');
+    }
+}
+
 static bool has_line(const struct handle__sym_frame *f)
 {
     return f->file && f->file[0] && f->line > 0;
@@ -114,8 +195,11 @@ static bool has_line(const struct handle__sym_frame *f)
 
 static void sb_module(struct handle__sb *b, const struct handle__sym_frame *f)
 {
-    if (f->module && f->module[0])
-        handle__sb_printf(b, "(%s+0x%" PRIxPTR ")", f->module, f->module_offset);
+    if (f->module && f->module[0]) {
+        handle__sb_putc(b, '(');
+        handle__sb_escaped(b, f->module);
+        handle__sb_printf(b, "+0x%" PRIxPTR ")", f->module_offset);
+    }
     else
         handle__sb_puts(b, "(<unknown module>)");
 }
@@ -124,11 +208,13 @@ void handle__sb_frame_text(struct handle__sb *b, const struct handle__sym_frame 
 {
     if (f->function) {
         handle__sb_puts(b, "in ");
-        handle__sb_puts(b, f->function);
+        handle__sb_escaped(b, f->function);
         handle__sb_putc(b, ' ');
     }
-    if (has_line(f))
-        handle__sb_printf(b, "%s:%d", f->file, f->line);
+    if (has_line(f)) {
+        handle__sb_escaped(b, f->file);
+        handle__sb_printf(b, ":%d", f->line);
+    }
     else
         sb_module(b, f);
 }
@@ -147,9 +233,12 @@ void handle__sb_location(struct handle__sb *b, const struct handle__sym_frame *f
 {
     for (size_t i = 0; i < n; i++) {
         if (has_line(&f[i])) {
-            handle__sb_printf(b, "%s:%d", f[i].file, f[i].line);
-            if (f[i].function)
-                handle__sb_printf(b, " in %s", f[i].function);
+            handle__sb_escaped(b, f[i].file);
+            handle__sb_printf(b, ":%d", f[i].line);
+            if (f[i].function) {
+                handle__sb_puts(b, " in ");
+                handle__sb_escaped(b, f[i].function);
+            }
             return;
         }
     }
@@ -158,8 +247,10 @@ void handle__sb_location(struct handle__sb *b, const struct handle__sym_frame *f
         return;
     }
     sb_module(b, &f[0]);
-    if (f[0].function)
-        handle__sb_printf(b, " in %s", f[0].function);
+    if (f[0].function) {
+        handle__sb_puts(b, " in ");
+        handle__sb_escaped(b, f[0].function);
+    }
 }
 
 bool handle__grow(void *pp, size_t *cap, size_t need, size_t elem)

@@ -47,6 +47,23 @@ HANDLE__HIDDEN void handle__sb_reset(struct handle__sb *b);
 /* Frees the memory; the buffer is empty ({0}) again. */
 HANDLE__HIDDEN void handle__sb_free(struct handle__sb *b);
 
+/* Appends s with its control bytes escaped (SPEC section 6: text output
+ * never prints raw control bytes from a program or a trace): "\n", "\r",
+ * "\t", other C0 bytes and DEL as "\xNN". Other bytes (UTF-8 included)
+ * are copied. For module paths, file and function names, tags, exe. */
+HANDLE__HIDDEN void handle__sb_escaped(struct handle__sb *b, const char *s);
+
+/* As handle__sb_escaped, but a newline stays a newline: for a stored
+ * multi-line message. */
+HANDLE__HIDDEN void handle__sb_escaped_lines(struct handle__sb *b, const char *s);
+
+/* Appends s quoted as a POSIX shell (bash, zsh) needs it to read s back as
+ * one word: as it is when it holds only [A-Za-z0-9_./+,:=@%-] (and is not
+ * empty nor starts with '='); else in '...' with each ' written '\''; and when it holds
+ * control bytes, as $'...' with \\, \', \n, \t, \r, \xNN. Used by the
+ * "Trace: PATH (read it with: handle-report PATH)" line. */
+HANDLE__HIDDEN void handle__sb_shell_quoted(struct handle__sb *b, const char *s);
+
 /* Makes room for need elements of size elem in the array *pp (capacity
  * *cap, doubled from 16): false when out of memory or when the size would
  * overflow, with *pp and *cap unchanged. Shared by every growable array of

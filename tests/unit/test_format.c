@@ -205,6 +205,66 @@ static void test_string_buffer(void **state)
     handle__sb_free(&b); /* twice is fine */
 }
 
+/* Issue 12 item 9: control bytes from a program (ESC, BEL, CR, LF, other
+ * C0, DEL) in a frame's function, file and module are escaped. */
+static void test_frame_escapes_control_bytes(void **state)
+{
+    (void)state;
+    const struct handle__sym_frame f = {
+        .pc = 0x10,
+        .function = "f\033[2J\a",
+        .file = "/src/a\r\nb.c",
+        .line = 3,
+        .module = "/m\001\177",
+        .module_offset = 0x10,
+    };
+    struct handle__sb b = {0};
+    handle__sb_frame_text(&b, &f);
+    assert_string_equal(handle__sb_str(&b), "in f\\x1b[2J\\x07 /src/a\\r\\nb.c:3");
+    handle__sb_reset(&b);
+    struct handle__sym_frame g = f;
+    g.file = NULL;
+    handle__sb_frame_text(&b, &g);
+    assert_string_equal(handle__sb_str(&b), "in f\\x1b[2J\\x07 (/m\\x01\\x7f+0x10)");
+    handle__sb_reset(&b);
+    handle__sb_location(&b, &f, 1);
+    assert_string_equal(handle__sb_str(&b), "/src/a\\r\\nb.c:3 in f\\x1b[2J\\x07");
+    handle__sb_reset(&b);
+    handle__sb_escaped(&b, "t\tab\x1f~\xc3\xa9");
+    assert_string_equal(handle__sb_str(&b), "t\\tab\\x1f~\xc3\xa9"); /* UTF-8 stays */
+    handle__sb_reset(&b);
+    handle__sb_escaped_lines(&b, "one\ntwo\x1b\n");
+    assert_string_equal(handle__sb_str(&b), "one\ntwo\\x1b\n");
+    handle__sb_free(&b);
+}
+
+/* Issue 12 item 1: the Trace: line's path, quoted as a shell needs it. */
+static void test_shell_quoting(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"handle-trace.42.db", "handle-trace.42.db"},
+        {"/tmp/x/a,b:c=d@e%f+g_h-i.db", "/tmp/x/a,b:c=d@e%f+g_h-i.db"},
+        {"=ls", "'=ls'"},
+        {"a^b", "'a^b'"},
+        {"", "''"},
+        {"my dir/t.db", "'my dir/t.db'"},
+        {"it's", "'it'\\''s'"},
+        {"say \"hi\" $HOME `x` \\", "'say \"hi\" $HOME `x` \\'"},
+        {"*?[~#!;&|<>(){}", "'*?[~#!;&|<>(){}'"},
+        {"a\nb'c\\d\te\x1b", "$'a\\nb\\'c\\\\d\\te\\x1b'"},
+    };
+    struct handle__sb b = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        handle__sb_reset(&b);
+        handle__sb_shell_quoted(&b, cases[i].in);
+        assert_string_equal(handle__sb_str(&b), cases[i].out);
+    }
+    handle__sb_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +276,8 @@ int main(void)
         cmocka_unit_test(test_stack_with_inlined_frames),
         cmocka_unit_test(test_summary_location),
         cmocka_unit_test(test_string_buffer),
+        cmocka_unit_test(test_frame_escapes_control_bytes),
+        cmocka_unit_test(test_shell_quoting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -293,6 +293,65 @@ static void later_pairs_win(void **state)
     assert_int_equal(opts.max_frames, 9);
 }
 
+/* SPEC 3: inside quotes '\' takes the next character as it is, so any
+ * path can be written (issue 12 item 1); outside quotes it is a byte. */
+static void backslash_escapes_inside_quotes(void **state)
+{
+    struct warnings w;
+    (void)state;
+    parse("trace=\"a\\\"b'c\\\\d\":exitcode=4", &w);
+    assert_int_equal(w.count, 0);
+    assert_string_equal(opts.trace, "a\"b'c\\d");
+    assert_int_equal(opts.exitcode, 4);
+
+    parse("trace='it\\'s \\x'", &w); /* \x is x */
+    assert_int_equal(w.count, 0);
+    assert_string_equal(opts.trace, "it's x");
+
+    parse("log_path=a\\b", &w); /* no quotes: backslashes stay */
+    assert_int_equal(w.count, 0);
+    assert_string_equal(opts.log_path, "a\\b");
+
+    /* An escaped quote does not end the value; a lone trailing '\' leaves
+     * the quote open. */
+    handle__options_defaults(&opts);
+    parse("trace='a\\'", &w);
+    assert_int_equal(w.count, 1);
+    assert_non_null(strstr(w.last, "(unterminated quote)"));
+    assert_string_equal(opts.trace, ""); /* no trace file (SPEC 3) */
+}
+
+/* What handle-run writes for each awkward path (issue 12 item 1): the
+ * value in double quotes, '"' and '\' escaped, appended to existing
+ * options; the path comes back byte for byte. */
+static void every_path_survives_handle_run_quoting(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {
+        "/tmp/x/my dir/t.db", "/tmp/x/a,b.db",   "/tmp/x/a:b.db",   "/tmp/x/it's.db",
+        "/tmp/x/say \"hi\".db", "/tmp/x/'both\".db", "/tmp/x/back\\slash.db",
+        "/tmp/x/new\nline.db", "/tmp/x/tab\there.db", "/tmp/x/100%.db", "/tmp/x/t.%p.db",
+        " lead and trail ", "\\", "\"", "'",
+    };
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        char text[512];
+        size_t n = (size_t)snprintf(text, sizeof text, "exitcode=5:trace=\"");
+        for (const char *c = paths[i]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                text[n++] = '\\';
+            text[n++] = *c;
+        }
+        snprintf(text + n, sizeof text - n, "\",max_frames=7");
+        struct warnings w;
+        handle__options_defaults(&opts);
+        parse(text, &w);
+        assert_int_equal(w.count, 0);
+        assert_string_equal(opts.trace, paths[i]);
+        assert_int_equal(opts.exitcode, 5);
+        assert_int_equal(opts.max_frames, 7);
+    }
+}
+
 static void quoted_values_may_hold_separators(void **state)
 {
     struct warnings w;
@@ -360,8 +419,6 @@ static void bad_values_keep_the_default_and_warn_once(void **state)
         {"detect_leaks=maybe", "detect_leaks", "(expected 0, 1, true, false, yes or no)"},
         {"detect_leaks=", "detect_leaks", "(expected 0, 1, true, false, yes or no)"},
         {"help=truest", "help", "(expected 0, 1, true, false, yes or no)"},
-        {"trace='unterminated:max_frames=1", "trace", "(unterminated quote)"},
-        {"trace=\"a\"b:", "trace", "(expected a separator after the closing quote)"},
         {"max_frames=\"3", "max_frames", "(unterminated quote)"},
     };
     char needle[64];
@@ -385,10 +442,54 @@ static void a_bad_value_keeps_the_previous_value(void **state)
 {
     struct warnings w;
     (void)state;
-    parse("max_frames=8:max_frames=0:trace=a.db:trace='b.db", &w);
+    parse("max_frames=8:max_frames=0:log_path=a.log:log_path='b.log", &w);
     assert_int_equal(w.count, 2);
     assert_int_equal(opts.max_frames, 8);
-    assert_string_equal(opts.trace, "a.db");
+    assert_string_equal(opts.log_path, "a.log");
+}
+
+/* SPEC 3: a trace value that cannot be used means no trace file, with one
+ * warning, never another path (issue 12 item 1: a path that handle-run
+ * could not quote fell back to the default trace). */
+static void bad_trace_value_means_no_trace_file(void **state)
+{
+    static const struct {
+        const char *text, *expect;
+    } cases[] = {
+        {"trace='unterminated:max_frames=1", "(unterminated quote)"},
+        {"trace=\"a\"b:", "(expected a separator after the closing quote)"},
+        {"trace=a.db:trace='b.db", "(unterminated quote)"},
+        {"trace=a.db:trace=\"b\\\"", "(unterminated quote)"},
+    };
+    struct warnings w;
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        handle__options_defaults(&opts);
+        parse(cases[i].text, &w);
+        if (w.count != 1)
+            fail_msg("'%s': %d warnings", cases[i].text, w.count);
+        assert_string_equal(opts.trace, "");
+        assert_non_null(strstr(w.last, "' for option 'trace' "));
+        assert_non_null(strstr(w.last, cases[i].expect));
+        assert_non_null(strstr(w.last, " in HANDLE_OPTIONS; no trace file\n"));
+    }
+    /* Too long, quoted or not. */
+    static char text[32 + 2 * HANDLE__OPTION_STR_MAX];
+    for (int quoted = 0; quoted < 2; quoted++) {
+        size_t n = (size_t)snprintf(text, sizeof text, "trace=%s", quoted ? "'" : "");
+        memset(text + n, 't', HANDLE__OPTION_STR_MAX);
+        n += HANDLE__OPTION_STR_MAX;
+        snprintf(text + n, sizeof text - n, "%s", quoted ? "'" : "");
+        handle__options_defaults(&opts);
+        parse(text, &w);
+        assert_int_equal(w.count, 1);
+        assert_string_equal(opts.trace, "");
+        assert_non_null(strstr(w.last, "; no trace file\n"));
+    }
+    /* A good one after a bad one is used. */
+    parse("trace=\"x\"y,trace=c.db", &w);
+    assert_int_equal(w.count, 1);
+    assert_string_equal(opts.trace, "c.db");
 }
 
 static void too_long_string_is_rejected(void **state)
@@ -797,10 +898,13 @@ int main(void)
         cmocka_unit_test_setup(colons_commas_and_whitespace_separate_pairs, reset),
         cmocka_unit_test_setup(later_pairs_win, reset),
         cmocka_unit_test_setup(quoted_values_may_hold_separators, reset),
+        cmocka_unit_test_setup(backslash_escapes_inside_quotes, reset),
+        cmocka_unit_test_setup(every_path_survives_handle_run_quoting, reset),
         cmocka_unit_test_setup(longest_string_fits, reset),
         cmocka_unit_test_setup(bad_values_keep_the_default_and_warn_once, reset),
         cmocka_unit_test_setup(a_bad_value_keeps_the_previous_value, reset),
         cmocka_unit_test_setup(too_long_string_is_rejected, reset),
+        cmocka_unit_test_setup(bad_trace_value_means_no_trace_file, reset),
         cmocka_unit_test_setup(warning_lines_have_the_sanitizer_format, reset),
         cmocka_unit_test_setup(unknown_keys_warn_and_parsing_goes_on, reset),
         cmocka_unit_test_setup(pairs_without_key_or_equals_sign_warn, reset),
