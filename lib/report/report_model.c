@@ -1156,9 +1156,17 @@ out:
 /* Reads the whole file (at most 1 GiB) into a NUL-terminated buffer. */
 static char *slurp(const char *path, size_t *len, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO must not wait for a writer; only a regular file
+     * is read (a device or FIFO never ends). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         setf(err, errlen, "cannot read: %s", strerror(errno));
+        return NULL;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        setf(err, errlen, "cannot read: not a regular file");
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
@@ -1333,7 +1341,13 @@ bool handle__rm_add_baseline(struct handle__rm *m, const char *path, char *err, 
     /* A JSON report starts with '{' (after white space); a trace with
      * SQLite's magic. Anything else goes to the trace reader, which says
      * what is wrong with it. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb;
+    if (fd >= 0 && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+        close(fd);
+        setf(err, errlen, "cannot read: not a regular file");
+        return false;
+    }
     char head[64];
     ssize_t n = fd >= 0 ? read(fd, head, sizeof head) : -1;
     if (fd >= 0)

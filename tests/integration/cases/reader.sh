@@ -305,3 +305,22 @@ C
     fail "child ran $ran s; $(( (ce - ps) / 1000000 )) ms from the parent's start to the child's end"
   [ "$(sql "$c" "pragma integrity_check")" = ok ] || fail "integrity"
 }
+
+# Issue 12 item 2: a baseline that is a FIFO or a device is refused at
+# once with one line (a FIFO without a writer hung the JSON baseline's
+# read; /dev/zero never ends), exit 2; a regular JSON baseline still works.
+case_baseline_not_regular() {
+  rd_build
+  HANDLE_OPTIONS="trace=$PWD/t.db" LD_PRELOAD="$DEBUG_LIB" ./rd exit 2 >/dev/null 2>&1
+  [ -f t.db ] || fail "no trace"
+  mkfifo fifo.json
+  for b in fifo.json /dev/zero; do
+    timeout 20 "$HANDLE_REPORT" --baseline "$b" t.db >out 2>err; rc=$?
+    [ "$rc" = 124 ] && fail "handle-report hung on the baseline $b"
+    expect_rc 2
+    has "^handle-report: $b: cannot read: not a regular file$" err
+  done
+  "$HANDLE_REPORT" -f json -o base.json t.db; [ $? = 1 ] || fail "no JSON report"
+  "$HANDLE_REPORT" --baseline base.json t.db >out 2>err; rc=$?
+  expect_rc 0
+}
