@@ -76,3 +76,20 @@ case_debuginfod_opt_in() {
   handle_help=$("$HANDLE_REPORT" --help)
   grep -q -- '--debuginfod' <<<"$handle_help" || fail "--help does not name --debuginfod"
 }
+
+# The debug runtime is versioned like the release library (SPEC section 7):
+# soname libhandle-debug.so.1, with libhandle-debug.so beside it for
+# LD_PRELOAD and -lhandle-debug, and a program linked with -lhandle-debug
+# records the soname.
+case_debug_lib_soname() {
+  d=$(dirname "$DEBUG_LIB")
+  soname=$(readelf -d "$DEBUG_LIB" | sed -nE 's/.*\(SONAME\).*\[(.*)\].*/\1/p')
+  [ "$soname" = libhandle-debug.so.1 ] || fail "soname '$soname', want libhandle-debug.so.1"
+  [ -e "$d/libhandle-debug.so.1" ] || fail "no $d/libhandle-debug.so.1"
+  [ -e "$d/libhandle-debug.so" ] || fail "no $d/libhandle-debug.so"
+  printf '#include <handle/handle.h>\nint main(void){handle_delete(handle_new(0));return (int)handle_live_count();}\n' >p.c
+  $CC -I"$INCLUDE_DIR" p.c -L"$d" -lhandle-debug -Wl,-rpath,"$d" -o p || fail "cannot link -lhandle-debug"
+  readelf -d p | grep -q 'NEEDED.*\[libhandle-debug.so.1\]' || fail "p does not need libhandle-debug.so.1"
+  HANDLE_OPTIONS=trace= ./p >out 2>err; rc=$?
+  expect_rc 0
+}
