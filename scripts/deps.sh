@@ -9,12 +9,27 @@
 # missing and exits 1. Add a package by adding it to HANDLE_DEB_PACKAGES.
 set -euo pipefail
 
+# Why each (the README lists them too):
+#   build-essential cmake pkg-config   the build, and the pkg-config tests
+#   clang libclang-rt-dev              the clang -Werror build; libFuzzer
+#   libcmocka-dev                      the unit tests
+#   libunwind-dev libdw-dev libelf-dev the debug runtime's unwinder and the
+#                                      symbolizer (loaded at run time)
+#   libsqlite3-dev                     the trace (linked statically)
+#   sqlite3                            tests read traces with its shell
+#   chromium                           the HTML report's test and screenshot
+#   xz-utils                           the fuzzers' compressed corpora
+#   python3                            the ctypes, faulthandler and
+#                                      debuginfod tests
+#   debhelper dpkg-dev lintian         scripts/package.sh: the Debian packages
+#   man-db                             the man page test (man -l, groff)
 HANDLE_DEB_PACKAGES=(
     build-essential cmake pkg-config clang libclang-rt-dev
     libcmocka-dev
     libunwind-dev libdw-dev libelf-dev
     libsqlite3-dev sqlite3 chromium xz-utils
     python3
+    debhelper dpkg-dev lintian man-db
 )
 
 installed() {

@@ -5,7 +5,7 @@
  *
  *     handle-report [--format text|json|sarif|html|folded] [--all] [--stats]
  *                   [--suppressions FILE] [--baseline OLD] [--output FILE]
- *                   [--debuginfo-path PATH] [--color WHEN] TRACE.db...
+ *                   [--debuginfo-path PATH] [--debuginfod] [--color WHEN] TRACE.db...
  *
  * Leak sites in the exit report's own text (lib/report/leaks.c prints
  * both), recorded errors, the trace's program, pid and times; symbolized
@@ -76,6 +76,9 @@ static void usage(FILE *f)
             "                           always or never\n"
             "      --debuginfo-path P   where separate debug files are looked for, libdwfl's\n"
             "                           syntax (default \":.debug:/usr/lib/debug\")\n"
+            "      --debuginfod         ask the DEBUGINFOD_URLS servers for missing debug\n"
+            "                           files, at most HANDLE_DEBUGINFOD_BUDGET s in all\n"
+            "                           (default 30); never without this option\n"
             "  -h, --help               this text\n"
             "  -V, --version            the version\n"
             "\n"
@@ -136,6 +139,25 @@ static bool write_out(const char *path, const struct handle__sb *b)
     return ok;
 }
 
+/* debuginfod only when asked (SPEC section 6): without --debuginfod,
+ * DEBUGINFOD_URLS (Debian sets it in login shells) is removed before libdw
+ * is loaded, so no lookup can wait on the network; with it, all queries
+ * share a budget of HANDLE_DEBUGINFOD_BUDGET seconds (default 30). */
+static struct handle__symbolizer *debuginfod_setup(bool on)
+{
+    if (!on) {
+        unsetenv("DEBUGINFOD_URLS");
+        return handle__sym_new_ex(HANDLE__SYM_NO_DEBUGINFOD);
+    }
+    const char *b = getenv("HANDLE_DEBUGINFOD_BUDGET");
+    char *end;
+    unsigned long v = b && *b ? strtoul(b, &end, 10) : 30;
+    if (b && *b && (*end || v == 0 || v > 86400))
+        v = 30;
+    handle__sym_debuginfod_budget("handle-report", (unsigned)v);
+    return handle__sym_new_ex(HANDLE__SYM_DEBUGINFOD);
+}
+
 int main(int argc, char **argv)
 {
     /* libdw's own exit(1) on out of memory must not read as "leaks found". */
@@ -147,6 +169,7 @@ int main(int argc, char **argv)
         {"baseline", required_argument, NULL, 'b'},
         {"output", required_argument, NULL, 'o'},
         {"debuginfo-path", required_argument, NULL, 'D'},
+        {"debuginfod", no_argument, NULL, 'I'},
         {"all", no_argument, NULL, 'A'},
         {"color", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
@@ -154,7 +177,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int format = FMT_TEXT;
-    bool stats = false, all = false;
+    bool stats = false, all = false, debuginfod = false;
     enum { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER } color = COLOR_AUTO;
     const char *supp_path = NULL, *out_path = NULL, *debuginfo_path = NULL;
     const char **baselines = calloc((size_t)argc + 1, sizeof *baselines);
@@ -200,6 +223,9 @@ int main(int argc, char **argv)
             break;
         case 'D':
             debuginfo_path = optarg;
+            break;
+        case 'I':
+            debuginfod = true;
             break;
         case 'A':
             all = true;
@@ -265,7 +291,7 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    sym = handle__sym_new();
+    sym = debuginfod_setup(debuginfod);
     if (sym && debuginfo_path)
         handle__sym_set_debuginfo_path(sym, debuginfo_path);
     /* html shows the statistics and a timeline; folded --all the stacks

@@ -112,7 +112,8 @@ static const char *find_library(char *buf, size_t len)
             *slash = '\0';
         const char *rel[] = {HANDLE_RUN_LIBDIR_REL, "../lib", "../lib/debug", "."};
         for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-            snprintf(buf, len, "%s/%s/libhandle-debug.so", self, rel[i]);
+            /* The soname link: in the runtime package, without the -dev one. */
+            snprintf(buf, len, "%s/%s/libhandle-debug.so.1", self, rel[i]);
             char real[PATH_MAX];
             if (exists(buf) && realpath(buf, real)) {
                 snprintf(buf, len, "%s", real);

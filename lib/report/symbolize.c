@@ -51,6 +51,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dw.h"
@@ -507,6 +508,70 @@ static int find_debuginfo_local(Dwfl_Module *mod, void **userdata, const char *m
                                             debuglink_file, debuglink_crc, debuginfo_file_name);
 }
 
+/* HANDLE__SYM_DEBUGINFOD: one budget for the whole process (the tool has
+ * one symbolizer and one thread). */
+static const char *dinfod_prog = "handle-report";
+static unsigned dinfod_budget = 30;
+static double dinfod_deadline; /* CLOCK_MONOTONIC seconds; 0: no query yet */
+
+void handle__sym_debuginfod_budget(const char *prog, unsigned seconds)
+{
+    dinfod_prog = prog;
+    dinfod_budget = seconds;
+}
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* libdwfl's find_debuginfo with debuginfod under a total time budget: the
+ * local lookup by build-id; then, before the first query, one line on
+ * stderr; each query may take what is left of the budget (libdebuginfod
+ * reads DEBUGINFOD_TIMEOUT and DEBUGINFOD_MAXTIME at every query); once it
+ * is spent, DEBUGINFOD_URLS is removed, so the standard search that
+ * follows stays local. */
+static int find_debuginfo_budget(Dwfl_Module *mod, void **userdata, const char *modname,
+                                 Dwarf_Addr base, const char *file_name,
+                                 const char *debuglink_file, GElf_Word debuglink_crc,
+                                 char **debuginfo_file_name)
+{
+    const struct handle__dw *dw = handle__dw_get();
+    int fd = dw->dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+                                              debuglink_file, debuglink_crc,
+                                              debuginfo_file_name);
+    if (fd >= 0)
+        return fd;
+    const char *urls = getenv("DEBUGINFOD_URLS");
+    if (urls && urls[0]) {
+        double now = mono_seconds();
+        if (dinfod_deadline == 0) {
+            dinfod_deadline = now + dinfod_budget;
+            fprintf(stderr,
+                    "%s: asking debuginfod (DEBUGINFOD_URLS) for missing debug files, "
+                    "for at most %u s in all...\n",
+                    dinfod_prog, dinfod_budget);
+        }
+        double left = dinfod_deadline - now;
+        if (left < 1) {
+            unsetenv("DEBUGINFOD_URLS");
+            fprintf(stderr,
+                    "%s: debuginfod: time budget of %u s spent; the other modules are "
+                    "symbolized without it\n",
+                    dinfod_prog, dinfod_budget);
+        } else {
+            char v[32];
+            snprintf(v, sizeof v, "%u", (unsigned)left);
+            setenv("DEBUGINFOD_TIMEOUT", v, 1);
+            setenv("DEBUGINFOD_MAXTIME", v, 1);
+        }
+    }
+    return dw->dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+                                            debuglink_file, debuglink_crc, debuginfo_file_name);
+}
+
 /* Loads libdw the first time a file is needed, not at creation: the
  * debug runtime makes a symbolizer only to print a report, and a report
  * whose stacks need no file never loads libdw. */
@@ -522,6 +587,8 @@ static const struct handle__dw *sym_dw(struct handle__symbolizer *s)
             s->callbacks.debuginfo_path = &s->debuginfo_path;
             if (s->flags & HANDLE__SYM_NO_DEBUGINFOD)
                 s->callbacks.find_debuginfo = find_debuginfo_local;
+            else if (s->flags & HANDLE__SYM_DEBUGINFOD)
+                s->callbacks.find_debuginfo = find_debuginfo_budget;
         }
     }
     return s->dw;

@@ -59,6 +59,16 @@ struct handle__symbolizer;
  * and by .gnu_debuglink only when DEBUGINFOD_URLS is unset (libdwfl's
  * link search ends in a debuginfod query that cannot be turned off). */
 #define HANDLE__SYM_NO_DEBUGINFOD 2u
+/* Ask the DEBUGINFOD_URLS servers for the debug files not found locally
+ * (handle-report --debuginfod), within the budget that
+ * handle__sym_debuginfod_budget set: one line on stderr before the first
+ * query, and no query once the budget is spent. Only for a tool with one
+ * thread: it changes the environment (DEBUGINFOD_TIMEOUT, _MAXTIME, _URLS). */
+#define HANDLE__SYM_DEBUGINFOD 4u
+
+/* The total seconds all the debuginfod queries of this process may take,
+ * and the program name of its stderr lines (HANDLE__SYM_DEBUGINFOD). */
+HANDLE__HIDDEN void handle__sym_debuginfod_budget(const char *prog, unsigned seconds);
 
 /* A new symbolizer with no modules. Works without libdw (then frames are
  * module+offset only; handle__sym_error says why). NULL only when out of

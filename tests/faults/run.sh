@@ -364,12 +364,12 @@ setuid_ignores_options)
     fi
     chmod 755 "$work"
     mkdir -p suid/out
-    cp "$DEBUG_LIB" suid/libhandle-debug.so
-    $CC -std=c11 -D_GNU_SOURCE -I"$INCLUDE_DIR" "$here/setuid_prog.c" suid/libhandle-debug.so \
+    cp "$DEBUG_LIB" suid/libhandle-debug.so.1  # its soname, which the program then needs
+    $CC -std=c11 -D_GNU_SOURCE -I"$INCLUDE_DIR" "$here/setuid_prog.c" suid/libhandle-debug.so.1 \
         -Wl,-rpath,"$work/suid" -o suid/plain || fail "cannot build setuid_prog"
     cp suid/plain suid/setuid
     chown root:root suid/setuid && chmod 4755 suid/setuid
-    chmod 755 suid suid/plain suid/libhandle-debug.so
+    chmod 755 suid suid/plain suid/libhandle-debug.so.1
     chmod 1777 suid/out
     as_nobody() {
         (cd suid/out && setpriv --reuid=nobody --regid=nogroup --clear-groups \
