@@ -36,6 +36,7 @@
  * force before the guard.
  */
 #include "symbolize.h"
+#include "demangle.h"
 #include "text.h"
 
 #include <ctype.h>
@@ -930,6 +931,41 @@ static const char *die_name(const struct handle__dw *dw, Dwarf_Die *die)
     return a ? dw->dwarf_formstring(a) : NULL;
 }
 
+/* The interned name of a function as ASan prints it: a C++ linkage name
+ * demangled and qualified ("Session::open_leaky()"), else name as it is. */
+static const char *fn_intern(struct handle__symbolizer *s, const char *name)
+{
+    char *d = handle__demangle(name);
+    if (d == NULL)
+        return intern(s, name);
+    const char *r = intern(s, d);
+    free(d);
+    return r;
+}
+
+/* The function name of a subprogram or inlined subroutine, interned: its
+ * linkage name demangled (qualified, with its parameters, as ASan shows
+ * C++ frames), found through DW_AT_abstract_origin and
+ * DW_AT_specification; else die_name's. */
+static const char *die_fn(struct handle__symbolizer *s, Dwarf_Die *die)
+{
+    const struct handle__dw *dw = s->dw;
+    Dwarf_Attribute at;
+    Dwarf_Attribute *a = dw->dwarf_attr_integrate(die, DW_AT_linkage_name, &at);
+    if (!a)
+        a = dw->dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &at);
+    const char *ln = a ? dw->dwarf_formstring(a) : NULL;
+    if (ln) {
+        char *d = handle__demangle(ln);
+        if (d) {
+            const char *r = intern(s, d);
+            free(d);
+            return r;
+        }
+    }
+    return fn_intern(s, die_name(dw, die));
+}
+
 static int attr_int(const struct handle__dw *dw, Dwarf_Die *die, unsigned name)
 {
     Dwarf_Attribute at;
@@ -1066,7 +1102,7 @@ static size_t symbolize(struct handle__symbolizer *s, struct sym_file *f, Dwarf_
             tag != DW_TAG_entry_point)
             continue;
         struct sym_cframe fr = {
-            .function = intern(s, die_name(dw, d)),
+            .function = die_fn(s, d),
             .file = intern(s, src),
             .line = line,
             .column = col,
@@ -1100,7 +1136,7 @@ static size_t symbolize(struct handle__symbolizer *s, struct sym_file *f, Dwarf_
         } else {
             real = true;
             if (!fr.function)
-                fr.function = intern(s, elfname);
+                fr.function = fn_intern(s, elfname);
             out[n++] = fr;
         }
     }
@@ -1109,7 +1145,7 @@ static size_t symbolize(struct handle__symbolizer *s, struct sym_file *f, Dwarf_
         /* No DWARF for the address (or no subprogram around it): the ELF
          * symbol at the location reached so far. */
         out[n++] = (struct sym_cframe){
-            .function = intern(s, elfname),
+            .function = fn_intern(s, elfname),
             .file = intern(s, src),
             .line = line,
             .column = col,

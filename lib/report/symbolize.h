@@ -37,7 +37,7 @@
 
 struct handle__sym_frame {
     uintptr_t pc;            /* the address as captured (a return address) */
-    const char *function;    /* demangling not done; NULL if unknown */
+    const char *function;    /* demangled and qualified (C++, as ASan prints it); NULL if unknown */
     const char *file;        /* source file, NULL if unknown */
     int line, column;        /* 0 if unknown */
     const char *module;      /* module path, never NULL ("" if unknown) */
