@@ -24,10 +24,19 @@ __attribute__((noreturn)) HANDLE__HIDDEN void handle__diag_panic(int kind, handl
 
 /* The exit leak report of the set the exit check saw (v[0..n), the same
  * set the trace gets): groups it into sites, applies suppressions,
- * symbolizes and prints the report (nothing when no leak is left).
+ * symbolizes and prints the report (nothing when no leak is left; print
+ * false: nothing printed, 0 returned, for detect_leaks=0). Either way the
+ * sites' symbolized frames go to the trace's `symbols` table.
  * Returns the number of leaked handles reported (after suppressions) and
  * sets *sites to their sites. */
 HANDLE__HIDDEN uint64_t handle__leak_report(const struct handle__leak *v, size_t n,
-                                            uint64_t *sites);
+                                            uint64_t *sites, bool print);
+
+struct handle__symbolizer;
+/* Queues the symbolized frames of pcs[0..depth) (modules[d]: the model's
+ * module id of pcs[d]) for the trace's `symbols` table (trace.h:
+ * handle__trace_symbols); nothing when no trace is open or sym is NULL. */
+HANDLE__HIDDEN void handle__symbols_record(struct handle__symbolizer *sym, const uintptr_t *pcs,
+                                           const uint32_t *modules, uint32_t depth);
 
 #endif

@@ -100,3 +100,97 @@ C
   rm -f handle-trace.*
   sym_run env HANDLE_OPTIONS="suppressions=$PWD/supp.txt" ./jvm; expect_rc 0
 }
+
+# sym_app VARIANT: builds app (in place) from app.c; VARIANT 2 adds code
+# before the leaking function, so every address and line moves.
+sym_app() {
+  {
+    echo '#include <handle/handle.h>'
+    echo '#include <stdio.h>'
+    if [ "$1" = 2 ]; then
+      for i in 1 2 3 4 5 6 7 8; do
+        echo "__attribute__((noinline)) int pad$i(int x) { printf(\"%d\", x); return x * $i + 1; }"
+      done
+      echo 'int (*volatile pads[])(int) = {pad1, pad2, pad3, pad4, pad5, pad6, pad7, pad8};'
+    fi
+    echo 'static int x;'
+    echo '__attribute__((noinline)) handle_t make_leak(int n) {'
+    echo '  x = n;'
+    echo '  return handle_new_tagged(&x, "conn"); /* LINE_LEAK */'
+    echo '}'
+    echo 'int main(void) { make_leak(1); return 0; }'
+  } >app.c
+  $CC -std=gnu11 -O1 -g -I"$INCLUDE_DIR" app.c "$RELEASE_LIB" \
+    -Wl,-rpath,"$(dirname "$RELEASE_LIB")" -o app || fail "cannot build app"
+}
+
+# Item 12: the program is rebuilt in place with code that moves the leak,
+# then the new trace is compared with the old one: the old trace's frames
+# come from its own symbols table (its binary is gone), so the site is the
+# same and nothing is new. A trace read after its binary is deleted still
+# symbolizes.
+case_baseline_after_rebuild() {
+  sym_app 1
+  local l1; l1=$(grep -n LINE_LEAK app.c | cut -d: -f1)
+  sym_run env HANDLE_OPTIONS="trace=$PWD/old.db" ./app; expect_rc 23
+  [ "$(sql old.db "select count(*) from symbols where function = 'make_leak' and line = $l1")" = 1 ] ||
+    fail "old.db: no symbols row for make_leak:$l1: $(sql old.db 'select * from symbols')"
+  sym_app 2
+  local l2; l2=$(grep -n LINE_LEAK app.c | cut -d: -f1)
+  [ "$l1" != "$l2" ] || fail "the rebuild did not move the leak"
+  sym_run env HANDLE_OPTIONS="trace=$PWD/new.db" ./app; expect_rc 23
+  [ "$(sql old.db "select offset from symbols where line = $l1")" != \
+    "$(sql new.db "select offset from symbols where line = $l2")" ] || fail "the rebuild did not move the code"
+  # old.db read now: its frames from its symbols table, with the old line
+  "$HANDLE_REPORT" old.db >rep 2>&1; rc=$?; expect_rc 1
+  has "^    #0 0x[0-9a-f]+ in make_leak .*app.c:$l1$" rep
+  hasnt 'Note: ' rep
+  "$HANDLE_REPORT" --baseline old.db new.db >rep 2>&1; rc=$?
+  [ "$rc" = 0 ] || { cat rep >&2; fail "--baseline old.db new.db: exit $rc, the old leak reported as new"; }
+  has 'No handle leaks found' rep
+  has '^Baseline: 1 leak site' rep
+  # a baseline that cannot be symbolized (no symbols table rows, its
+  # binary rebuilt): the note names it, under the Baseline line, not
+  # under new.db's header
+  cp old.db old2.db; sql old2.db 'delete from symbols'
+  "$HANDLE_REPORT" --baseline old2.db new.db >rep 2>&1; rc=$?; expect_rc 1
+  has "^Note: baseline old2.db: .*app changed since the run" rep
+  [ "$(sed -n 2p rep | cut -c1-5)" != "Note:" ] || fail "a note under new.db's header: $(sed -n 2p rep)"
+  [ "$(grep -n '^Note: baseline' rep | cut -d: -f1)" -gt "$(grep -n '^Baseline:' rep | cut -d: -f1)" ] ||
+    fail "the baseline's note is not under the Baseline line"
+  # the binary deleted: new.db still reads right, in every format
+  rm -f app
+  "$HANDLE_REPORT" new.db >rep 2>&1; rc=$?; expect_rc 1
+  has "^    #0 0x[0-9a-f]+ in make_leak .*app.c:$l2$" rep
+  has "^    #1 0x[0-9a-f]+ in main .*app.c" rep
+  hasnt 'Note: ' rep
+  "$HANDLE_REPORT" --format json new.db >rep.json 2>&1
+  has '"function": ?"make_leak"' rep.json
+  # detect_leaks=0: the sites still get their symbols
+  sym_app 1
+  sym_run env HANDLE_OPTIONS="trace=$PWD/quiet.db:detect_leaks=0" ./app; expect_rc 0
+  [ "$(sql quiet.db "select count(*) from symbols where function = 'make_leak' and line = $l1")" = 1 ] ||
+    fail "detect_leaks=0: no symbols"
+}
+
+# Item 12: after a panic the error's stacks are in the symbols table (a
+# second commit after the error's), and read after the binary is gone.
+case_symbols_after_panic() {
+  cat >pan.c <<'C'
+#include <handle/handle.h>
+static int x;
+__attribute__((noinline)) handle_t make_it(void) { return handle_new(&x); }
+__attribute__((noinline)) void drop_it(handle_t h) { handle_delete(h); }
+int main(void) { handle_t h = make_it(); drop_it(h); drop_it(h); return 0; }
+C
+  $CC -std=gnu11 -O1 -g -I"$INCLUDE_DIR" pan.c "$RELEASE_LIB" \
+    -Wl,-rpath,"$(dirname "$RELEASE_LIB")" -o pan || fail "cannot build pan"
+  sym_run env HANDLE_OPTIONS="trace=$PWD/p.db" ./pan; expect_rc 134
+  has 'double-delete'
+  [ "$(sql p.db "select count(*) from symbols where function in ('make_it', 'drop_it')")" -ge 2 ] ||
+    fail "no symbols for the error's stacks: $(sql p.db 'select * from symbols')"
+  rm -f pan
+  "$HANDLE_REPORT" p.db >rep 2>&1
+  has 'in drop_it .*pan.c:4' rep
+  has 'in make_it .*pan.c:3' rep
+}
