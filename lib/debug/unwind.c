@@ -1176,6 +1176,13 @@ uint64_t handle__unwind_subs(void)
     return atomic_load_explicit(&dl_state, memory_order_acquire) & SUBS_MASK;
 }
 
+void handle__unwind_observe(void)
+{
+    unsigned long long subs = 0;
+    handle__dl_iterate_phdr(subs_cb, &subs);
+    observe_subs(subs);
+}
+
 void handle__unwind_stats(struct handle__unwind_stats *out)
 {
     out->computed = atomic_load_explicit(&stats.computed, memory_order_relaxed);
@@ -1198,6 +1205,10 @@ int handle__unwind(uintptr_t *pcs, uint32_t max, uintptr_t stack_lo, uintptr_t s
 }
 
 void handle__unwind_init(void)
+{
+}
+
+void handle__unwind_observe(void)
 {
 }
 
