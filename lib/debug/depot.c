@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #include "model.h"
+#include "unwind.h"
 
 #define BUCKETS (1u << 18)
 #define ARENA_CHUNK (4u << 20)
@@ -26,7 +27,9 @@ struct entry {
     _Atomic uint32_t next; /* next id in the bucket chain */
     uint32_t hash;
     uint32_t depth;
-    uint32_t pad;
+    /* dl_iterate_phdr's unload counter (handle__unwind_subs, truncated)
+     * when its modules were last known to be loaded */
+    _Atomic uint32_t subs;
     /* uintptr_t pcs[depth]; uint32_t modules[depth]; */
 };
 
@@ -97,12 +100,45 @@ static void *map(size_t size)
     return p == MAP_FAILED ? NULL : p;
 }
 
+static const uint32_t *mods_of(const struct entry *e)
+{
+    return (const uint32_t *)(const void *)((const char *)(e + 1) + e->depth * sizeof(uintptr_t));
+}
+
+/* Whether every module of e's frames is still loaded (after a module was
+ * unloaded; modules synced by the caller). Then e is current for subs. */
+static bool still_loaded(struct entry *e, uint32_t subs)
+{
+    const uint32_t *m = mods_of(e);
+    for (uint32_t i = 0; i < e->depth; i++) {
+        const struct handle__module *md = handle__module_get(m[i]);
+        if (md && atomic_load_explicit(&((struct handle__module *)md)->unloaded_ns,
+                                       memory_order_acquire) != 0)
+            return false;
+    }
+    atomic_store_explicit(&e->subs, subs, memory_order_relaxed);
+    return true;
+}
+
 uint32_t handle__depot_put(const uintptr_t *pcs, uint32_t depth)
 {
     uint32_t hash = hash_pcs(pcs, depth);
+    uint32_t subs = (uint32_t)handle__unwind_subs();
     uint32_t id = find(hash, pcs, depth);
-    if (id != 0)
-        return id;
+    if (id != 0) {
+        struct entry *e = entry_of(id);
+        if (HANDLE__LIKELY(atomic_load_explicit(&e->subs, memory_order_relaxed) == subs))
+            return id;
+        /* A module was unloaded since this stack was stored: the same
+         * addresses may be another module's now (issue 12 item 10). */
+        handle__modules_sync();
+        if (still_loaded(e, subs))
+            return id;
+    } else {
+        /* A module unloaded and another loaded since the last scan is
+         * seen before the frames are placed in modules. */
+        handle__modules_sync();
+    }
 
     /* New stack: find each frame's module before taking the lock. */
     uint32_t mods[depth ? depth : 1];
@@ -112,9 +148,10 @@ uint32_t handle__depot_put(const uintptr_t *pcs, uint32_t depth)
     size_t size = sizeof(struct entry) + depth * (sizeof(uintptr_t) + sizeof(uint32_t));
     size = (size + 15u) & ~(size_t)15u;
     pthread_mutex_lock(&lock);
-    id = find(hash, pcs, depth);
-    if (id != 0)
+    id = find(hash, pcs, depth); /* the newest entry of these addresses */
+    if (id != 0 && still_loaded(entry_of(id), subs))
         goto out;
+    id = 0;
     _Atomic uint32_t *bk = atomic_load_explicit(&buckets, memory_order_relaxed);
     if (bk == NULL) {
         /* published with release: lock-free readers (find) see it zeroed */
@@ -144,6 +181,7 @@ uint32_t handle__depot_put(const uintptr_t *pcs, uint32_t depth)
     arena_left -= size;
     e->hash = hash;
     e->depth = depth;
+    atomic_store_explicit(&e->subs, subs, memory_order_relaxed);
     memcpy(e + 1, pcs, depth * sizeof *pcs);
     memcpy((char *)(e + 1) + depth * sizeof *pcs, mods, depth * sizeof *mods);
     page[(n - 1) % DIR_CHUNK] = e;
@@ -165,8 +203,7 @@ bool handle__depot_get(uint32_t id, struct handle__stack *out)
         return false;
     out->depth = e->depth;
     out->pcs = pcs_of(e);
-    out->modules = (const uint32_t *)(const void *)((const char *)(e + 1) +
-                                                    e->depth * sizeof(uintptr_t));
+    out->modules = mods_of(e);
     return true;
 }
 

@@ -111,9 +111,39 @@ static size_t group(const struct handle__leak *v, size_t n, struct group **out)
     return ng;
 }
 
+void handle__symbols_record(struct handle__symbolizer *sym, const uintptr_t *pcs,
+                            const uint32_t *modules, uint32_t depth)
+{
+    if (sym == NULL || modules == NULL || !handle__trace_is_open())
+        return;
+    for (uint32_t d = 0; d < depth; d++) {
+        const struct handle__module *m = handle__module_get(modules[d]);
+        if (m == NULL)
+            continue;
+        struct handle__sym_frame f[HANDLE__SYM_MAX_INLINE];
+        struct handle__trace_symbol row[HANDLE__SYM_MAX_INLINE];
+        size_t k = handle__sym_pc(sym, modules[d], pcs[d], f, HANDLE__SYM_MAX_INLINE);
+        if (k == 1 && f[0].function == NULL && f[0].file == NULL)
+            continue; /* nothing known: the trace's module row says as much */
+        for (size_t i = 0; i < k; i++)
+            row[i] = (struct handle__trace_symbol){
+                .module = modules[d],
+                .idx = (uint32_t)i,
+                .offset = pcs[d] - m->bias,
+                .function = f[i].function,
+                .file = f[i].file,
+                .line = f[i].line,
+                .column = f[i].column,
+                .inlined = f[i].inlined,
+            };
+        handle__trace_symbols(row, k);
+    }
+}
+
 struct report {
     struct handle__leak_site *sites;
     size_t n;
+    bool print;       /* false: only the trace's symbols (detect_leaks=0) */
     const char *no_stack; /* why not symbolized: no private stack */
     uint64_t total, nsites;
 };
@@ -122,12 +152,17 @@ static void report_body(void *arg)
 {
     struct report *r = arg;
     struct handle__supp *supp = suppressions;
-    /* print_suppressions=0: the table is left out, as in LSan. */
-    const struct handle__supp *shown = handle__opt.print_suppressions ? supp : NULL;
+    /* print_suppressions=0, or nothing printed: the table is left out, as in LSan. */
+    const struct handle__supp *shown = r->print && handle__opt.print_suppressions ? supp : NULL;
     struct handle__symbolizer *sym =
         handle__report_symbolizer(r->no_stack ? HANDLE__SYM_NO_DW : HANDLE__SYM_NO_DEBUGINFOD);
     handle__leaks_resolve(sym, supp, r->sites, r->n);
-    r->total = handle__leaks_total(r->sites, r->n, &r->nsites);
+    /* Every site's frames go into the trace, suppressed or cut by
+     * max_leaks too (SPEC section 5). */
+    if (!r->no_stack)
+        for (size_t i = 0; i < r->n; i++)
+            handle__symbols_record(sym, r->sites[i].pcs, r->sites[i].modules, r->sites[i].depth);
+    r->total = r->print ? handle__leaks_total(r->sites, r->n, &r->nsites) : 0;
     if (r->total) {
         struct handle__sb b = {0};
         handle__leaks_text(&b, (long)getpid(), r->sites, r->n, (uint64_t)handle__opt.max_leaks,
@@ -180,7 +215,8 @@ static void report_body(void *arg)
         handle__sym_free(sym);
 }
 
-uint64_t handle__leak_report(const struct handle__leak *v, size_t n, uint64_t *nsites)
+uint64_t handle__leak_report(const struct handle__leak *v, size_t n, uint64_t *nsites,
+                             bool print)
 {
     *nsites = 0;
     struct group *g;
@@ -211,9 +247,13 @@ uint64_t handle__leak_report(const struct handle__leak *v, size_t n, uint64_t *n
         };
     }
     free(g);
-    struct report r = {.sites = sites, .n = ng};
+    struct report r = {.sites = sites, .n = ng, .print = print};
     char why[256];
     if (!handle__bigstack_run(report_body, &r, why, sizeof why)) {
+        if (!print) { /* no symbols without the private stack: nothing to do */
+            free(sites);
+            return 0;
+        }
         r.no_stack = why;
         report_body(&r);
     }

@@ -251,7 +251,7 @@ static void exit_check(int how)
     uint64_t leaked = 0, sites = 0;
     if (handle__opt.detect_leaks && n) {
         if (v) {
-            leaked = handle__leak_report(v, n, &sites);
+            leaked = handle__leak_report(v, n, &sites, true);
         } else {
             char msg[160];
             snprintf(msg, sizeof msg,
@@ -259,6 +259,8 @@ static void exit_check(int how)
             handle__rt_warn(msg);
             leaked = n;
         }
+    } else if (traced && v && n) {
+        handle__leak_report(v, n, &sites, false); /* the trace's symbols only */
     }
     int final = status;
     if (how == END_LSAN)

@@ -23,7 +23,9 @@
 
 /* A stack: depth return addresses, outermost last (pcs[0] is the program's
  * call into the library), and for each the id of the module it was in when
- * the stack was first seen (0: no known module). */
+ * the stack was first seen (0: no known module). The same addresses after
+ * one of those modules was unloaded (another mapped there) are another
+ * stack, with the new modules. */
 struct handle__stack {
     uint32_t depth;
     const uintptr_t *pcs;
@@ -55,6 +57,11 @@ struct handle__module {
 HANDLE__HIDDEN uint32_t handle__module_of(uintptr_t pc);
 HANDLE__HIDDEN const struct handle__module *handle__module_get(uint32_t id);
 HANDLE__HIDDEN uint32_t handle__module_count(void);
+/* Rescans the loaded modules if dl_iterate_phdr's load/unload counters
+ * moved since the last scan (one dl_iterate_phdr otherwise): after it, a
+ * module unloaded since has its unload time and a module mapped at its
+ * address has its own row. */
+HANDLE__HIDDEN void handle__modules_sync(void);
 /* Rescans the loaded modules now (start-up, reports: notices unloads). */
 HANDLE__HIDDEN void handle__modules_refresh(void);
 

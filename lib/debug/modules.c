@@ -6,7 +6,10 @@
  *
  * A pc that no known loaded module contains triggers a rescan, unless
  * dl_iterate_phdr's load/unload counters (dlpi_adds/dlpi_subs) say nothing
- * changed since the last one. dl_iterate_phdr is always called without
+ * changed since the last one; handle__modules_sync() rescans whenever
+ * they moved, so that a module unloaded and another mapped at its
+ * address are two rows (the first with its unload time), and a pc
+ * resolves to the module loaded there at the time (issue 12 item 10). dl_iterate_phdr is always called without
  * `lock` held (a constructor of a module being dlopen'ed may call into us
  * with the loader lock held): the scan collects into a private list and
  * merges it under the lock afterwards. Entries live in an append-only
@@ -225,6 +228,17 @@ static int counters_cb(struct dl_phdr_info *info, size_t size, void *arg)
     c[0] = info->dlpi_adds;
     c[1] = info->dlpi_subs;
     return 1; /* the counters are the same in every entry: stop at the first */
+}
+
+void handle__modules_sync(void)
+{
+    unsigned long long c[2] = {0, 0};
+    handle__dl_iterate_phdr(counters_cb, c);
+    if (atomic_load_explicit(&count, memory_order_acquire) != 0 &&
+        c[0] == atomic_load_explicit(&seen_adds, memory_order_relaxed) &&
+        c[1] == atomic_load_explicit(&seen_subs, memory_order_relaxed))
+        return;
+    rescan();
 }
 
 uint32_t handle__module_of(uintptr_t pc)

@@ -96,6 +96,10 @@ static bool full_report(struct handle__sb *b, const struct handle__misuse *m)
             snprintf(note, sizeof note, "%s", why);
         handle__misuse_text(&t, m, st, why ? note : NULL);
         ok = !t.oom && t.p != NULL;
+        /* The trace's symbols of the three stacks, written by the close
+         * after the error's own commit (SPEC section 5). */
+        for (int i = 0; i < 3; i++)
+            handle__symbols_record(sym, s[i].pcs, s[i].modules, s[i].depth);
     }
     if (ok)
         handle__sb_mem(b, t.p, t.len);

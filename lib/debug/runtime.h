@@ -37,10 +37,19 @@ HANDLE__HIDDEN const char *handle__leak_suppressions_text(void);
  * set the trace gets): groups it into sites, applies the suppressions read
  * at start-up, symbolizes and prints the report (nothing when no leak is
  * left but, with print_suppressions=1, the "Suppressions used:" table when
- * a suppression matched).
+ * a suppression matched; print false: nothing printed, 0 returned, for
+ * detect_leaks=0). Either way the sites' symbolized frames go to the
+ * trace's `symbols` table.
  * Returns the number of leaked handles reported (after suppressions) and
  * sets *sites to their sites. */
 HANDLE__HIDDEN uint64_t handle__leak_report(const struct handle__leak *v, size_t n,
-                                            uint64_t *sites);
+                                            uint64_t *sites, bool print);
+
+struct handle__symbolizer;
+/* Queues the symbolized frames of pcs[0..depth) (modules[d]: the model's
+ * module id of pcs[d]) for the trace's `symbols` table (trace.h:
+ * handle__trace_symbols); nothing when no trace is open or sym is NULL. */
+HANDLE__HIDDEN void handle__symbols_record(struct handle__symbolizer *sym, const uintptr_t *pcs,
+                                           const uint32_t *modules, uint32_t depth);
 
 #endif

@@ -213,6 +213,9 @@ uint32_t handle__stack_capture(uintptr_t *pcs, uint32_t max)
             handle__loader_enter(); /* libunwind walks the loader's lists */
             r = unw_bt((void **)raw, (int)want);
             handle__loader_leave();
+            /* the walker did not see the unload counter: the depot needs
+             * it current (a plugin unloaded, another at its address) */
+            handle__unwind_observe();
         }
     }
     uint32_t n = r >= 0 ? (uint32_t)r : fp_walk(raw, want);

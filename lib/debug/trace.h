@@ -86,6 +86,26 @@ HANDLE__HIDDEN void handle__trace_sync(void);
  * dropped (those already queued are still written). */
 HANDLE__HIDDEN void handle__trace_freeze(void);
 
+/* One symbolized frame for the trace's `symbols` table (SPEC section 5):
+ * the frames of the return address at module's ELF address offset (pc -
+ * bias), idx 0 the innermost inlined call, the real function last. */
+struct handle__trace_symbol {
+    uint32_t module;       /* the model's module id (> 0) */
+    uint32_t idx;
+    uint64_t offset;
+    const char *function;  /* NULL if unknown */
+    const char *file;      /* NULL if unknown */
+    int line, column;      /* 0 if unknown */
+    bool inlined;
+};
+/* Queues symbolized frames (copied) for the `symbols` table; they are
+ * written by handle__trace_close, in a transaction of their own after the
+ * final commit (after a panic: after the error's own commit). Called by
+ * the reports at exit and in the panic, from one thread at a time; a row
+ * already queued (same module, offset, idx) is ignored. Bounded: past
+ * 1M rows or 64 MiB of text the rest is dropped. */
+HANDLE__HIDDEN void handle__trace_symbols(const struct handle__trace_symbol *v, size_t n);
+
 /* Final commit: writes ended_at (Unix ns) and exit_status into meta, stops
  * the writer and closes the database. Idempotent. With live != NULL the
  * trace's live handles become exactly live[0..n) (the set the exit check

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -35,6 +36,7 @@
 
 #include "../core/fmt.h"
 #include "../format/trace_format.h"
+#include "trace.h"
 
 #define PEND_MIN_BITS 10u
 
@@ -1080,6 +1082,128 @@ out:
     return ok;
 }
 
+/* ---- symbols ---------------------------------------------------------- */
+
+/* The rows handle__trace_symbols queued (strings are offsets + 1 into
+ * sym_text, 0 for NULL), written by handle__store_finish. */
+struct sym_row {
+    uint32_t module, idx;
+    uint64_t offset;
+    size_t function, file;
+    int line, column;
+    bool inlined;
+};
+#define SYM_MAX_ROWS (1u << 20)
+#define SYM_MAX_TEXT ((size_t)64 << 20)
+static pthread_mutex_t sym_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sym_row *sym_rows;
+static size_t sym_n, sym_cap;
+static char *sym_text;
+static size_t sym_tlen, sym_tcap;
+
+/* s copied into sym_text: its offset + 1, 0 for NULL or when full. */
+static size_t sym_str(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    size_t len = strlen(s) + 1;
+    if (sym_tlen + len > SYM_MAX_TEXT)
+        return 0;
+    if (sym_tlen + len > sym_tcap) {
+        size_t cap = sym_tcap ? sym_tcap : 65536;
+        while (cap < sym_tlen + len)
+            cap *= 2;
+        char *t = realloc(sym_text, cap);
+        if (t == NULL)
+            return 0;
+        sym_text = t;
+        sym_tcap = cap;
+    }
+    memcpy(sym_text + sym_tlen, s, len);
+    sym_tlen += len;
+    return sym_tlen - len + 1;
+}
+
+void handle__trace_symbols(const struct handle__trace_symbol *v, size_t n)
+{
+    pthread_mutex_lock(&sym_lock);
+    for (size_t i = 0; i < n && sym_n < SYM_MAX_ROWS; i++) {
+        if (v[i].module == 0)
+            continue;
+        if (sym_n == sym_cap) {
+            size_t cap = sym_cap ? 2 * sym_cap : 256;
+            struct sym_row *r = realloc(sym_rows, cap * sizeof *r);
+            if (r == NULL)
+                break;
+            sym_rows = r;
+            sym_cap = cap;
+        }
+        sym_rows[sym_n++] = (struct sym_row){
+            .module = v[i].module,
+            .idx = v[i].idx,
+            .offset = v[i].offset,
+            .function = sym_str(v[i].function),
+            .file = sym_str(v[i].file),
+            .line = v[i].line,
+            .column = v[i].column,
+            .inlined = v[i].inlined,
+        };
+    }
+    pthread_mutex_unlock(&sym_lock);
+}
+
+static void bind_sym_text(sqlite3_stmt *st, int i, size_t off)
+{
+    if (off)
+        sqlite3_bind_text(st, i, sym_text + off - 1, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Writes the queued symbols in a transaction of their own (the trace is
+ * complete without them: a failure here loses only them). */
+static void write_symbols(struct handle__store *w)
+{
+    pthread_mutex_lock(&sym_lock);
+    sqlite3_stmt *st = NULL;
+    if (sym_n == 0 || w->failed || w->in_txn ||
+        sqlite3_prepare_v2(w->db,
+                           "INSERT OR IGNORE INTO symbols(module, offset, idx, function, file, "
+                           "line, col, inlined) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out;
+    if (!txn(w))
+        goto out;
+    for (size_t i = 0; i < sym_n; i++) {
+        const struct sym_row *r = &sym_rows[i];
+        if (!need_module(w, r->module))
+            goto out;
+        sqlite3_bind_int64(st, 1, r->module);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)r->offset);
+        sqlite3_bind_int64(st, 3, r->idx);
+        bind_sym_text(st, 4, r->function);
+        bind_sym_text(st, 5, r->file);
+        bind_id(st, 6, (uint32_t)(r->line > 0 ? r->line : 0));
+        bind_id(st, 7, (uint32_t)(r->column > 0 ? r->column : 0));
+        sqlite3_bind_int(st, 8, r->inlined);
+        if (!run(w, st))
+            goto out;
+    }
+    if (run(w, w->st[HANDLE__ST_COMMIT]))
+        w->in_txn = false;
+out:
+    if (st)
+        sqlite3_finalize(st);
+    /* Written (or not): forgotten, so that a fork child's trace does not
+     * get its parent's. */
+    free(sym_rows);
+    free(sym_text);
+    sym_rows = NULL;
+    sym_text = NULL;
+    sym_n = sym_cap = sym_tlen = sym_tcap = 0;
+    pthread_mutex_unlock(&sym_lock);
+}
+
 void handle__store_finish(struct handle__store *w, int exit_status, uint64_t ended_at,
                           const struct handle__leak *live, size_t n)
 {
@@ -1096,6 +1220,7 @@ void handle__store_finish(struct handle__store *w, int exit_status, uint64_t end
     }
     if (run(w, w->st[HANDLE__ST_COMMIT]))
         w->in_txn = false;
+    write_symbols(w);
 }
 
 void handle__store_checkpoint_close(struct handle__store *w)

@@ -1171,6 +1171,18 @@ __attribute__((noinline)) int handle__unwind(uintptr_t *pcs, uint32_t max, uintp
     return n;
 }
 
+uint64_t handle__unwind_subs(void)
+{
+    return atomic_load_explicit(&dl_state, memory_order_acquire) & SUBS_MASK;
+}
+
+void handle__unwind_observe(void)
+{
+    unsigned long long subs = 0;
+    handle__dl_iterate_phdr(subs_cb, &subs);
+    observe_subs(subs);
+}
+
 void handle__unwind_stats(struct handle__unwind_stats *out)
 {
     out->computed = atomic_load_explicit(&stats.computed, memory_order_relaxed);
@@ -1180,6 +1192,8 @@ void handle__unwind_stats(struct handle__unwind_stats *out)
 }
 
 #else /* not x86-64 Linux: always refuse */
+
+#include <stdatomic.h>
 
 int handle__unwind(uintptr_t *pcs, uint32_t max, uintptr_t stack_lo, uintptr_t stack_hi)
 {
@@ -1192,6 +1206,18 @@ int handle__unwind(uintptr_t *pcs, uint32_t max, uintptr_t stack_lo, uintptr_t s
 
 void handle__unwind_init(void)
 {
+}
+
+void handle__unwind_observe(void)
+{
+}
+
+uint64_t handle__unwind_subs(void)
+{
+    /* no walker to watch the unloads: a value that changes on every call
+     * makes the depot check its stack's modules each time */
+    static _Atomic uint64_t n;
+    return atomic_fetch_add_explicit(&n, 1, memory_order_relaxed);
 }
 
 void handle__unwind_stats(struct handle__unwind_stats *out)

@@ -41,6 +41,16 @@ HANDLE__HIDDEN int handle__unwind(uintptr_t *pcs, uint32_t max, uintptr_t stack_
  * too (see unwind.c); calling it again does nothing. */
 HANDLE__HIDDEN void handle__unwind_init(void);
 
+/* dl_iterate_phdr's unload counter (dlpi_subs) as last seen by a walk:
+ * one atomic load. A walk that used a module loaded after start-up has
+ * checked it, so after such a capture it is current; a dlclose that no
+ * walk has met yet (captures by frame pointers only, fast_unwind=1) is not
+ * in it. */
+HANDLE__HIDDEN uint64_t handle__unwind_subs(void);
+/* Reads the unload counter now (one dl_iterate_phdr) into what
+ * handle__unwind_subs returns: after a capture made without the walker. */
+HANDLE__HIDDEN void handle__unwind_observe(void);
+
 /* Slow-path counters, for tests and tuning (relaxed, approximate). */
 struct handle__unwind_stats {
     uint64_t computed;     /* rules computed from an FDE (cache misses) */

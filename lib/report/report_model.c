@@ -16,6 +16,7 @@
  * report_json.c.
  */
 #include "report_model.h"
+#include "demangle.h"
 #include "sort.h"
 #include "text.h"
 
@@ -249,6 +250,8 @@ void handle__rm_free(struct handle__rm *m)
     free(m->notes);
     free(m->gmod_path);
     free(m->gmod_used);
+    free(m->gmod_trace);
+    free(m->gmod_tpath);
     free(m->side);
     map_free(m->strings);
     map_free(m->site_keys);
@@ -285,6 +288,37 @@ static int64_t abs_ns(const struct tctx *c, int64_t ns)
 
 /* Registers the trace's modules with the symbolizer under fresh global
  * ids, dense whatever the trace's ids are. */
+/* A row group of the trace's symbols table into the symbolizer, for the
+ * modules whose file is gone or changed. */
+static void stored_frames(void *ctx, uint32_t module, uint64_t offset,
+                          const struct handle__tr_symbol *f, size_t n)
+{
+    struct tctx *c = ctx;
+    /* the global id, as gmod() maps it (the first row with that id) */
+    size_t lo = 0, hi = c->nmods;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->mods[mid].id < module)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == c->nmods || c->mods[lo].id != module)
+        return;
+    uint32_t g = c->base + 1 + (uint32_t)lo;
+    struct handle__sym_frame fr[HANDLE__TR_SYMBOL_MAX];
+    for (size_t i = 0; i < n; i++)
+        fr[i] = (struct handle__sym_frame){
+            .function = f[i].function,
+            .file = f[i].file,
+            .line = f[i].line,
+            .column = f[i].column,
+            .module = "",
+            .inlined = f[i].inlined,
+        };
+    handle__sym_add_stored(c->m->sym, g, offset, fr, n);
+}
+
 static bool register_modules(struct tctx *c, char *err, size_t errlen)
 {
     struct handle__rm *m = c->m;
@@ -306,15 +340,26 @@ static bool register_modules(struct tctx *c, char *err, size_t errlen)
         return false;
     }
     m->gmod_used = nu;
+    size_t *nt = realloc(m->gmod_trace, m->capgmod * sizeof *nt);
+    if (nt)
+        m->gmod_trace = nt;
+    const char **np = nt ? realloc(m->gmod_tpath, m->capgmod * sizeof *np) : NULL;
+    if (np == NULL) {
+        setf(err, errlen, "out of memory");
+        return false;
+    }
+    m->gmod_tpath = np;
     for (size_t i = 0; i < c->nmods; i++) {
         const struct handle__tr_module *md = &c->mods[i];
         uint32_t g = c->base + 1 + (uint32_t)i;
         m->gmod_path[g] = intern(m, md->path);
         m->gmod_used[g] = false;
+        m->gmod_trace[g] = c->index;
+        m->gmod_tpath[g] = c->path;
         handle__sym_add_module(m->sym, g, md->path, md->build_id, (uintptr_t)md->bias,
                                (uintptr_t)md->lo, (uintptr_t)md->hi);
     }
-    return true;
+    return handle__tr_symbols(c->t, stored_frames, c, err, errlen);
 }
 
 /* The global module id of a frame: its recorded module (the first of the
@@ -377,9 +422,10 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p ? p : "";
 }
 
-/* Appends the base key of a site: its tag and each frame's function and
- * source file (the module's file name when neither is known). The
- * separators are control characters no symbol or path holds. */
+/* Appends the base key of a site: its tag and, for each frame that has
+ * both, its function without parameters and its source file's base name
+ * (none has both: each frame's function, if known, and module name).
+ * The separators are control characters no symbol or path holds. */
 void handle__rm_key(struct handle__sb *b, const char *tag, const struct handle__sym_frame *f,
                     size_t n)
 {
@@ -389,16 +435,32 @@ void handle__rm_key(struct handle__sb *b, const char *tag, const struct handle__
     } else {
         handle__sb_putc(b, 'N');
     }
+    /* SPEC section 6: over the frames that have both a function and a
+     * source file, the function without its parameter list (C++ names
+     * are demangled with them) and the file's base name; never an
+     * address, a line or a module, which a rebuild or another machine
+     * changes. */
+    size_t both = 0;
     for (size_t i = 0; i < n; i++) {
+        if (!f[i].function || !f[i].file)
+            continue;
         handle__sb_putc(b, '\x1e');
-        if (f[i].function || f[i].file) {
-            handle__sb_puts(b, f[i].function ? f[i].function : "");
-            handle__sb_putc(b, '\x1f');
-            handle__sb_puts(b, f[i].file ? base_name(f[i].file) : "");
-        } else {
-            handle__sb_putc(b, '\x1d');
-            handle__sb_puts(b, base_name(f[i].module));
-        }
+        handle__sb_mem(b, f[i].function, handle__fn_base_len(f[i].function));
+        handle__sb_putc(b, '\x1f');
+        handle__sb_puts(b, base_name(f[i].file));
+        both++;
+    }
+    if (both)
+        return;
+    /* No frame has both (nothing symbolized): the functions known and
+     * the modules' file names, so that unsymbolized sites do not all
+     * match each other. */
+    for (size_t i = 0; i < n; i++) {
+        handle__sb_putc(b, '\x1d');
+        if (f[i].function)
+            handle__sb_mem(b, f[i].function, handle__fn_base_len(f[i].function));
+        handle__sb_putc(b, '\x1f');
+        handle__sb_puts(b, base_name(f[i].module));
     }
 }
 
@@ -1110,7 +1172,7 @@ static bool baseline_put(struct handle__rm *m, const struct handle__sb *kb)
 
 static bool baseline_trace(struct handle__rm *m, const char *path, char *err, size_t errlen)
 {
-    struct tctx c = {.m = m, .index = SIZE_MAX};
+    struct tctx c = {.m = m, .index = SIZE_MAX, .path = intern(m, path)};
     c.t = handle__tr_open(path, err, errlen);
     if (c.t == NULL)
         return false;
@@ -1388,7 +1450,8 @@ static void finish_notes(struct handle__rm *m)
     if (handle__sym_error(m->sym)) {
         if (handle__grow(&m->notes, &m->capnotes, m->nnotes + 1, sizeof *m->notes))
             m->notes[m->nnotes++] =
-                (struct handle__rm_note){"", intern(m, handle__sym_error(m->sym)), false};
+                (struct handle__rm_note){"", intern(m, handle__sym_error(m->sym)), false,
+                                         SIZE_MAX, NULL};
         else
             m->oom = true; /* a report without its note would mislead */
         return;
@@ -1405,14 +1468,17 @@ static void finish_notes(struct handle__rm *m)
         if (why == NULL)
             continue;
         struct handle__sb k = {0};
-        handle__sb_printf(&k, "%s%c%s", m->gmod_path[g], 0, why);
+        size_t tr = m->gmod_trace[g];
+        const char *tp = m->gmod_tpath[g] ? m->gmod_tpath[g] : "";
+        handle__sb_printf(&k, "%s%c%s%c%s", m->gmod_path[g], 0, why, 0, tp);
         if (k.oom) {
             m->oom = true;
         } else if (map_find(seen, k.p, k.len) == NULL) {
             if (map_put(seen, k.p, k.len, 0) &&
                 handle__grow(&m->notes, &m->capnotes, m->nnotes + 1, sizeof *m->notes))
                 m->notes[m->nnotes++] = (struct handle__rm_note){
-                    m->gmod_path[g], intern(m, why), handle__sym_module_changed(m->sym, g)};
+                    m->gmod_path[g], intern(m, why), handle__sym_module_changed(m->sym, g),
+                    tr, tr == SIZE_MAX ? tp : NULL};
             else
                 m->oom = true;
         }

@@ -109,6 +109,8 @@ struct handle__rm_note {
     const char *path;
     const char *reason;
     bool changed;                  /* the file has another build-id now */
+    size_t trace;                  /* the module's trace (m->traces), SIZE_MAX: none or a baseline */
+    const char *baseline;          /* the baseline trace it is of, else NULL */
 };
 
 struct handle__rm_map; /* report_model.c's string-keyed hash table */
@@ -162,6 +164,8 @@ struct handle__rm {
     uint32_t next_module;          /* global module ids handed to sym */
     const char **gmod_path;        /* by global module id */
     bool *gmod_used;
+    size_t *gmod_trace;            /* its trace's index, SIZE_MAX: a baseline's */
+    const char **gmod_tpath;       /* its trace's path */
     size_t capgmod;
     struct handle__rm_map *strings, *site_keys, *stat_keys, *baseline_keys;
     struct handle__rm_side *side;  /* per merged site, until handle__rm_finish sorts them */
@@ -228,9 +232,10 @@ HANDLE__HIDDEN long handle__rm_pid(const struct handle__rm *m);
 
 HANDLE__HIDDEN void handle__rm_free(struct handle__rm *m);
 
-/* Appends the key of a site (its tag and each frame's function and source
- * file name, or the module's file name when neither is known): what sites
- * match by across traces and against a baseline. File names without their
+/* Appends the key of a site (SPEC section 6: its tag and, over the frames
+ * that have both, each frame's function without its parameter list and
+ * its source file's name): what sites match by across traces and against
+ * a baseline. File names without their
  * directories, so that a checkout in another place (CI workspaces) still
  * matches. Text with control characters as separators; not for display. */
 HANDLE__HIDDEN void handle__rm_key(struct handle__sb *b, const char *tag,

@@ -8,6 +8,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -205,10 +206,45 @@ static void stats(struct handle__sb *b, const struct handle__rm *m)
     }
 }
 
+static void note_text(struct handle__sb *b, const struct handle__rm_note *n)
+{
+    handle__sb_puts(b, "Note: ");
+    if (n->baseline) {
+        handle__sb_puts(b, "baseline ");
+        handle__sb_escaped(b, n->baseline);
+        handle__sb_puts(b, ": ");
+    }
+    if (n->changed || n->path[0]) {
+        if (!n->changed)
+            handle__sb_puts(b, "no symbols for ");
+        handle__sb_escaped(b, n->path);
+        handle__sb_puts(b, n->changed ? " changed since the run (" : " (");
+        handle__sb_escaped(b, n->reason);
+        handle__sb_puts(b, "): its frames show module+offset.\n");
+    } else {
+        handle__sb_puts(b, "no symbols (");
+        handle__sb_escaped(b, n->reason);
+        handle__sb_puts(b, "): frames show module+offset.\n");
+    }
+}
+
+/* Trace i's header and, under it, the notes on its modules (SPEC 6: the
+ * note of a trace under its own header). */
+static void header_notes(struct handle__sb *b, const struct handle__rm *m, size_t i, bool *shown)
+{
+    trace_header(b, &m->traces[i]);
+    for (size_t k = 0; k < m->nnotes; k++)
+        if (m->notes[k].trace == i && m->notes[k].baseline == NULL)
+            note_text(b, &m->notes[k]);
+    if (shown)
+        shown[i] = true;
+}
+
 void handle__rm_text(struct handle__sb *b, const struct handle__rm *m, bool want_stats)
 {
+    bool *shown = calloc(m->ntraces ? m->ntraces : 1, sizeof *shown);
     if (m->ntraces == 1) {
-        trace_header(b, &m->traces[0]);
+        header_notes(b, m, 0, shown);
     } else {
         size_t unclean = 0, leaking = 0, erring = 0;
         for (size_t i = 0; i < m->ntraces; i++) {
@@ -237,7 +273,7 @@ void handle__rm_text(struct handle__sb *b, const struct handle__rm *m, bool want
                 more++;
                 continue;
             }
-            trace_header(b, t);
+            header_notes(b, m, i, shown);
             listed++;
         }
         if (more)
@@ -246,15 +282,14 @@ void handle__rm_text(struct handle__sb *b, const struct handle__rm *m, bool want
                               "(--format json lists every trace).\n",
                               more);
     }
+    /* Notes of the traces whose header was not printed, and those of no
+     * trace in particular (no libdw). */
     for (size_t i = 0; i < m->nnotes; i++) {
-        const char *path = m->notes[i].path;
-        handle__sb_puts(b, m->notes[i].changed || !path[0] ? "Note: " : "Note: no symbols for ");
-        handle__sb_escaped(b, path[0] ? path : "no symbols");
-        handle__sb_puts(b, m->notes[i].changed ? " changed since the run (" : " (");
-        handle__sb_escaped(b, m->notes[i].reason);
-        handle__sb_puts(b, path[0] ? "): its frames show module+offset.\n"
-                                   : "): frames show module+offset.\n");
+        size_t tr = m->notes[i].trace;
+        if (m->notes[i].baseline == NULL && (tr >= m->ntraces || (shown && !shown[tr])))
+            note_text(b, &m->notes[i]);
     }
+    free(shown);
     handle__sb_putc(b, '\n');
     live_sites(b, m);
     uint64_t nsites = 0;
@@ -274,6 +309,9 @@ void handle__rm_text(struct handle__sb *b, const struct handle__rm *m, bool want
                           "Baseline: %" PRIu64 " leak site(s) with %" PRIu64
                           " handle(s) are also in the baseline and not listed.\n",
                           m->baseline_sites, m->baseline_handles);
+    for (size_t i = 0; i < m->nnotes; i++) /* a baseline's notes under the Baseline line */
+        if (m->notes[i].baseline)
+            note_text(b, &m->notes[i]);
     errors(b, m);
     if (want_stats)
         stats(b, m);

@@ -36,6 +36,7 @@
  * force before the guard.
  */
 #include "symbolize.h"
+#include "demangle.h"
 #include "text.h"
 
 #include <ctype.h>
@@ -181,6 +182,7 @@ struct sym_module {
     uint32_t id;
     uint32_t file;
     uintptr_t bias, lo, hi;
+    bool stored; /* the trace gave frames for it (handle__sym_add_stored) */
 };
 
 /* A cached frame, without the per-pc fields. */
@@ -235,6 +237,11 @@ struct handle__symbolizer {
     struct itab cache_ix;
     struct sym_cframe *frames;
     size_t nframes, frames_cap;
+    /* Frames stored in the trace, by (module id, ELF address): .file of
+     * an entry is the module id. Used where the module's file is not. */
+    struct sym_centry *stored;
+    size_t nstored, stored_cap;
+    struct itab stored_ix;
 
     struct sym_string *strs;
     size_t nstrs, strs_cap;
@@ -674,6 +681,8 @@ void handle__sym_free(struct handle__symbolizer *s)
     free(s->mods_ix.slot);
     free(s->cache);
     free(s->cache_ix.slot);
+    free(s->stored);
+    free(s->stored_ix.slot);
     free(s->frames);
     free(s->strs);
     free(s->strs_ix.slot);
@@ -961,7 +970,7 @@ bool handle__sym_module_changed(struct handle__symbolizer *s, uint32_t id)
 const char *handle__sym_module_problem(struct handle__symbolizer *s, uint32_t id)
 {
     struct sym_module *m = s ? mod_by_id(s, id) : NULL;
-    if (!m)
+    if (!m || m->stored)
         return NULL;
     struct sym_file *f = mod_file(s, m);
     return f->state == FILE_OK ? NULL : f->problem;
@@ -995,6 +1004,41 @@ static const char *die_name(const struct handle__dw *dw, Dwarf_Die *die)
     if (!a)
         a = dw->dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &at);
     return a ? dw->dwarf_formstring(a) : NULL;
+}
+
+/* The interned name of a function as ASan prints it: a C++ linkage name
+ * demangled and qualified ("Session::open_leaky()"), else name as it is. */
+static const char *fn_intern(struct handle__symbolizer *s, const char *name)
+{
+    char *d = handle__demangle(name);
+    if (d == NULL)
+        return intern(s, name);
+    const char *r = intern(s, d);
+    free(d);
+    return r;
+}
+
+/* The function name of a subprogram or inlined subroutine, interned: its
+ * linkage name demangled (qualified, with its parameters, as ASan shows
+ * C++ frames), found through DW_AT_abstract_origin and
+ * DW_AT_specification; else die_name's. */
+static const char *die_fn(struct handle__symbolizer *s, Dwarf_Die *die)
+{
+    const struct handle__dw *dw = s->dw;
+    Dwarf_Attribute at;
+    Dwarf_Attribute *a = dw->dwarf_attr_integrate(die, DW_AT_linkage_name, &at);
+    if (!a)
+        a = dw->dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &at);
+    const char *ln = a ? dw->dwarf_formstring(a) : NULL;
+    if (ln) {
+        char *d = handle__demangle(ln);
+        if (d) {
+            const char *r = intern(s, d);
+            free(d);
+            return r;
+        }
+    }
+    return fn_intern(s, die_name(dw, die));
 }
 
 static int attr_int(const struct handle__dw *dw, Dwarf_Die *die, unsigned name)
@@ -1133,7 +1177,7 @@ static size_t symbolize(struct handle__symbolizer *s, struct sym_file *f, Dwarf_
             tag != DW_TAG_entry_point)
             continue;
         struct sym_cframe fr = {
-            .function = intern(s, die_name(dw, d)),
+            .function = die_fn(s, d),
             .file = intern(s, src),
             .line = line,
             .column = col,
@@ -1167,7 +1211,7 @@ static size_t symbolize(struct handle__symbolizer *s, struct sym_file *f, Dwarf_
         } else {
             real = true;
             if (!fr.function)
-                fr.function = intern(s, elfname);
+                fr.function = fn_intern(s, elfname);
             out[n++] = fr;
         }
     }
@@ -1176,7 +1220,7 @@ static size_t symbolize(struct handle__symbolizer *s, struct sym_file *f, Dwarf_
         /* No DWARF for the address (or no subprogram around it): the ELF
          * symbol at the location reached so far. */
         out[n++] = (struct sym_cframe){
-            .function = intern(s, elfname),
+            .function = fn_intern(s, elfname),
             .file = intern(s, src),
             .line = line,
             .column = col,
@@ -1235,6 +1279,53 @@ static struct sym_module *mod_by_addr(struct handle__symbolizer *s, uintptr_t pc
     return NULL;
 }
 
+static bool stored_eq(const void *ctx, uint32_t idx)
+{
+    const struct cache_key *k = ctx;
+    const struct sym_centry *e = &k->s->stored[idx];
+    return e->file == k->file && e->addr == k->addr;
+}
+
+static uint64_t stored_hash(const void *owner, uint32_t idx)
+{
+    return ((const struct handle__symbolizer *)owner)->stored[idx].hash;
+}
+
+static const struct sym_centry *stored_find(const struct handle__symbolizer *s, uint32_t id,
+                                            uint64_t addr)
+{
+    struct cache_key k = {s, id, addr};
+    uint32_t i = itab_find(&s->stored_ix, hash_mix(addr ^ hash_mix(id)), stored_eq, &k);
+    return i == UINT32_MAX ? NULL : &s->stored[i];
+}
+
+void handle__sym_add_stored(struct handle__symbolizer *s, uint32_t id, uint64_t offset,
+                            const struct handle__sym_frame *f, size_t n)
+{
+    struct sym_module *m = s ? mod_by_id(s, id) : NULL;
+    if (!m || n == 0 || n > HANDLE__SYM_MAX_INLINE || stored_find(s, id, offset))
+        return;
+    if (s->nstored >= UINT32_MAX - 1 || s->nframes + n >= UINT32_MAX ||
+        !handle__grow(&s->stored, &s->stored_cap, s->nstored + 1, sizeof *s->stored) ||
+        !handle__grow(&s->frames, &s->frames_cap, s->nframes + n, sizeof *s->frames))
+        return;
+    for (size_t i = 0; i < n; i++)
+        s->frames[s->nframes + i] = (struct sym_cframe){
+            .function = intern(s, f[i].function),
+            .file = intern(s, f[i].file),
+            .line = f[i].file ? f[i].line : 0,
+            .column = f[i].file ? f[i].column : 0,
+            .inlined = i + 1 < n && f[i].inlined,
+        };
+    uint64_t h = hash_mix(offset ^ hash_mix(id));
+    s->stored[s->nstored] = (struct sym_centry){
+        .file = id, .first = (uint32_t)s->nframes, .count = (uint32_t)n, .addr = offset, .hash = h};
+    itab_add(&s->stored_ix, h, (uint32_t)s->nstored, stored_hash, s);
+    s->nstored++;
+    s->nframes += n;
+    m->stored = true;
+}
+
 size_t handle__sym_pc(struct handle__symbolizer *s, uint32_t module_id, uintptr_t pc,
                       struct handle__sym_frame *out, size_t max)
 {
@@ -1251,17 +1342,26 @@ size_t handle__sym_pc(struct handle__symbolizer *s, uint32_t module_id, uintptr_
     out[0] = base;
     if (!m || pc - m->bias == 0)
         return 1;
-    struct sym_file *f = mod_file(s, m);
-    if (f->state != FILE_OK)
-        return 1;
-
     uint64_t addr = pc - m->bias;
+    struct sym_file *f = mod_file(s, m);
+    const struct sym_cframe *fr;
+    size_t n;
+    if (f->state != FILE_OK) {
+        /* The file is gone, changed or unreadable: the trace's own
+         * symbols of this address, if it has them. */
+        const struct sym_centry *e = m->stored ? stored_find(s, m->id, addr) : NULL;
+        if (e == NULL)
+            return 1;
+        fr = s->frames + e->first;
+        n = e->count;
+        goto copy;
+    }
+
+
     uint64_t h = hash_mix(addr ^ hash_mix(m->file));
     struct cache_key k = {s, m->file, addr};
     uint32_t ci = itab_find(&s->cache_ix, h, cache_eq, &k);
     struct sym_cframe tmp[HANDLE__SYM_MAX_INLINE];
-    const struct sym_cframe *fr;
-    size_t n;
     if (ci != UINT32_MAX) {
         fr = s->frames + s->cache[ci].first;
         n = s->cache[ci].count;
@@ -1288,6 +1388,7 @@ size_t handle__sym_pc(struct handle__symbolizer *s, uint32_t module_id, uintptr_
             s->nframes += n;
         }
     }
+copy:;
     /* Too many for out: the innermost max - 1 and the real function. */
     size_t keep = n <= max ? n : max;
     for (size_t i = 0; i < keep; i++) {

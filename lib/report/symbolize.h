@@ -37,7 +37,7 @@
 
 struct handle__sym_frame {
     uintptr_t pc;            /* the address as captured (a return address) */
-    const char *function;    /* demangling not done; NULL if unknown */
+    const char *function;    /* demangled and qualified (C++, as ASan prints it); NULL if unknown */
     const char *file;        /* source file, NULL if unknown */
     int line, column;        /* 0 if unknown */
     const char *module;      /* module path, never NULL ("" if unknown) */
@@ -128,6 +128,19 @@ HANDLE__HIDDEN bool handle__sym_module_changed(struct handle__symbolizer *s, uin
  * handle__sym_free. */
 HANDLE__HIDDEN const char *handle__sym_module_problem(struct handle__symbolizer *s,
                                                       uint32_t id);
+
+/* Frames the traced process stored for the return address at ELF
+ * address offset (pc - bias) of module id (the trace's `symbols` table):
+ * f[0..n) inlined frames first, the real function last (pc, module and
+ * module_offset are ignored). Used by handle__sym_pc wherever the module's
+ * file cannot be (missing, another build-id, unreadable): a trace read
+ * after a rebuild or on another machine still symbolizes. Such a module
+ * has no problem (handle__sym_module_problem is NULL). Copied; a second
+ * registration of an address is ignored; n > HANDLE__SYM_MAX_INLINE is
+ * refused. Register the module first. */
+HANDLE__HIDDEN void handle__sym_add_stored(struct handle__symbolizer *s, uint32_t id,
+                                           uint64_t offset, const struct handle__sym_frame *f,
+                                           size_t n);
 
 /* Symbolizes one return address pc that lies in module id (0: the newest
  * registered module whose [lo, hi) holds pc). Looks up pc - 1, so that the

@@ -78,6 +78,7 @@ struct handle__tr {
      * are there: `handles` and `leaks` are read from the tables under the
      * views, the batches decoded by the codec of lib/format (validate). */
     bool leaks_live, handles_writer, writer_tables;
+    bool has_symbols; /* symbols is a table (check_schema) */
     /* The tags table by id: 0 unread, 1 read (tm), -1 ids not unique
      * integers (then the views decide). */
     int tm_state;
@@ -784,13 +785,13 @@ static const struct {
 } schema_objects[] = {
     {"meta", false},    {"errors", false},  {"stacks", false}, {"modules", false},
     {"threads", false}, {"live", false},    {"batches", false}, {"tags", false},
-    {"handles", true},  {"leaks", true},
+    {"handles", true},  {"leaks", true},   {"symbols", false},
 };
 
 static const char *const schema_sql =
     "SELECT lower(name), type, sql LIKE 'CREATE VIRTUAL%' "
     "FROM sqlite_schema WHERE lower(name) IN ('meta', 'errors', 'stacks', 'modules', 'threads', "
-    "'live', 'batches', 'tags', 'handles', 'leaks')";
+    "'live', 'batches', 'tags', 'handles', 'leaks', 'symbols')";
 
 /* Checks the kind of every object read here; false with the reason. */
 static int check_schema(struct handle__tr *t, char *err, size_t len)
@@ -827,6 +828,8 @@ static int check_schema(struct handle__tr *t, char *err, size_t len)
             tags_table = table;
         else if (strcmp(name, "batches") == 0)
             batches_table = table;
+        else if (strcmp(name, "symbols") == 0)
+            t->has_symbols = table;
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
@@ -1084,6 +1087,64 @@ static bool finish(struct handle__tr *t, sqlite3_stmt *s, int rc, char *err, siz
     }
     sqlite3_reset(s);
     return true;
+}
+
+bool handle__tr_symbols(struct handle__tr *t,
+                        void (*fn)(void *ctx, uint32_t module, uint64_t offset,
+                                   const struct handle__tr_symbol *f, size_t n),
+                        void *ctx, char *err, size_t errlen)
+{
+    if (!t->has_symbols)
+        return true; /* a trace of a killed process, or from before the table */
+    budget_start(t);
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(t->db,
+                                "SELECT module, offset, idx, function, file, line, col, inlined "
+                                "FROM symbols ORDER BY module, offset, idx",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        db_reason(t, rc, err, errlen);
+        return false;
+    }
+    struct handle__tr_symbol f[HANDLE__TR_SYMBOL_MAX];
+    size_t n = 0;
+    uint32_t mod = 0;
+    uint64_t off = 0;
+    t->oom = false;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        uint32_t m = col_id(s, 0);
+        int64_t o, line = 0, col = 0, inl = 0;
+        if (m == 0 || !col_i64(s, 1, &o))
+            continue;
+        if (n && (m != mod || (uint64_t)o != off)) {
+            fn(ctx, mod, off, f, n);
+            n = 0;
+        }
+        mod = m;
+        off = (uint64_t)o;
+        if (n == HANDLE__TR_SYMBOL_MAX)
+            continue; /* a longer chain than any writer makes: cut */
+        col_i64(s, 5, &line);
+        col_i64(s, 6, &col);
+        col_i64(s, 7, &inl);
+        f[n++] = (struct handle__tr_symbol){
+            .function = col_str(t, s, 3, true),
+            .file = col_str(t, s, 4, true),
+            .line = line > 0 && line <= INT32_MAX ? (int)line : 0,
+            .column = col > 0 && col <= INT32_MAX ? (int)col : 0,
+            .inlined = inl != 0,
+        };
+    }
+    if (n && rc == SQLITE_DONE)
+        fn(ctx, mod, off, f, n);
+    if (rc != SQLITE_DONE)
+        db_reason(t, rc, err, errlen);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_DONE && t->oom) {
+        setf(err, errlen, "out of memory");
+        return false;
+    }
+    return rc == SQLITE_DONE;
 }
 
 bool handle__tr_modules(struct handle__tr *t, const struct handle__tr_module **out, size_t *n,

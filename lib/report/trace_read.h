@@ -161,6 +161,23 @@ HANDLE__HIDDEN bool handle__tr_running(const struct handle__tr_meta *mt);
 HANDLE__HIDDEN bool handle__tr_modules(struct handle__tr *t, const struct handle__tr_module **out,
                                        size_t *n, char *err, size_t errlen);
 
+/* One frame of the trace's `symbols` table (SPEC section 5). */
+struct handle__tr_symbol {
+    const char *function, *file; /* NULL if unknown; owned by t */
+    int line, column;            /* 0 if unknown */
+    bool inlined;
+};
+#define HANDLE__TR_SYMBOL_MAX 32
+/* Calls fn once per (module, offset) of the `symbols` table with its
+ * frames in idx order (at most HANDLE__TR_SYMBOL_MAX; the strings live
+ * until close). A trace without the table (a killed process, an older
+ * writer) calls nothing and succeeds; a view in its place is refused by
+ * handle__tr_open. False with a reason in err on a read error. */
+HANDLE__HIDDEN bool handle__tr_symbols(struct handle__tr *t,
+                                       void (*fn)(void *ctx, uint32_t module, uint64_t offset,
+                                                  const struct handle__tr_symbol *f, size_t n),
+                                       void *ctx, char *err, size_t errlen);
+
 /* The live handles (view leaks) grouped by creation stack and tag, in
  * *out (owned by t, valid until close or the next call). */
 HANDLE__HIDDEN bool handle__tr_leak_groups(struct handle__tr *t, const struct handle__tr_group **out,

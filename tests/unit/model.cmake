@@ -8,6 +8,6 @@ handle_unit_test(test_model
           ${PROJECT_SOURCE_DIR}/lib/debug/depot.c ${PROJECT_SOURCE_DIR}/lib/debug/modules.c
           ${PROJECT_SOURCE_DIR}/lib/debug/threads.c ${PROJECT_SOURCE_DIR}/lib/debug/side.c
           ${PROJECT_SOURCE_DIR}/lib/debug/rt.c ${PROJECT_SOURCE_DIR}/lib/debug/clock.c
-          ${PROJECT_SOURCE_DIR}/lib/debug/loader.c
+          ${PROJECT_SOURCE_DIR}/lib/debug/loader.c ${PROJECT_SOURCE_DIR}/lib/debug/unwind.c
   LIBS handle_core ${CMAKE_DL_LIBS} Threads::Threads)
 set_tests_properties(test_model PROPERTIES TIMEOUT 300)

@@ -202,10 +202,14 @@ static void test_merge(void **state)
     site(m, "file", NULL, 1); /* the empty stack */
     site(m, NULL, "rm_open_file", 1);
 
-    /* one note for the gone library (used in two traces), none for [vdso] */
-    assert_int_equal(m->nnotes, 1);
+    /* a note for the gone library in each of the two traces that use it
+     * (printed under each one's header), none for [vdso] */
+    assert_int_equal(m->nnotes, 2);
     assert_string_equal(m->notes[0].path, "/nonexistent/lib/libgone.so");
+    assert_string_equal(m->notes[1].path, "/nonexistent/lib/libgone.so");
     assert_false(m->notes[0].changed);
+    assert_true(m->notes[0].trace != m->notes[1].trace);
+    assert_null(m->notes[0].baseline);
 
     uint64_t nsites = 0;
     assert_int_equal(handle__rm_leaked(m, &nsites), 12);

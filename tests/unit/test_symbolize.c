@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "inline_fixture.h"
+#include "report/demangle.h"
 #include "report/symbolize.h"
 #include "report/text.h"
 
@@ -419,6 +420,59 @@ static void test_missing_file_gives_module_offset_only(void **state)
     assert_string_equal(f[0].module, "[vdso]");
     assert_non_null(strstr(handle__sym_module_problem(s, 3), "No such file"));
     handle__sym_free(s);
+}
+
+/* Issue 12 item 12: a module whose file is gone, with frames the trace
+ * stored for its addresses: those frames, inlined ones first; other
+ * addresses of it stay module+offset; no problem is reported for it. */
+static void test_gone_file_symbolized_from_stored_frames(void **state)
+{
+    (void)state;
+    struct handle__symbolizer *s = handle__sym_new();
+    assert_non_null(s);
+    handle__sym_add_module(s, 7, "/nonexistent/dir/libgone.so", "00112233", 0x7f0000000000,
+                           0x7f0000000000, 0x7f0000100000);
+    struct handle__sym_frame in[2] = {
+        {.function = "inner", .file = "/src/a.h", .line = 3, .column = 5, .inlined = true},
+        {.function = "ns::C::outer(int) const", .file = "/src/a.c", .line = 40},
+    };
+    handle__sym_add_stored(s, 7, 0x1234, in, 2);
+    handle__sym_add_stored(s, 7, 0x1234, in, 1); /* a second registration: ignored */
+    handle__sym_add_stored(s, 99, 0x1234, in, 1); /* an unknown module: ignored */
+    struct handle__sym_frame f[8];
+    assert_int_equal(handle__sym_pc(s, 7, 0x7f0000001234, f, 8), 2);
+    assert_string_equal(f[0].function, "inner");
+    assert_string_equal(f[0].file, "/src/a.h");
+    assert_int_equal(f[0].line, 3);
+    assert_true(f[0].inlined);
+    assert_string_equal(f[1].function, "ns::C::outer(int) const");
+    assert_int_equal(f[1].line, 40);
+    assert_false(f[1].inlined);
+    assert_int_equal(f[1].module_offset, 0x1234);
+    assert_string_equal(f[1].module, "/nonexistent/dir/libgone.so");
+    assert_int_equal(handle__sym_pc(s, 7, 0x7f0000005678, f, 8), 1);
+    assert_null(f[0].function);
+    assert_null(handle__sym_module_problem(s, 7));
+    handle__sym_free(s);
+}
+
+/* Issue 12 item 11: the demangler, and a name without its parameters. */
+static void test_demangle_and_base_names(void **state)
+{
+    (void)state;
+    char *d = handle__demangle("_ZN9JavaCalls11call_helperEP9JavaValueP10JavaThread");
+    assert_non_null(d);
+    assert_string_equal(d, "JavaCalls::call_helper(JavaValue*, JavaThread*)");
+    free(d);
+    assert_null(handle__demangle("main"));
+    assert_null(handle__demangle("_Znot a name"));
+    assert_int_equal(handle__fn_base_len("Session::open_leaky()"), strlen("Session::open_leaky"));
+    assert_int_equal(handle__fn_base_len("ns::C::f(int) const"), strlen("ns::C::f"));
+    assert_int_equal(handle__fn_base_len("A::operator()(int)"), strlen("A::operator()"));
+    assert_int_equal(handle__fn_base_len("f(int) [clone .cold]"), 1);
+    assert_int_equal(handle__fn_base_len("(anonymous namespace)::g(char*)"),
+                     strlen("(anonymous namespace)::g"));
+    assert_int_equal(handle__fn_base_len("plain_c"), strlen("plain_c"));
 }
 
 static int count_fds(void)
@@ -961,6 +1015,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_gone_file_symbolized_from_debug_file),
         cmocka_unit_test(test_no_debuginfod_query_when_asked),
         cmocka_unit_test(test_symbolized_frames_print_as_sanitizer_lines),
+        cmocka_unit_test(test_gone_file_symbolized_from_stored_frames),
+        cmocka_unit_test(test_demangle_and_base_names),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
