@@ -14,7 +14,7 @@ HANDLE_DEB_PACKAGES=(
     libcmocka-dev
     libunwind-dev libdw-dev libelf-dev
     libsqlite3-dev sqlite3 chromium xz-utils
-    python3
+    python3 python3-jsonschema
 )
 
 installed() {

@@ -5,7 +5,7 @@
  *
  *     handle-report [--format text|json|sarif|html|folded] [--all] [--stats]
  *                   [--suppressions FILE] [--baseline OLD] [--output FILE]
- *                   [--debuginfo-path PATH] TRACE.db...
+ *                   [--source-root DIR] [--debuginfo-path PATH] TRACE.db...
  *
  * Leak sites in the exit report's own text (lib/report/leaks.c prints
  * both), recorded errors, the trace's program, pid and times; symbolized
@@ -68,6 +68,10 @@ static void usage(FILE *f)
             "  -b, --baseline OLD       report only leak sites that OLD does not have; OLD is a\n"
             "                           trace or a report of --format json (repeatable)\n"
             "  -o, --output FILE        write the report to FILE instead of stdout\n"
+            "      --source-root DIR    with sarif: results are placed at the first frame\n"
+            "                           whose source file is under DIR, with URIs relative\n"
+            "                           to %%SRCROOT%% = DIR (default: the current directory,\n"
+            "                           as in a CI job run from the checkout)\n"
             "      --debuginfo-path P   where separate debug files are looked for, libdwfl's\n"
             "                           syntax (default \":.debug:/usr/lib/debug\")\n"
             "  -h, --help               this text\n"
@@ -138,6 +142,7 @@ int main(int argc, char **argv)
         {"baseline", required_argument, NULL, 'b'},
         {"output", required_argument, NULL, 'o'},
         {"debuginfo-path", required_argument, NULL, 'D'},
+        {"source-root", required_argument, NULL, 'R'},
         {"all", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -146,6 +151,7 @@ int main(int argc, char **argv)
     int format = FMT_TEXT;
     bool stats = false, all = false;
     const char *supp_path = NULL, *out_path = NULL, *debuginfo_path = NULL;
+    const char *source_root = NULL;
     const char **baselines = calloc((size_t)argc + 1, sizeof *baselines);
     size_t nbaselines = 0;
     if (baselines == NULL) {
@@ -190,6 +196,9 @@ int main(int argc, char **argv)
         case 'D':
             debuginfo_path = optarg;
             break;
+        case 'R':
+            source_root = optarg;
+            break;
         case 'A':
             all = true;
             break;
@@ -223,6 +232,23 @@ int main(int argc, char **argv)
     if (optind >= argc) {
         free(baselines);
         return bad_usage("no trace given");
+    }
+    if (source_root) {
+        /* The root must be a directory: a typo would place every result
+         * outside it without a word. */
+        struct stat st;
+        const char *why = NULL;
+        if (source_root[0] == '\0')
+            why = "--source-root needs a directory";
+        else if (stat(source_root, &st) != 0)
+            why = strerror(errno);
+        else if (!S_ISDIR(st.st_mode))
+            why = "not a directory";
+        if (why) {
+            complain(source_root[0] ? source_root : NULL, why);
+            free(baselines);
+            return EXIT_BAD;
+        }
     }
 
     handle__tr_global_init(); /* one thread: SQLite needs no mutexes */
@@ -293,7 +319,7 @@ int main(int argc, char **argv)
         ok = handle__rm_json(&out, m, stats, err, sizeof err);
         break;
     case FMT_SARIF:
-        ok = handle__rm_sarif(&out, m, HANDLE_VERSION, err, sizeof err);
+        ok = handle__rm_sarif(&out, m, HANDLE_VERSION, source_root, err, sizeof err);
         break;
     case FMT_HTML:
         ok = handle__rm_html(&out, m, HANDLE_VERSION, err, sizeof err);

@@ -277,10 +277,12 @@ sarif_locations)
                    FROM d, json_each(j,'\$.runs[0].results') r WHERE json_extract(r.value,'\$.ruleId')<>'handle-leak'"
     check t.sarif "SELECT count(*)=3 AND count(DISTINCT json_extract(r.value,'\$.partialFingerprints.\"handleSite/v1\"'))=3
                    FROM d, json_each(j,'\$.runs[0].results') r WHERE json_extract(r.value,'\$.ruleId')='handle-leak'"
-    # without a source line: the module and the address
+    # without a source file: the program (SPEC section 6), the frames'
+    # modules and addresses in the stack
     gen changed c.db; rep -f sarif c.db; expect_rc 1; mv out c.sarif
-    check c.sarif "SELECT json_type(j,'\$.runs[0].results[0].locations[0].physicalLocation.address.relativeAddress')='integer'
-                   AND json_extract(j,'\$.runs[0].results[0].locations[0].physicalLocation.region') IS NULL FROM d"
+    check c.sarif "SELECT json_extract(j,'\$.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri')='file:///usr/bin/app'
+                   AND json_extract(j,'\$.runs[0].results[0].locations[0].physicalLocation.region') IS NULL
+                   AND json_type(j,'\$.runs[0].results[0].stacks[0].frames[0].location.physicalLocation.address.relativeAddress')='integer' FROM d"
     ;;
 
 # ---- folded stacks ------------------------------------------------------
