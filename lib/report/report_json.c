@@ -754,9 +754,10 @@ static bool leak_fingerprints(const struct handle__rm *m, char (*fps)[24])
             handle__sb_mem(&fb, kb.p + k[i].off, k[i].len);
             if (ordinal)
                 handle__sb_printf(&fb, "\x1c%u", ordinal);
+            if (fb.oom) /* reset clears it */
+                ok = false;
             fnv_hex(fps[k[i].site], fb.p ? fb.p : "", fb.len);
         }
-        ok = !fb.oom;
     }
     handle__sb_free(&kb);
     handle__sb_free(&fb);
