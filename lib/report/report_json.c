@@ -364,7 +364,10 @@ static bool root_init(struct sarif_root *r, const char *dir, char *err, size_t e
     if (dir == NULL || dir[0] != '/') {
         char *cwd = getcwd(NULL, 0);
         if (cwd == NULL) {
-            snprintf(err, errlen, "the current directory: %s", strerror(errno));
+            if (errno == ENOMEM)
+                snprintf(err, errlen, "out of memory");
+            else
+                snprintf(err, errlen, "the current directory: %s", strerror(errno));
             return false;
         }
         handle__sb_puts(&b, cwd);
@@ -376,8 +379,9 @@ static bool root_init(struct sarif_root *r, const char *dir, char *err, size_t e
     struct handle__sb n = {0};
     normalize_abs(&n, handle__sb_str(&b));
     r->root = strdup(handle__sb_str(&n));
+    errno = 0;
     r->real = realpath(handle__sb_str(&b), NULL);
-    bool oom = b.oom || n.oom;
+    bool oom = b.oom || n.oom || (r->real == NULL && errno == ENOMEM);
     handle__sb_free(&b);
     handle__sb_free(&n);
     if (r->real && strcmp(r->real, "/") == 0)
@@ -428,8 +432,13 @@ static const char *rel_path(struct sarif_root *r, const char *file)
         rel = after_root(p, r->root);
         if (rel == NULL && r->real)
             rel = after_root(p, r->real);
-        if (rel == NULL && r->real && (real = realpath(file, NULL)) != NULL)
-            rel = after_root(real, r->real);
+        if (rel == NULL && r->real) {
+            errno = 0;
+            if ((real = realpath(file, NULL)) != NULL)
+                rel = after_root(real, r->real);
+            else if (errno == ENOMEM)
+                r->oom = true; /* not a result placed elsewhere without a word */
+        }
     } else {
         handle__sb_puts(&n, r->root);
         handle__sb_putc(&n, '/');
