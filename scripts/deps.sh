@@ -21,6 +21,7 @@ set -euo pipefail
 #   xz-utils                           the fuzzers' compressed corpora
 #   python3                            the ctypes, faulthandler and
 #                                      debuginfod tests
+#   python3-jsonschema                 the SARIF checked against its 2.1.0 schema
 #   debhelper dpkg-dev lintian         scripts/package.sh: the Debian packages
 #   man-db                             the man page test (man -l, groff)
 HANDLE_DEB_PACKAGES=(
@@ -28,7 +29,7 @@ HANDLE_DEB_PACKAGES=(
     libcmocka-dev
     libunwind-dev libdw-dev libelf-dev
     libsqlite3-dev sqlite3 chromium xz-utils
-    python3
+    python3 python3-jsonschema
     debhelper dpkg-dev lintian man-db
 )
 

@@ -5,7 +5,8 @@
  *
  *     handle-report [--format text|json|sarif|html|folded] [--all] [--stats]
  *                   [--suppressions FILE] [--baseline OLD] [--output FILE]
- *                   [--debuginfo-path PATH] [--debuginfod] [--color WHEN] TRACE.db...
+ *                   [--source-root DIR] [--debuginfo-path PATH] [--debuginfod]
+ *                   [--color WHEN] TRACE.db...
  *
  * Leak sites in the exit report's own text (lib/report/leaks.c prints
  * both), recorded errors, the trace's program, pid and times; symbolized
@@ -70,6 +71,10 @@ static void usage(FILE *f)
             "  -b, --baseline OLD       report only leak sites that OLD does not have; OLD is a\n"
             "                           trace or a report of --format json (repeatable)\n"
             "  -o, --output FILE        write the report to FILE instead of stdout\n"
+            "      --source-root DIR    with sarif: results are placed at the first frame\n"
+            "                           whose source file is under DIR, with URIs relative\n"
+            "                           to %%SRCROOT%% = DIR (default: the current directory,\n"
+            "                           as in a CI job run from the checkout)\n"
             "      --color WHEN         colours in the text report, as the exit report's\n"
             "                           (HANDLE_OPTIONS=color): auto (default: only when\n"
             "                           stdout is a terminal and NO_COLOR is unset or empty),\n"
@@ -170,6 +175,7 @@ int main(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {"debuginfo-path", required_argument, NULL, 'D'},
         {"debuginfod", no_argument, NULL, 'I'},
+        {"source-root", required_argument, NULL, 'R'},
         {"all", no_argument, NULL, 'A'},
         {"color", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
@@ -180,6 +186,7 @@ int main(int argc, char **argv)
     bool stats = false, all = false, debuginfod = false;
     enum { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER } color = COLOR_AUTO;
     const char *supp_path = NULL, *out_path = NULL, *debuginfo_path = NULL;
+    const char *source_root = NULL;
     const char **baselines = calloc((size_t)argc + 1, sizeof *baselines);
     size_t nbaselines = 0;
     if (baselines == NULL) {
@@ -226,6 +233,9 @@ int main(int argc, char **argv)
             break;
         case 'I':
             debuginfod = true;
+            break;
+        case 'R':
+            source_root = optarg;
             break;
         case 'A':
             all = true;
@@ -274,6 +284,23 @@ int main(int argc, char **argv)
     if (optind >= argc) {
         free(baselines);
         return bad_usage("no trace given");
+    }
+    if (source_root) {
+        /* The root must be a directory: a typo would place every result
+         * outside it without a word. */
+        struct stat st;
+        const char *why = NULL;
+        if (source_root[0] == '\0')
+            why = "--source-root needs a directory";
+        else if (stat(source_root, &st) != 0)
+            why = strerror(errno);
+        else if (!S_ISDIR(st.st_mode))
+            why = "not a directory";
+        if (why) {
+            complain(source_root[0] ? source_root : NULL, why);
+            free(baselines);
+            return EXIT_BAD;
+        }
     }
 
     handle__tr_global_init(); /* one thread: SQLite needs no mutexes */
@@ -348,7 +375,7 @@ int main(int argc, char **argv)
         ok = handle__rm_json(&out, m, stats, err, sizeof err);
         break;
     case FMT_SARIF:
-        ok = handle__rm_sarif(&out, m, HANDLE_VERSION, err, sizeof err);
+        ok = handle__rm_sarif(&out, m, HANDLE_VERSION, source_root, err, sizeof err);
         break;
     case FMT_HTML:
         ok = handle__rm_html(&out, m, HANDLE_VERSION, err, sizeof err);

@@ -263,9 +263,13 @@ HANDLE__HIDDEN bool handle__rm_json(struct handle__sb *b, const struct handle__r
                                     char *err, size_t errlen);
 
 /* A SARIF 2.1.0 log: one result per leak site (rule handle-leak) and one
- * per recorded error (rule = its kind). */
+ * per recorded error (rule = its kind), placed relative to source_root
+ * (%SRCROOT%; NULL: the current directory; a relative one is taken from
+ * the current directory). False (with a reason in err) if the writer
+ * failed. */
 HANDLE__HIDDEN bool handle__rm_sarif(struct handle__sb *b, const struct handle__rm *m,
-                                     const char *tool_version, char *err, size_t errlen);
+                                     const char *tool_version, const char *source_root,
+                                     char *err, size_t errlen);
 
 /* The name of frame f in a flame graph or a collapsed stack: its
  * function, else "MODULE+0xOFF" (the module's file name), else "0xPC";

@@ -389,7 +389,7 @@ static void read_model(const char *path, bool dw)
             check_err(err, "json");
         handle__sb_reset(&b);
         err[0] = '\0';
-        if (handle__rm_sarif(&b, m, "fuzz", err, sizeof err))
+        if (handle__rm_sarif(&b, m, "fuzz", NULL, err, sizeof err))
             check_json(b.p ? b.p : "", b.len, "sarif");
         else
             check_err(err, "sarif");

@@ -96,6 +96,18 @@ self_contained() {
     [ "$(grep -o '</script>' "$1" | wc -l)" = 2 ] || fail "a </script> in the data"
 }
 
+# sarif_valid LOG...: the SARIF 2.1.0 schema and what code scanning needs
+# (../sarif/validate_sarif.py, python3-jsonschema).
+sarif_valid() {
+    local py
+    for py in /usr/bin/python3 python3; do
+        command -v "$py" >/dev/null && "$py" -c 'import jsonschema' 2>/dev/null && break
+        py=
+    done
+    [ -n "$py" ] || fail "no python3 with jsonschema (scripts/deps.sh installs python3-jsonschema)"
+    "$py" "$SRC/../sarif/validate_sarif.py" "$@" >valid.out 2>&1 || fail "invalid SARIF: $(head -20 valid.out)"
+}
+
 golden() {
     mask <out >got
     if [ -n "${UPDATE_GOLDEN:-}" ]; then
@@ -234,6 +246,7 @@ json_escaping)
     check t.json "SELECT json_extract(j,'\$.trace.exe') = '/usr/bin/we\"ird app' FROM d"
     rep -f sarif t.db; expect_rc 1; mv out t.sarif
     check t.sarif "SELECT json_valid(j) FROM d"
+    sarif_valid t.sarif
     ;;
 
 # ---- SARIF -------------------------------------------------------------
@@ -244,6 +257,7 @@ sarif_required)
     # plus what the SPEC asks for.
     gen basic t.db; rep -f sarif t.db; expect_rc 1; mv out t.sarif
     check t.sarif "SELECT json_valid(j) FROM d"
+    sarif_valid t.sarif
     check t.sarif "SELECT json_extract(j,'\$.version')='2.1.0' AND json_type(j,'\$.runs')='array'
                    AND json_array_length(j,'\$.runs')=1 AND json_type(j,'\$.runs[0].tool.driver.name')='text' FROM d"
     check t.sarif "SELECT json_extract(j,'\$.\"\$schema\"') LIKE '%sarif-2.1.0%' FROM d"
@@ -277,10 +291,12 @@ sarif_locations)
                    FROM d, json_each(j,'\$.runs[0].results') r WHERE json_extract(r.value,'\$.ruleId')<>'handle-leak'"
     check t.sarif "SELECT count(*)=3 AND count(DISTINCT json_extract(r.value,'\$.partialFingerprints.\"handleSite/v1\"'))=3
                    FROM d, json_each(j,'\$.runs[0].results') r WHERE json_extract(r.value,'\$.ruleId')='handle-leak'"
-    # without a source line: the module and the address
+    # without a source file: the program (SPEC section 6), the frames'
+    # modules and addresses in the stack
     gen changed c.db; rep -f sarif c.db; expect_rc 1; mv out c.sarif
-    check c.sarif "SELECT json_type(j,'\$.runs[0].results[0].locations[0].physicalLocation.address.relativeAddress')='integer'
-                   AND json_extract(j,'\$.runs[0].results[0].locations[0].physicalLocation.region') IS NULL FROM d"
+    check c.sarif "SELECT json_extract(j,'\$.runs[0].results[0].locations[0].physicalLocation.artifactLocation.uri')='file:///usr/bin/app'
+                   AND json_extract(j,'\$.runs[0].results[0].locations[0].physicalLocation.region') IS NULL
+                   AND json_type(j,'\$.runs[0].results[0].stacks[0].frames[0].location.physicalLocation.address.relativeAddress')='integer' FROM d"
     ;;
 
 # ---- folded stacks ------------------------------------------------------
