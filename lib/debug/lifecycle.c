@@ -16,7 +16,9 @@
  * is finalized early), defers the leak check with on_exit to after
  * _dl_fini, i.e. after every atexit handler and every library's
  * destructors, so handles they delete are not leaks and they all still
- * run; that handler also learns the exit status. The check freezes the trace, takes
+ * run; that handler also learns the exit status. The check first waits
+ * (bounded) for a trace another thread is still opening (every other
+ * thread's first handle waits for it too), then freezes the trace, takes
  * the set of live handles once, prints the report from it and closes the
  * trace with the same set. When main() leaves with pthread_exit() the
  * process ends with its last program thread, as without the runtime: the
