@@ -16,7 +16,9 @@
  * is finalized early), defers the leak check with on_exit to after
  * _dl_fini, i.e. after every atexit handler and every library's
  * destructors, so handles they delete are not leaks and they all still
- * run; that handler also learns the exit status. The check freezes the trace, takes
+ * run; that handler also learns the exit status. The check first waits
+ * (bounded) for a trace another thread is still opening (every other
+ * thread's first handle waits for it too), then freezes the trace, takes
  * the set of live handles once, prints the report from it and closes the
  * trace with the same set. When main() leaves with pthread_exit() the
  * process ends with its last program thread, as without the runtime: the
@@ -230,6 +232,45 @@ static struct handle__leak *collect(size_t *n, size_t *bytes)
 
 enum { END_EXIT, END_LSAN };
 
+/* How long the exit check waits for a trace being opened on another
+ * thread: longer than any opening seen under load, short enough that an
+ * opening stuck on a lock the exiting thread holds (the program's malloc)
+ * only delays the end. */
+#define OPEN_WAIT_NS UINT64_C(10000000000)
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The trace's state once an opening under way on another thread has
+ * settled. The process's first handle call opens the trace (the writer
+ * creates the file and the schema) while every other thread's first call
+ * waits for it before making its handle; an exit() in that window must not
+ * take the trace for absent: the check would see no handle, print nothing,
+ * keep the program's status, and the process would end with the trace
+ * half made. Bounded (OPEN_WAIT_NS); an exit from inside the opening
+ * itself (the program's malloc) does not wait for itself. */
+static uint32_t trace_settled(void)
+{
+    uint32_t s = atomic_load_explicit(&trace_state, memory_order_acquire);
+    if (s != T_OPENING || atomic_load(&trace_opener) == gettid_())
+        return s;
+    uint64_t start = mono_ns(), waited = 0;
+    while (s == T_OPENING && waited < OPEN_WAIT_NS) {
+        uint64_t left = OPEN_WAIT_NS - waited;
+        handle__futex_wait(&trace_state, T_OPENING, left < 100000000u ? left : 100000000u);
+        s = atomic_load_explicit(&trace_state, memory_order_acquire);
+        waited = mono_ns() - start;
+    }
+    if (s == T_OPENING)
+        handle__rt_warn("the trace was still being opened at exit after 10 s; the leak "
+                        "check goes on without it, and the trace is incomplete");
+    return s;
+}
+
 static void exit_check(int how)
 {
     if (atomic_load(&state) != S_READY || atomic_exchange(&exit_checked, 1))
@@ -242,7 +283,7 @@ static void exit_check(int how)
     int status = atomic_load(&exit_status);
     if (status < 0)
         status = 0;
-    uint32_t ts = atomic_load(&trace_state);
+    uint32_t ts = trace_settled();
     bool traced = ts == T_OPEN;
     if (traced)
         handle__trace_freeze();

@@ -187,11 +187,14 @@ case_exit_report_equals_trace() {
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <stdatomic.h>
 static int x;
-static void *churn(void *a) { (void)a; for (;;) { handle_t h = handle_new_tagged(&x, "churn"); handle_t k = handle_new_tagged(&x, "kept"); handle_delete(h); (void)k; if (rand() % 64 == 0) usleep(1); } return NULL; }
+static _Atomic int made; /* threads whose first handle exists */
+static void *churn(void *a) { (void)a; for (int first = 1;; first = 0) { handle_t h = handle_new_tagged(&x, "churn"); handle_t k = handle_new_tagged(&x, "kept"); if (first) atomic_fetch_add(&made, 1); handle_delete(h); (void)k; if (rand() % 64 == 0) usleep(1); } return NULL; }
 int main(void) {
   pthread_t t[3]; for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, churn, NULL);
   usleep(150000);
+  while (atomic_load(&made) < 3) usleep(1000); /* leaks exist, however slow the trace's opening */
   exit(0);
 }
 C
@@ -208,6 +211,59 @@ C
     [ "$(sql "$t" "select count(*) from leaks where tag='churn'")" = \
       "$(c=$(grep -o 'Leak of [0-9]* handle(s) tagged "churn"' err | grep -o '[0-9]*' | head -1); echo ${c:-0})" ] \
       || fail "run $i: churn leaks differ"
+  done
+}
+
+# Case 10, the exit during the trace's opening: the first handle call of
+# the process opens the trace (the writer thread creates the file and the
+# schema) while every other thread's first call waits for it. exit() in
+# that window (under load the opening took over 150 ms) ran the check as
+# if there were no trace: no handle made yet, so no report, status 0, and
+# the trace never finished (no file, or one without meta). The program
+# holds the writer's first call (unshare, interposed here) for 400 ms and
+# calls exit() inside it: from main, by returning from main, and from a
+# churn thread. The check must wait for the opening and then give a
+# complete trace whose status and leaks are the report's.
+case_exit_while_trace_opens() {
+  cat >eo.c <<'C'
+#define _GNU_SOURCE
+#include <handle/handle.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static _Atomic int in_open;
+/* The trace writer's first call: held, so that exit() comes mid-opening. */
+int unshare(int flags) { atomic_store(&in_open, 1); usleep(400000); return (int)syscall(SYS_unshare, flags); }
+static int x;
+static int wait_open(void) { for (int i = 0; i < 10000 && !atomic_load(&in_open); i++) usleep(1000); return atomic_load(&in_open); }
+static void *churn(void *a) { (void)a; for (;;) { handle_t h = handle_new_tagged(&x, "churn"); handle_t k = handle_new_tagged(&x, "kept"); handle_delete(h); (void)k; } return NULL; }
+static void *exiter(void *a) { (void)a; if (!wait_open()) _exit(99); exit(0); }
+int main(int argc, char **argv) {
+  const char *how = argc > 1 ? argv[1] : "exit";
+  pthread_t t[4]; for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, churn, NULL);
+  if (strcmp(how, "thread") == 0) { pthread_create(&t[3], NULL, exiter, NULL); pthread_join(t[3], NULL); return 98; }
+  if (!wait_open()) _exit(99); /* the hook was not reached: the test is void */
+  if (strcmp(how, "return") == 0) return 0;
+  exit(0);
+}
+C
+  build eo -rdynamic
+  for how in exit return thread; do
+    rm -f handle-trace.*
+    HANDLE_OPTIONS=max_leaks=0 drun ./eo $how; [ "$rc" = 124 ] && fail "$how: hang"
+    [ "$rc" = 99 ] && fail "$how: the writer's unshare was not reached"
+    t=$(ls handle-trace.*.db 2>/dev/null)
+    [ "$(echo "$t" | wc -w)" = 1 ] || fail "$how: expected one trace, found: '$t' (status $rc)"
+    s=$(sql "$t" "select value from meta where key='exit_status'")
+    [ "$s" = "$rc" ] || fail "$how: meta.exit_status '$s', the process exited $rc"
+    [ -n "$(sql "$t" "select value from meta where key='ended_at'")" ] || fail "$how: no ended_at"
+    m=$(sql "$t" "select count(*) from leaks")
+    n=$(sed -n 's/^SUMMARY: HandleSanitizer: \([0-9]*\) handle(s) leaked.*/\1/p' err)
+    [ "${n:-0}" = "$m" ] || fail "$how: report ${n:-none} leaks, trace $m"
+    if [ "$m" = 0 ]; then expect_rc 0; else expect_rc 23; fi
   done
 }
 
