@@ -955,6 +955,49 @@ section_anchors_report() {
     sed 's/^/  /' "$WORK/hyperfine.md" 2>/dev/null || true
 }
 
+# Issue 12 item 14: the candidate layouts of completed lifetimes
+# (tests/bench/bench_layout.c), written and queried with the SQLite the
+# debug build links: per layout, the writer's CPU and trace bytes per
+# lifetime and the CPU of the issue's four queries per million rows.
+# Layouts alternate within each run, so drift reaches all of them; the
+# table gives medians over runs and each layout's write cost as the
+# median of its per-run ratio to json (the layout the writer uses today).
+# Named explicitly: `scripts/bench.sh layouts`.
+section_layouts() {
+    build_targets bench_layout
+    local sec=layouts runs n r l
+    runs=${RUNS:-5}
+    n=1000000
+    [ "$QUICK" = 1 ] && { runs=3; n=200000; }
+    WORK=$BUILD_DIR/work-layouts
+    mkdir -p "$WORK"
+    local layouts=(json wide4 wide8 plain single)
+    echo
+    echo "== layouts: completed lifetimes in the trace, $n lifetimes, $runs runs =="
+    for ((r = 0; r < runs; r++)); do
+        for l in "${layouts[@]}"; do
+            "$BUILD_DIR/tests/bench/bench_layout" "$l" "$n" "$WORK/l.db" >"$WORK/$l.out" ||
+                { echo "bench.sh: bench_layout $l failed" >&2; return 1; }
+            local k
+            for k in write_cpu_ns bytes q_count q_tag q_thread q_group; do
+                raw "$sec" "$k" "$l" "$r" "$(awk -v k="$k" '$1 == k { print $2 }' "$WORK/$l.out")" x
+            done
+        done
+        rm -f "$WORK"/l.db*
+    done
+    for l in "${layouts[@]}"; do ratio_runs "$sec" write_cpu_ns "$l" json; done
+    echo
+    row "layout" "" "write ns" "vs json" "B/life" "count ms/M" "tag ms/M" "thread ms/M" "group ms/M"
+    for l in "${layouts[@]}"; do
+        row "$l" "" "$(fmt "$(med $sec write_cpu_ns "$l")" 1)" \
+            "$(fmt "$(med $sec write_cpu_ns "ratio_${l}_json")" 2)" \
+            "$(fmt "$(med $sec bytes "$l")" 1)" "$(fmt "$(med $sec q_count "$l")" 1)" \
+            "$(fmt "$(med $sec q_tag "$l")" 1)" "$(fmt "$(med $sec q_thread "$l")" 1)" \
+            "$(fmt "$(med $sec q_group "$l")" 1)"
+    done
+    echo "goal (issue 12 item 14): each query under 500 ms per million lifetimes; at most 48 B per lifetime"
+}
+
 # 4. Scaling curves, each drawn with gnuplot into bench-*.png beside
 # BENCHMARKS.md: the debug build's cost per lifetime against stack depth,
 # distinct creation sites and live handles; the release build's against
