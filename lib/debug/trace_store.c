@@ -1223,6 +1223,72 @@ void handle__store_finish(struct handle__store *w, int exit_status, uint64_t end
     write_symbols(w);
 }
 
+/* The writer's WAL hook once a checkpointer runs: counts the frames;
+ * checkpoints on the writer's own connection only at HANDLE__CKPT_HARD. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct handle__store *w = arg;
+    atomic_store_explicit(&w->wal_frames, (uint32_t)frames, memory_order_relaxed);
+    if ((unsigned)frames >= HANDLE__CKPT_HARD) {
+        w->n_ckpt_self++;
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+    return SQLITE_OK;
+}
+
+bool handle__store_ckpt_open(struct handle__store *w, char *err, size_t errlen)
+{
+    if (w->failed || w->db == NULL) {
+        snprintf(err, errlen, "the trace has failed");
+        return false;
+    }
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(w->real, &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    /* The same file: the path could name another one by now (the
+     * program renamed or replaced it); this trace's pid and start are in
+     * its meta, committed by the writer's first transaction. */
+    sqlite3_stmt *q = NULL;
+    bool same = rc == SQLITE_OK &&
+                sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) == SQLITE_OK &&
+                sqlite3_prepare_v2(db,
+                                   "SELECT (SELECT value FROM meta WHERE key = 'pid') = ?1 AND "
+                                   "(SELECT value FROM meta WHERE key = 'started_at') = ?2",
+                                   -1, &q, NULL) == SQLITE_OK;
+    if (same) {
+        sqlite3_bind_int64(q, 1, w->pid);
+        sqlite3_bind_int64(q, 2, (int64_t)w->started_at);
+        same = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 1;
+    }
+    sqlite3_finalize(q);
+    if (!same) {
+        snprintf(err, errlen, "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return false;
+    }
+    w->ckdb = db;
+    atomic_store(&w->wal_frames, 0);
+    sqlite3_wal_hook(w->db, wal_hook, w); /* replaces the automatic checkpoint */
+    return true;
+}
+
+void handle__store_ckpt_run(struct handle__store *w)
+{
+    if (w->ckdb)
+        sqlite3_wal_checkpoint_v2(w->ckdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
+void handle__store_ckpt_close(struct handle__store *w)
+{
+    if (w->ckdb == NULL)
+        return;
+    sqlite3_close(w->ckdb);
+    w->ckdb = NULL;
+    if (w->db)
+        sqlite3_wal_autocheckpoint(w->db, (int)HANDLE__CKPT_EVERY);
+}
+
 void handle__store_checkpoint_close(struct handle__store *w)
 {
     if (!w->failed && w->db)

@@ -10,6 +10,7 @@
 #ifndef HANDLE_DEBUG_TRACE_STORE_H
 #define HANDLE_DEBUG_TRACE_STORE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,8 +87,15 @@ struct handle__store {
     struct handle__chunk chunk; /* the `batches` row being built */
     uint64_t kept;           /* completed lifetimes visible in `batches` */
 
+    /* The checkpointer's own connection to the same file (NULL: none; the
+     * writer's connection then checkpoints itself every 1024 pages, as
+     * SQLite does by default), and the WAL's size after the writer's last
+     * commit (the WAL hook), in frames. */
+    struct sqlite3 *ckdb;
+    _Atomic uint32_t wal_frames;
+
     /* statistics (kept for tests and the bench) */
-    uint64_t n_lifetimes, n_live_rows, n_commits;
+    uint64_t n_lifetimes, n_live_rows, n_commits, n_ckpt_self;
 };
 
 /* Copies the configuration into s (zeroed by the caller); false if out of
@@ -115,6 +123,31 @@ HANDLE__HIDDEN void handle__store_finish(struct handle__store *s, int exit_statu
 /* A checkpoint (so that the .db alone is complete) and the connection
  * closed. */
 HANDLE__HIDDEN void handle__store_checkpoint_close(struct handle__store *s);
+
+/*
+ * Checkpoints off the writer's path. With synchronous=NORMAL a checkpoint
+ * fsyncs the WAL and the database; done by the writer after a commit (as
+ * SQLite's automatic checkpoint does) it blocked the writer for tens of ms
+ * while producers waited for room in the ring. Instead a checkpointer
+ * thread (trace_writer.c) runs PASSIVE checkpoints on a second connection,
+ * which do not block the writer's appends.
+ *
+ * handle__store_ckpt_open() opens that connection (in the writer's thread,
+ * so in its descriptor table) and checks that it is this trace; then the
+ * writer's automatic checkpoint gives way to a WAL hook that only counts
+ * frames (s->wal_frames), checkpointing on the writer's connection only
+ * when the WAL reaches HANDLE__CKPT_HARD frames (a checkpointer that cannot
+ * keep up or fails: the WAL stays bounded). False (reason in err): no
+ * checkpointer, the writer checkpoints as before.
+ * handle__store_ckpt_run() runs one PASSIVE checkpoint (checkpointer's
+ * thread). handle__store_ckpt_close() closes the connection (writer's
+ * thread, the checkpointer joined).
+ */
+#define HANDLE__CKPT_EVERY 1024u /* frames (16 KiB pages): a checkpoint is due */
+#define HANDLE__CKPT_HARD 4096u  /* frames (64 MiB): the writer checkpoints itself */
+HANDLE__HIDDEN bool handle__store_ckpt_open(struct handle__store *s, char *err, size_t errlen);
+HANDLE__HIDDEN void handle__store_ckpt_run(struct handle__store *s);
+HANDLE__HIDDEN void handle__store_ckpt_close(struct handle__store *s);
 /* Frees what an event owns without processing it. */
 HANDLE__HIDDEN void handle__store_discard(const struct handle__tr_ev *ev);
 /* Closes the connection (if any) and frees everything s holds. */

@@ -64,6 +64,14 @@ struct writer {
     struct handle__leak *live; /* the CLOSE event's set */
     size_t nlive;
     bool live_owned;
+    /* the checkpointer thread (ckpt_start): it runs PASSIVE checkpoints
+     * when ck_req moves, ends when ck_stop is set */
+    pthread_t ck_thread;
+    bool ck_running, ck_uncounted;
+    _Atomic uint32_t ck_req;
+    _Atomic bool ck_stop;
+    uint32_t ck_asked; /* WAL frames when a checkpoint was last asked for */
+
     uint64_t head;      /* next ring position to read */
     uint64_t woke_at;   /* head when producers were last woken */
     uint64_t processed; /* positions < processed are processed */
@@ -73,15 +81,18 @@ struct writer {
 static struct {
     _Atomic uint32_t fork_waiting; /* a fork handler wants dblock */
     pthread_mutex_t dblock;        /* held by the writer inside SQLite */
+    pthread_mutex_t ckplock;       /* held by the checkpointer inside SQLite */
     pthread_mutex_t life;          /* guards state (held only to change it) */
     int state;                     /* LIFE_*, under life */
     _Atomic pid_t writer_tid;      /* its kernel thread id */
+    _Atomic pid_t ckpt_tid;        /* the checkpointer's (0: none) */
     _Atomic bool watching;         /* a watcher thread runs (watch_orphan) */
     char path[4096 + 16];          /* the open trace's path */
     pthread_t thread;
     struct writer *w;
 } g = {
     .dblock = PTHREAD_MUTEX_INITIALIZER,
+    .ckplock = PTHREAD_MUTEX_INITIALIZER,
     .life = PTHREAD_MUTEX_INITIALIZER,
 };
 
@@ -124,6 +135,23 @@ static void db_leave(void)
     pthread_mutex_unlock(&g.dblock);
 }
 
+/* The checkpointer's db_enter()/db_leave(), on a lock of its own so that
+ * it and the writer are in SQLite at the same time (a checkpoint's fsync
+ * never holds the writer back); a fork waits for both. */
+static void ck_enter(void)
+{
+    while (atomic_load(&g.fork_waiting)) {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&g.ckplock);
+}
+
+static void ck_leave(void)
+{
+    pthread_mutex_unlock(&g.ckplock);
+}
+
 /* The fork phases (lifecycle.c's one pthread_atfork calls them). prepare
  * takes life (held only for moments; it also covers SQLite's one-time
  * set-up) and then waits for the writer to leave SQLite (dblock): a child
@@ -137,13 +165,16 @@ void handle__trace_fork(int phase)
         pthread_mutex_lock(&g.life);
         atomic_store(&g.fork_waiting, 1);
         pthread_mutex_lock(&g.dblock);
+        pthread_mutex_lock(&g.ckplock);
         break;
     case HANDLE__FORK_PARENT:
+        pthread_mutex_unlock(&g.ckplock);
         pthread_mutex_unlock(&g.dblock);
         atomic_store(&g.fork_waiting, 0);
         pthread_mutex_unlock(&g.life);
         break;
     default:
+        pthread_mutex_unlock(&g.ckplock);
         pthread_mutex_unlock(&g.dblock);
         atomic_store(&g.fork_waiting, 0);
         if (g.state != LIFE_CLOSED && atomic_load(&handle__tr.owner) != getpid())
@@ -165,7 +196,6 @@ static bool writer_uncounted;  /* under g.life */
 
 static void writer_uncount(void)
 {
-    nptl_nthreads = (unsigned int *)dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
     if (nptl_nthreads) {
         /* The opening thread is counted, so this never reaches 0. */
         __atomic_fetch_sub(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
@@ -173,20 +203,26 @@ static void writer_uncount(void)
     }
 }
 
-/* Before the writer thread ends (the trace's close): counted again, so
- * that its own exit does not take the count to 0 (glibc would call exit(0)
- * on it, in the middle of this exit). The count is already 0 when the last
- * program thread's exit brought us here: then it is set to 2. */
-static void writer_recount(void)
+/* One of our threads counted again before it ends, so that its own exit
+ * does not take the count to 0 (glibc would call exit(0) on it, in the
+ * middle of this exit). The count is already 0 when the last program
+ * thread's exit brought us here: then it is set to 2. */
+static void nptl_recount_one(void)
 {
-    if (!writer_uncounted)
-        return;
-    writer_uncounted = false;
     unsigned int old = __atomic_load_n(nptl_nthreads, __ATOMIC_SEQ_CST), want;
     do
         want = (old == 0 ? 1 : old) + 1;
     while (!__atomic_compare_exchange_n(nptl_nthreads, &old, want, false, __ATOMIC_SEQ_CST,
                                         __ATOMIC_SEQ_CST));
+}
+
+/* Before the writer thread ends (the trace's close). */
+static void writer_recount(void)
+{
+    if (!writer_uncounted)
+        return;
+    writer_uncounted = false;
+    nptl_recount_one();
 }
 
 bool handle__trace_writer_uncounted(void)
@@ -202,6 +238,7 @@ static void global_init(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3_initialize();
+    nptl_nthreads = (unsigned int *)dlvsym(RTLD_DEFAULT, "__nptl_nthreads", "GLIBC_PRIVATE");
 }
 
 /* ---- the writer thread ----------------------------------------------- */
@@ -271,6 +308,93 @@ static void discard(const struct handle__tr_ev *buf, size_t n)
         handle__store_discard(&buf[i]);
 }
 
+/* ---- the checkpointer thread ------------------------------------------ */
+
+/* Runs a PASSIVE checkpoint (handle__store_ckpt_run) each time the writer
+ * asks (ck_req moves), until ck_stop. It shares the writer's descriptor
+ * table (created from the writer thread) and its blocked signals. */
+static void *ckpt_main(void *arg)
+{
+    struct writer *w = arg;
+    pthread_setname_np(pthread_self(), "handle-ckpt");
+    atomic_store(&g.ckpt_tid, (pid_t)syscall(SYS_gettid));
+    uint32_t seen = 0;
+    for (;;) {
+        uint32_t v = atomic_load(&w->ck_req);
+        if (atomic_load(&w->ck_stop))
+            return NULL;
+        if (v == seen) {
+            handle__futex_wait(&w->ck_req, v, UINT64_C(1000000000));
+            continue;
+        }
+        seen = v;
+        ck_enter();
+        handle__store_ckpt_run(&w->s);
+        ck_leave();
+    }
+}
+
+/* Starts the checkpointer (in the writer thread, after the store opened):
+ * its connection, then the thread, taken out of glibc's count as the
+ * writer is. Without it the writer checkpoints itself, as before. */
+static void ckpt_start(struct writer *w)
+{
+    char err[256];
+    db_enter();
+    bool ok = handle__store_ckpt_open(&w->s, err, sizeof err);
+    db_leave();
+    if (!ok)
+        return;
+    if (pthread_create(&w->ck_thread, NULL, ckpt_main, w) != 0) {
+        db_enter();
+        handle__store_ckpt_close(&w->s);
+        db_leave();
+        return;
+    }
+    w->ck_running = true;
+    if (nptl_nthreads) {
+        __atomic_fetch_sub(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
+        w->ck_uncounted = true;
+    }
+}
+
+/* After a commit: asks for a checkpoint every HANDLE__CKPT_EVERY frames
+ * of WAL (the count falls when the WAL starts over). */
+static void ckpt_maybe(struct writer *w)
+{
+    if (!w->ck_running)
+        return;
+    uint32_t f = atomic_load_explicit(&w->s.wal_frames, memory_order_relaxed);
+    if (f < w->ck_asked)
+        w->ck_asked = 0;
+    if (f >= w->ck_asked + HANDLE__CKPT_EVERY) {
+        w->ck_asked = f;
+        atomic_fetch_add(&w->ck_req, 1);
+        handle__futex_wake(&w->ck_req, 1);
+    }
+}
+
+/* Ends the checkpointer (the trace's close, in the writer thread, outside
+ * db_enter): counted again, told, joined; its connection closed. */
+static void ckpt_stop(struct writer *w)
+{
+    if (!w->ck_running)
+        return;
+    if (w->ck_uncounted) {
+        w->ck_uncounted = false;
+        nptl_recount_one();
+    }
+    atomic_store(&w->ck_stop, true);
+    atomic_fetch_add(&w->ck_req, 1);
+    handle__futex_wake(&w->ck_req, 1);
+    pthread_join(w->ck_thread, NULL);
+    atomic_store(&g.ckpt_tid, 0);
+    w->ck_running = false;
+    db_enter();
+    handle__store_ckpt_close(&w->s);
+    db_leave();
+}
+
 /* The writer thread: sets up the database (reporting to the opener), then
  * drains the ring in sections of at most SECTION_MAX events under dblock,
  * commits when the batch is due (period_ns after its first event) or an
@@ -291,6 +415,7 @@ static void *writer_main(void *arg)
     sem_post(&w->init_sem); /* w belongs to the opener from here if !ok */
     if (!ok)
         return NULL;
+    ckpt_start(w);
 
     struct handle__tr_ev buf[DRAIN_BATCH];
     bool batch_open = false;
@@ -329,6 +454,7 @@ static void *writer_main(void *arg)
             if (w->live_owned)
                 free(w->live);
             w->live = NULL;
+            ckpt_stop(w);
             db_enter();
             handle__store_checkpoint_close(&w->s);
             db_leave();
@@ -339,6 +465,7 @@ static void *writer_main(void *arg)
             db_enter();
             commit(w);
             db_leave();
+            ckpt_maybe(w);
             batch_open = false;
             w->urgent = false;
             continue;
@@ -656,6 +783,7 @@ void handle__trace_forget(void)
     g.state = LIFE_CLOSED;
     g.w = NULL;
     atomic_store(&g.writer_tid, 0);
+    atomic_store(&g.ckpt_tid, 0);
     atomic_store(&g.watching, false); /* the watcher is the parent's */
     writer_uncounted = false; /* glibc counts the child's one thread afresh */
     handle__tr_forget();
@@ -680,8 +808,8 @@ static bool task_gone(const char *tid)
     return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
 }
 
-/* Whether every thread of the process but the watcher and the writer is
- * gone (a zombie main thread counts as gone). */
+/* Whether every thread of the process but the watcher, the writer and
+ * its checkpointer is gone (a zombie main thread counts as gone). */
 static bool orphaned(pid_t self)
 {
     int saved = errno;
@@ -690,14 +818,14 @@ static bool orphaned(pid_t self)
         errno = saved;
         return false;
     }
-    pid_t writer = atomic_load(&g.writer_tid);
+    pid_t writer = atomic_load(&g.writer_tid), ckpt = atomic_load(&g.ckpt_tid);
     bool alone = true;
     struct dirent *e;
     while (alone && (e = readdir(d)) != NULL) {
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
         pid_t tid = (pid_t)atoi(e->d_name);
-        if (tid == self || tid == writer)
+        if (tid == self || tid == writer || (ckpt && tid == ckpt))
             continue;
         if (!task_gone(e->d_name))
             alone = false;
