@@ -200,16 +200,10 @@ static void report_body(void *arg)
             handle__rt_warn(msg);
         }
         handle__sb_free(&b);
-    } else if (shown) {
-        /* Every leak suppressed: LSan still lists the suppressions used. */
-        struct handle__sb b = {0};
-        handle__supp_print_used(&b, shown);
-        if (b.p && !b.oom) {
-            handle__sb_putc(&b, '\n');
-            handle__report_write(b.p, b.len);
-        }
-        handle__sb_free(&b);
     }
+    /* Every leak suppressed: nothing at all is printed (SPEC section 4: the
+     * report, and with it the table of suppressions used, only when leaks
+     * are reported). */
     handle__leaks_release(r->sites, r->n);
     if (sym)
         handle__sym_free(sym);
