@@ -278,3 +278,24 @@ case_lsan_option_names() {
   HANDLE_OPTIONS=trace=:malloc_context_size=0 drun_conv ./lk
   has "invalid value '0' for option 'max_frames' \\(expected an integer in 1\\.\\.256\\)"
 }
+
+# Items 8 and 9: log_path=stdout and log_path=stderr are those streams, as
+# in the sanitizers (no file stdout.PID or stderr.PID); verbosity=1 lines
+# are information (==PID==HandleSanitizer: ...), not WARNINGs.
+case_log_path_streams_and_info_lines() {
+  conv_leak
+  HANDLE_OPTIONS="trace=:log_path=stdout" drun_conv ./lk
+  expect_rc 23
+  has "^==[0-9]+==ERROR: HandleSanitizer: detected handle leaks" out
+  has '^program output$' out
+  [ ! -s err ] || fail "stderr with log_path=stdout: $(cat err)"
+  HANDLE_OPTIONS="trace=:log_path=stderr" drun_conv ./lk
+  expect_rc 23
+  has "^==[0-9]+==ERROR: HandleSanitizer: detected handle leaks" err
+  hasnt "HandleSanitizer" out
+  ls stdout* stderr* 2>/dev/null && fail "log_path made a file: $(ls stdout* stderr*)"
+  HANDLE_OPTIONS="trace=$PWD/v.db:verbosity=1" drun_conv ./lk
+  expect_rc 23
+  has "^==[0-9]+==HandleSanitizer: tracing to $PWD/v\.db" err
+  hasnt "WARNING" err
+}
