@@ -493,6 +493,58 @@ struct handle__symbolizer *handle__sym_new(void)
     return handle__sym_new_ex(0);
 }
 
+/* Whether libdwfl's standard search may look beside the module: it opens
+ * DIR/LINK and DIR/.debug/LINK (LINK the module's .gnu_debuglink, or its
+ * base name + ".debug") in the module's directory, which a trace names and
+ * anybody may have filled: a FIFO there blocks the open forever, a device
+ * never ends. False when one of them exists and is not a regular file (the
+ * search is then skipped: the module has no separate debug file). The
+ * build-id directory and /usr/lib/debug are root's. */
+static bool beside_regular(const char *file_name, const char *debuglink_file)
+{
+    if (file_name == NULL)
+        return true;
+    const char *slash = strrchr(file_name, '/');
+    size_t dlen = slash ? (size_t)(slash - file_name) : 0;
+    char base[PATH_MAX];
+    const char *link = debuglink_file;
+    if (link == NULL) {
+        if (snprintf(base, sizeof base, "%s.debug", slash ? slash + 1 : file_name) >=
+            (int)sizeof base)
+            return false;
+        link = base;
+    }
+    static const char *const sub[] = {"", ".debug/"};
+    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
+        char p[PATH_MAX];
+        int n = link[0] == '/' ? snprintf(p, sizeof p, "%s", link)
+                               : snprintf(p, sizeof p, "%.*s/%s%s", (int)dlen,
+                                          slash ? file_name : ".", sub[i], link);
+        if (n < 0 || (size_t)n >= sizeof p)
+            return false;
+        struct stat sb;
+        if (stat(p, &sb) == 0 && !S_ISREG(sb.st_mode))
+            return false;
+    }
+    return true;
+}
+
+/* libdwfl's standard find_debuginfo (debuginfod as libdw configures it),
+ * minus the search beside a module whose neighbours are not regular. */
+static int find_debuginfo_guarded(Dwfl_Module *mod, void **userdata, const char *modname,
+                                  Dwarf_Addr base, const char *file_name,
+                                  const char *debuglink_file, GElf_Word debuglink_crc,
+                                  char **debuginfo_file_name)
+{
+    const struct handle__dw *dw = handle__dw_get();
+    if (!beside_regular(file_name, debuglink_file))
+        return dw->dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+                                                debuglink_file, debuglink_crc,
+                                                debuginfo_file_name);
+    return dw->dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+                                            debuglink_file, debuglink_crc, debuginfo_file_name);
+}
+
 /* libdwfl's find_debuginfo without debuginfod: the local lookup by
  * build-id (which validates the build-id), then, only when no debuginfod
  * server is configured (so that nothing can reach the network), the
@@ -509,7 +561,7 @@ static int find_debuginfo_local(Dwfl_Module *mod, void **userdata, const char *m
     if (fd >= 0)
         return fd;
     const char *urls = getenv("DEBUGINFOD_URLS");
-    if (urls && urls[0])
+    if ((urls && urls[0]) || !beside_regular(file_name, debuglink_file))
         return -1;
     return dw->dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
                                             debuglink_file, debuglink_crc, debuginfo_file_name);
@@ -575,6 +627,8 @@ static int find_debuginfo_budget(Dwfl_Module *mod, void **userdata, const char *
             setenv("DEBUGINFOD_MAXTIME", v, 1);
         }
     }
+    if (!beside_regular(file_name, debuglink_file))
+        return -1;
     return dw->dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
                                             debuglink_file, debuglink_crc, debuginfo_file_name);
 }
@@ -596,6 +650,8 @@ static const struct handle__dw *sym_dw(struct handle__symbolizer *s)
                 s->callbacks.find_debuginfo = find_debuginfo_local;
             else if (s->flags & HANDLE__SYM_DEBUGINFOD)
                 s->callbacks.find_debuginfo = find_debuginfo_budget;
+            else
+                s->callbacks.find_debuginfo = find_debuginfo_guarded;
         }
     }
     return s->dw;
