@@ -120,13 +120,18 @@ static void life_settled(void)
 
 /* Enters a section that calls SQLite: a fork() is held back until the
  * section ends, so a child never inherits SQLite mid-call. */
-static void db_enter(void)
+static void section_enter(pthread_mutex_t *lock)
 {
     while (atomic_load(&g.fork_waiting)) {
         struct timespec ts = {0, 50000};
         nanosleep(&ts, NULL);
     }
-    pthread_mutex_lock(&g.dblock);
+    pthread_mutex_lock(lock);
+}
+
+static void db_enter(void)
+{
+    section_enter(&g.dblock);
 }
 
 /* Leaves a section entered with db_enter(). */
@@ -140,11 +145,7 @@ static void db_leave(void)
  * never holds the writer back); a fork waits for both. */
 static void ck_enter(void)
 {
-    while (atomic_load(&g.fork_waiting)) {
-        struct timespec ts = {0, 50000};
-        nanosleep(&ts, NULL);
-    }
-    pthread_mutex_lock(&g.ckplock);
+    section_enter(&g.ckplock);
 }
 
 static void ck_leave(void)
@@ -194,13 +195,20 @@ void handle__trace_fork(int phase)
 static unsigned int *nptl_nthreads;
 static bool writer_uncounted;  /* under g.life */
 
+/* One of our threads taken out of the count; false on a libc without it.
+ * The thread that creates ours is counted, so this never reaches 0. */
+static bool nptl_uncount_one(void)
+{
+    if (!nptl_nthreads)
+        return false;
+    __atomic_fetch_sub(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
+    return true;
+}
+
 static void writer_uncount(void)
 {
-    if (nptl_nthreads) {
-        /* The opening thread is counted, so this never reaches 0. */
-        __atomic_fetch_sub(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
+    if (nptl_uncount_one())
         writer_uncounted = true;
-    }
 }
 
 /* One of our threads counted again before it ends, so that its own exit
@@ -352,10 +360,7 @@ static void ckpt_start(struct writer *w)
         return;
     }
     w->ck_running = true;
-    if (nptl_nthreads) {
-        __atomic_fetch_sub(nptl_nthreads, 1, __ATOMIC_SEQ_CST);
-        w->ck_uncounted = true;
-    }
+    w->ck_uncounted = nptl_uncount_one();
 }
 
 /* After a commit: asks for a checkpoint every HANDLE__CKPT_EVERY frames

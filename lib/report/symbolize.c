@@ -529,6 +529,20 @@ static bool beside_regular(const char *file_name, const char *debuglink_file)
     return true;
 }
 
+/* libdwfl's standard search (build-id, .gnu_debuglink beside the module
+ * and under the debuginfo path, debuginfod as configured), skipped (-1)
+ * when the module's neighbours are not regular files. */
+static int standard_beside(Dwfl_Module *mod, void **userdata, const char *modname,
+                           Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+                           GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+    if (!beside_regular(file_name, debuglink_file))
+        return -1;
+    return handle__dw_get()->dwfl_standard_find_debuginfo(mod, userdata, modname, base,
+                                                          file_name, debuglink_file,
+                                                          debuglink_crc, debuginfo_file_name);
+}
+
 /* libdwfl's standard find_debuginfo (debuginfod as libdw configures it),
  * minus the search beside a module whose neighbours are not regular. */
 static int find_debuginfo_guarded(Dwfl_Module *mod, void **userdata, const char *modname,
@@ -561,10 +575,10 @@ static int find_debuginfo_local(Dwfl_Module *mod, void **userdata, const char *m
     if (fd >= 0)
         return fd;
     const char *urls = getenv("DEBUGINFOD_URLS");
-    if ((urls && urls[0]) || !beside_regular(file_name, debuglink_file))
+    if (urls && urls[0])
         return -1;
-    return dw->dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
-                                            debuglink_file, debuglink_crc, debuginfo_file_name);
+    return standard_beside(mod, userdata, modname, base, file_name, debuglink_file,
+                           debuglink_crc, debuginfo_file_name);
 }
 
 /* HANDLE__SYM_DEBUGINFOD: one budget for the whole process (the tool has
@@ -627,10 +641,8 @@ static int find_debuginfo_budget(Dwfl_Module *mod, void **userdata, const char *
             setenv("DEBUGINFOD_MAXTIME", v, 1);
         }
     }
-    if (!beside_regular(file_name, debuglink_file))
-        return -1;
-    return dw->dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
-                                            debuglink_file, debuglink_crc, debuginfo_file_name);
+    return standard_beside(mod, userdata, modname, base, file_name, debuglink_file,
+                           debuglink_crc, debuginfo_file_name);
 }
 
 /* Loads libdw the first time a file is needed, not at creation: the
