@@ -20,9 +20,10 @@
  *
  * Layouts (each with the trace's `tags` and `live` tables, and `handles`
  * a view with the columns of SPEC section 5):
- *   json     the writer's today: JSON arrays of 1024 lifetimes in `batches`
- *            (lib/format/lifetimes.c encodes them), the view unpacks them
- *            with json_each/json_extract, UNION ALL live
+ *   json     the writer's today, with its own schema (lib/format): JSON
+ *            arrays of 1024 lifetimes in `batches` (lib/format/lifetimes.c
+ *            encodes them), the view unpacks them with json_each and
+ *            json_extract, UNION ALL live
  *   plain    one integer row per lifetime, the view UNION ALL live
  *   single   one integer row per lifetime, live handles rows of the same
  *            table (deleted_ns NULL): the view is over one table, which
@@ -41,6 +42,7 @@
 #include <unistd.h>
 
 #include "format/lifetimes.h"
+#include "format/trace_format.h"
 
 #define TX 4096
 /* lifetimes per row of the wideK layouts (K = 2..16) */
@@ -80,13 +82,17 @@ static struct handle__lifetime gen(uint64_t i)
     return l;
 }
 
-static const char *const common_sql =
+static const char *const pragmas_sql =
     "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-    "PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=1024;"
+    "PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=1024;";
+/* The trace's tags and live tables, for the candidate layouts (json has
+ * them from the writer's own schema). */
+static const char *const tables_sql =
     "CREATE TABLE tags(id INTEGER PRIMARY KEY, name TEXT NOT NULL);"
-    "INSERT INTO tags VALUES (1, 'conn'), (2, 'req'), (3, 'timer'), (4, 'file'), (5, 'sock');"
     "CREATE TABLE live(handle INTEGER PRIMARY KEY, tag INTEGER, created_ns INTEGER,"
     "  created_thread INTEGER, created_stack INTEGER);";
+static const char *const tags_sql =
+    "INSERT INTO tags VALUES (1, 'conn'), (2, 'req'), (3, 'timer'), (4, 'file'), (5, 'sock');";
 
 #define LIVE_ARM                                                                              \
     " SELECT handle, (SELECT name FROM tags WHERE id = l.tag), created_ns, created_thread,"  \
@@ -97,20 +103,16 @@ static const char *const common_sql =
 
 static void schema(sqlite3 *db, const char *layout)
 {
-    ex(db, common_sql);
+    ex(db, pragmas_sql);
     if (strcmp(layout, "json") == 0) {
-        ex(db, "CREATE TABLE batches(id INTEGER PRIMARY KEY, base_ns INTEGER NOT NULL,"
-               " n INTEGER NOT NULL, skip INTEGER NOT NULL, data TEXT NOT NULL);" HANDLES_COLS
-               " SELECT (json_extract(j.value, '$[3]') << 32) | json_extract(j.value, '$[2]'),"
-               " (SELECT name FROM tags WHERE id = json_extract(j.value, '$[4]')),"
-               " b.base_ns + json_extract(j.value, '$[0]') - json_extract(j.value, '$[1]'),"
-               " json_extract(j.value, '$[5]'), nullif(json_extract(j.value, '$[6]'), 0),"
-               " b.base_ns + json_extract(j.value, '$[0]'),"
-               " nullif(coalesce(json_extract(j.value, '$[8]'), json_extract(j.value, '$[5]')), -1),"
-               " nullif(json_extract(j.value, '$[7]'), 0)"
-               " FROM batches AS b, json_each(b.data) AS j WHERE j.key >= b.skip"
-               " UNION ALL" LIVE_ARM);
-    } else if (strcmp(layout, "plain") == 0) {
+        /* the writer's own schema (lib/format/trace_format.h) */
+        ex(db, handle__trace_schema_sql);
+        ex(db, tags_sql);
+        return;
+    }
+    ex(db, tables_sql);
+    ex(db, tags_sql);
+    if (strcmp(layout, "plain") == 0) {
         ex(db, "CREATE TABLE lifetimes(idx, gen, tag, created_ns, created_thread,"
                " created_stack, dur, deleted_thread, deleted_stack);" HANDLES_COLS
                " SELECT gen << 32 | idx, (SELECT name FROM tags WHERE id = l.tag), created_ns,"
