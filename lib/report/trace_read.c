@@ -77,7 +77,7 @@ struct handle__tr {
     /* meta.layout is the writer's (HANDLE__TRACE_LAYOUT) and its tables
      * are there: `handles` and `leaks` are read from the tables under the
      * views, the batches decoded by the codec of lib/format (validate). */
-    bool leaks_live, handles_writer, writer_tables;
+    bool writer_layout, writer_tables;
     bool has_symbols; /* symbols is a table (check_schema) */
     /* The tags table by id: 0 unread, 1 read (tm), -1 ids not unique
      * integers (then the views decide). */
@@ -932,9 +932,8 @@ static int validate(struct handle__tr *t, char *err, size_t len)
     /* meta.layout decides how lifetimes are read: the writer's layout
      * from its tables, with its codec; any other, or a trace from before
      * the key, through the `handles` and `leaks` views alone. */
-    t->handles_writer = t->leaks_live = layout != NULL &&
-                                        strcmp(layout, HANDLE__TRACE_LAYOUT) == 0 &&
-                                        t->writer_tables;
+    t->writer_layout = layout != NULL && strcmp(layout, HANDLE__TRACE_LAYOUT) == 0 &&
+                       t->writer_tables;
     for (int i = 0; i < ST_COUNT; i++) {
         rc = sqlite3_prepare_v2(t->db, sql_text[i], -1, &t->st[i], NULL);
         if (rc != SQLITE_OK) {
@@ -1312,10 +1311,10 @@ bool handle__tr_leak_groups(struct handle__tr *t, const struct handle__tr_group 
     free(t->groups);
     t->groups = NULL;
     t->ngroups = 0;
-    if (t->leaks_live && !load_tagmap(t, err, errlen))
+    if (t->writer_layout && !load_tagmap(t, err, errlen))
         return false;
     sqlite3_stmt *s = t->st[ST_LEAKS], *own_st = NULL;
-    bool by_id = t->leaks_live && t->tm_state > 0;
+    bool by_id = t->writer_layout && t->tm_state > 0;
     if (by_id) {
         int rc = sqlite3_prepare_v2(t->db, live_groups_sql, -1, &own_st, NULL);
         if (rc != SQLITE_OK) {
@@ -1486,7 +1485,7 @@ static int lifetimes_fast(struct handle__tr *t,
     sqlite3_stmt *q[Q_N] = {0};
     int used = 0;
     int rc;
-    if (!t->handles_writer)
+    if (!t->writer_layout)
         return 0;
     if (!load_tagmap(t, err, errlen)) {
         *ok = false;
