@@ -971,7 +971,7 @@ section_layouts() {
     [ "$QUICK" = 1 ] && { runs=3; n=200000; }
     WORK=$BUILD_DIR/work-layouts
     mkdir -p "$WORK"
-    local layouts=(json wide4 wide8 plain single)
+    local layouts=(json wide wide4 plain single)
     echo
     echo "== layouts: completed lifetimes in the trace, $n lifetimes, $runs runs =="
     for ((r = 0; r < runs; r++)); do

@@ -1,13 +1,13 @@
 /*
  * trace_store.c - the trace's SQLite side (trace_store.h): the file and
  * its schema, prepared statements, the written-ids bitmaps, the pending map
- * and live set, completed lifetimes packed by the codec into `batches`,
+ * and live set, completed lifetimes packed by the codec into `lifetimes`,
  * max_history, errors and meta.
  *
- * Storage (the layout is what makes the writer keep up; see lib/format/trace_format.h):
- * a completed lifetime is one element of a compact JSON array of arrays, and
- * ~1000 of them make one row of `batches` (times relative to a per-row base);
- * the view `handles` unpacks them with SQLite's built-in json_each. Handles
+ * Storage (the layout is what makes the writer keep up and the `handles`
+ * view fast; see lib/format/trace_format.h): a completed lifetime is six
+ * integers, a slot of a `lifetimes` row that holds eight (one INSERT per
+ * eight lifetimes); the view `handles` is a UNION ALL of the slots. Handles
  * live at the last commit are real rows of `live`, so `leaks` is a plain
  * table scan. A lifetime that ends in the batch that saw it start becomes
  * one completed element and never touches `live` (no insert-then-update):
@@ -52,7 +52,7 @@ static uint64_t unix_ns(void)
 static const char *const stmt_sql[HANDLE__ST_COUNT] = {
     [HANDLE__ST_BEGIN] = "BEGIN",
     [HANDLE__ST_COMMIT] = "COMMIT",
-    [HANDLE__ST_BATCH] = "INSERT INTO batches(base_ns, n, skip, data) VALUES (?1, ?2, 0, ?3)",
+    [HANDLE__ST_ROW] = HANDLE__ROW_INSERT_SQL,
     [HANDLE__ST_LIVE_INS] = "INSERT OR REPLACE INTO live(handle, tag, created_ns, created_thread, "
                     "created_stack) VALUES (?1, ?2, ?3, ?4, ?5)",
     [HANDLE__ST_LIVE_DEL] = "DELETE FROM live WHERE handle = ?1",
@@ -66,15 +66,15 @@ static const char *const stmt_sql[HANDLE__ST_COUNT] = {
                  "created_thread, created_stack, deleted_thread, deleted_stack) "
                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [HANDLE__ST_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
-    [HANDLE__ST_OLDEST] = "SELECT id, n, skip FROM batches ORDER BY id LIMIT 1",
-    [HANDLE__ST_BATCH_DEL] = "DELETE FROM batches WHERE id = ?1",
-    [HANDLE__ST_BATCH_SKIP] = "UPDATE batches SET skip = ?2 WHERE id = ?1",
+    [HANDLE__ST_OLDEST] = HANDLE__ROW_OLDEST_SQL,
+    [HANDLE__ST_ROW_DEL] = HANDLE__ROW_DELETE_SQL,
+    [HANDLE__ST_ROW_DROP] = HANDLE__ROW_DROP_SQL,
     [HANDLE__ST_ERROR_TEXT] = "UPDATE errors SET message = ?2 WHERE id = ?1",
 };
 
 /* ---- failure --------------------------------------------------------- */
 
-/* Frees the sets, bitmaps and chunk (not the configuration). */
+/* Frees the sets and bitmaps (not the configuration). */
 static void free_state(struct handle__store *w)
 {
     free(w->pkey);
@@ -84,7 +84,7 @@ static void free_state(struct handle__store *w)
     free(w->threads.w);
     free(w->tags.w);
     free(w->mod_unloaded);
-    handle__chunk_free(&w->chunk);
+    w->row_n = 0;
     w->pkey = NULL;
     w->pend = NULL;
     w->live = NULL;
@@ -572,8 +572,8 @@ static bool live_take(struct handle__store *w, uint64_t h)
 
 
 /* Whether max_history asks for trimming; removes the oldest completed
- * lifetimes (whole rows, or the head of the oldest row through `skip`)
- * until at most max_history are visible. */
+ * lifetimes (whole rows, or the first slots of the oldest row) until at
+ * most max_history are visible. */
 static bool trim_history(struct handle__store *w)
 {
     if (!w->max_history)
@@ -592,18 +592,17 @@ static bool trim_history(struct handle__store *w)
             return false;
         }
         int64_t id = sqlite3_column_int64(st, 0);
-        uint64_t n = (uint64_t)sqlite3_column_int64(st, 1);
-        uint64_t skip = (uint64_t)sqlite3_column_int64(st, 2);
+        uint64_t avail = (uint64_t)sqlite3_column_int64(st, 1);
+        uint64_t first = (uint64_t)sqlite3_column_int64(st, 2);
         sqlite3_reset(st);
-        uint64_t avail = n > skip ? n - skip : 0;
         if (avail <= excess) {
-            st = w->st[HANDLE__ST_BATCH_DEL];
+            st = w->st[HANDLE__ST_ROW_DEL];
             sqlite3_bind_int64(st, 1, id);
             w->kept -= avail;
-        } else {
-            st = w->st[HANDLE__ST_BATCH_SKIP];
+        } else { /* the visible slots are first .. first + avail - 1 */
+            st = w->st[HANDLE__ST_ROW_DROP];
             sqlite3_bind_int64(st, 1, id);
-            sqlite3_bind_int64(st, 2, (int64_t)(skip + excess));
+            sqlite3_bind_int64(st, 2, (int64_t)(first + excess));
             w->kept -= excess;
         }
         if (!run(w, st))
@@ -612,38 +611,50 @@ static bool trim_history(struct handle__store *w)
     return true;
 }
 
-/* Writes the chunk being built as one `batches` row. */
-static bool chunk_flush(struct handle__store *w)
+/* Writes the row being built (its empty slots NULL) as one `lifetimes`
+ * row. */
+static bool row_flush(struct handle__store *w)
 {
-    if (!w->chunk.n)
+    if (!w->row_n)
         return true;
     if (!txn(w))
         return false;
-    size_t len;
-    const char *text = handle__chunk_text(&w->chunk, &len);
-    sqlite3_stmt *st = w->st[HANDLE__ST_BATCH];
-    sqlite3_bind_int64(st, 1, (int64_t)w->chunk.base);
-    sqlite3_bind_int64(st, 2, w->chunk.n);
-    sqlite3_bind_text(st, 3, text, (int)len, SQLITE_STATIC);
-    bool ok = run(w, st);
-    if (!ok)
+    sqlite3_stmt *st = w->st[HANDLE__ST_ROW];
+    for (unsigned k = 0; k < HANDLE__ROW_WIDTH; k++) {
+        int col = (int)k * HANDLE__ROW_FIELDS + 1;
+        if (k >= w->row_n) {
+            for (int f = 0; f < HANDLE__ROW_FIELDS; f++)
+                sqlite3_bind_null(st, col + f);
+            continue;
+        }
+        struct handle__wslot slot;
+        handle__wslot_encode(&w->row[k], &slot);
+        for (int f = 0; f < HANDLE__ROW_FIELDS; f++) {
+            if (slot.null[f])
+                sqlite3_bind_null(st, col + f);
+            else
+                sqlite3_bind_int64(st, col + f, slot.v[f]);
+        }
+    }
+    if (!run(w, st))
         return false;
-    w->kept += w->chunk.n;
-    handle__chunk_clear(&w->chunk);
+    w->kept += w->row_n;
+    w->row_n = 0;
     return trim_history(w);
 }
 
-/* Adds a completed lifetime to the chunk (its tag, threads and stacks
+/* Adds a completed lifetime to the row (its tag, threads and stacks
  * first). */
-static bool chunk_add(struct handle__store *w, const struct handle__lifetime *l)
+static bool row_add(struct handle__store *w, const struct handle__lifetime *l)
 {
     if (!need_tag(w, l->tag) || !need_thread(w, l->created_thread) ||
         (l->deleted_thread != HANDLE__CODEC_NO_THREAD && !need_thread(w, l->deleted_thread)) ||
         !need_stack(w, l->created_stack) || !need_stack(w, l->deleted_stack))
         return false;
     w->n_lifetimes++;
-    if (handle__chunk_add(&w->chunk, l))
-        return chunk_flush(w);
+    w->row[w->row_n++] = *l;
+    if (w->row_n == HANDLE__ROW_WIDTH)
+        return row_flush(w);
     return true;
 }
 
@@ -691,7 +702,7 @@ static void on_delete(struct handle__store *w, const struct handle__tr_ev *ev)
     }
     struct handle__lifetime l = {ev->h, ev->t0, ev->t1, ev->a[0], ev->a[1], ev->a[2], ev->a[3],
                                  ev->a[4]};
-    chunk_add(w, &l);
+    row_add(w, &l);
 }
 
 /* An ERROR event: one `errors` row. */
@@ -790,7 +801,7 @@ void handle__store_discard(const struct handle__tr_ev *ev)
 }
 
 /* Commits the batch: handles still pending become `live` rows, the last
- * chunk is written, max_history applied, module unload times refreshed. */
+ * row is written, max_history applied, module unload times refreshed. */
 static bool commit(struct handle__store *w)
 {
     if (!w->failed && w->pend_n) {
@@ -818,7 +829,7 @@ static bool commit(struct handle__store *w)
         w->pend_n = 0;
     }
     if (!w->failed)
-        chunk_flush(w);
+        row_flush(w);
     if (!w->failed)
         update_modules(w);
     if (!w->failed && w->in_txn && !meta_int(w, "last_commit_ns", (int64_t)unix_ns()))
@@ -931,7 +942,8 @@ static bool db_init(struct handle__store *w, char *err, size_t errlen)
     }
     if (!exec_init(w, "COMMIT", err, errlen))
         goto fail;
-    if (!handle__chunk_init(&w->chunk) || !pend_resize(w, PEND_MIN_BITS) || !live_resize(w, LIVE_MIN_BITS)) {
+    w->row_n = 0;
+    if (!pend_resize(w, PEND_MIN_BITS) || !live_resize(w, LIVE_MIN_BITS)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -1054,7 +1066,7 @@ static bool reconcile(struct handle__store *w, const struct handle__leak *live, 
                                      ended_ns > g[k].created_ns ? ended_ns : g[k].created_ns,
                                      g[k].tag, g[k].thread, g[k].stack,
                                      HANDLE__CODEC_NO_THREAD, 0};
-        if (!chunk_add(w, &l))
+        if (!row_add(w, &l))
             goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -1073,7 +1085,7 @@ static bool reconcile(struct handle__store *w, const struct handle__leak *live, 
         if (!run(w, st))
             goto out;
     }
-    ok = chunk_flush(w);
+    ok = row_flush(w);
 out:
     sqlite3_finalize(q);
     free(g);

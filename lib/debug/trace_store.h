@@ -25,7 +25,7 @@ struct sqlite3_stmt;
 enum {
     HANDLE__ST_BEGIN,
     HANDLE__ST_COMMIT,
-    HANDLE__ST_BATCH,
+    HANDLE__ST_ROW,
     HANDLE__ST_LIVE_INS,
     HANDLE__ST_LIVE_DEL,
     HANDLE__ST_STACK,
@@ -36,8 +36,8 @@ enum {
     HANDLE__ST_ERROR,
     HANDLE__ST_META,
     HANDLE__ST_OLDEST,
-    HANDLE__ST_BATCH_DEL,
-    HANDLE__ST_BATCH_SKIP,
+    HANDLE__ST_ROW_DEL,
+    HANDLE__ST_ROW_DROP,
     HANDLE__ST_ERROR_TEXT,
     HANDLE__ST_COUNT
 };
@@ -84,8 +84,9 @@ struct handle__store {
     uint64_t *mod_unloaded;  /* unloaded_ns as written, by module id */
     uint32_t mod_unloaded_n;
 
-    struct handle__chunk chunk; /* the `batches` row being built */
-    uint64_t kept;           /* completed lifetimes visible in `batches` */
+    struct handle__lifetime row[HANDLE__ROW_WIDTH]; /* the `lifetimes` row being built */
+    unsigned row_n;
+    uint64_t kept; /* completed lifetimes visible in `lifetimes` */
 
     /* The checkpointer's own connection to the same file (NULL: none; the
      * writer's connection then checkpoints itself every 1024 pages, as
@@ -110,7 +111,7 @@ HANDLE__HIDDEN bool handle__store_open(struct handle__store *s, char *err, size_
 /* Processes one event (NEW, DELETE, ERROR...). Returns true when the event
  * asks for a commit at once. */
 HANDLE__HIDDEN bool handle__store_event(struct handle__store *s, const struct handle__tr_ev *ev);
-/* Commits the batch: pending handles become `live` rows, the chunk is
+/* Commits the batch: pending handles become `live` rows, the row is
  * written, max_history applied. False once the store has failed. */
 HANDLE__HIDDEN bool handle__store_commit(struct handle__store *s);
 /* Final commit: with live != NULL the `live` table becomes exactly

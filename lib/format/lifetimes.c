@@ -124,6 +124,54 @@ void handle__chunk_clear(struct handle__chunk *c)
     c->len = 0;
 }
 
+/* ---- the slots of HANDLE__TRACE_LAYOUT -------------------------------------- */
+
+void handle__wslot_encode(const struct handle__lifetime *l, struct handle__wslot *s)
+{
+    s->v[HANDLE__RF_H] = (int64_t)l->h;
+    s->v[HANDLE__RF_C] = (int64_t)l->created_ns;
+    s->v[HANDLE__RF_D] = (int64_t)(l->deleted_ns - l->created_ns);
+    s->v[HANDLE__RF_S] = (int64_t)((uint64_t)l->created_thread << 32 | l->created_stack);
+    if (l->deleted_thread == HANDLE__CODEC_NO_THREAD)
+        s->v[HANDLE__RF_E] = 0;
+    else if (l->deleted_thread == l->created_thread)
+        s->v[HANDLE__RF_E] = l->deleted_stack;
+    else
+        s->v[HANDLE__RF_E] = (int64_t)(((uint64_t)l->deleted_thread + 1) << 32 | l->deleted_stack);
+    s->v[HANDLE__RF_T] = l->tag;
+    s->null[HANDLE__RF_H] = s->null[HANDLE__RF_C] = s->null[HANDLE__RF_D] = false;
+    s->null[HANDLE__RF_S] = false;
+    s->null[HANDLE__RF_E] = l->deleted_thread == HANDLE__CODEC_NO_THREAD;
+    s->null[HANDLE__RF_T] = l->tag == 0;
+}
+
+bool handle__wslot_decode(const struct handle__wslot *s, struct handle__lifetime *l)
+{
+    if (s->null[HANDLE__RF_C] || s->null[HANDLE__RF_D] || s->null[HANDLE__RF_S] ||
+        (!s->null[HANDLE__RF_T] && (s->v[HANDLE__RF_T] < 0 || s->v[HANDLE__RF_T] > UINT32_MAX)))
+        return false;
+    int64_t deleted;
+    if (__builtin_add_overflow(s->v[HANDLE__RF_C], s->v[HANDLE__RF_D], &deleted))
+        return false; /* SQLite's c + d would be a float */
+    uint64_t sv = (uint64_t)s->v[HANDLE__RF_S];
+    l->h = (uint64_t)s->v[HANDLE__RF_H];
+    l->created_ns = (uint64_t)s->v[HANDLE__RF_C];
+    l->deleted_ns = (uint64_t)deleted;
+    l->created_thread = (uint32_t)(sv >> 32);
+    l->created_stack = (uint32_t)sv;
+    if (s->null[HANDLE__RF_E]) {
+        l->deleted_thread = HANDLE__CODEC_NO_THREAD;
+        l->deleted_stack = 0;
+    } else {
+        uint64_t ev = (uint64_t)s->v[HANDLE__RF_E];
+        uint32_t hi = (uint32_t)(ev >> 32);
+        l->deleted_thread = hi == 0 ? l->created_thread : hi - 1;
+        l->deleted_stack = (uint32_t)ev;
+    }
+    l->tag = s->null[HANDLE__RF_T] ? 0 : (uint32_t)s->v[HANDLE__RF_T];
+    return true;
+}
+
 /* ---- decoding ------------------------------------------------------------ */
 
 /* Parses a JSON integer at *pp: optional '-', 1-19 digits, no leading

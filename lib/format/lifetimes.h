@@ -1,9 +1,12 @@
 /*
- * lifetimes.h - the one codec of completed lifetimes (the layout
- * trace_format.h names HANDLE__TRACE_LAYOUT): the writer encodes them with
- * it (lib/debug/trace_store.c), the reader decodes them with it
- * (lib/report/trace_read.c), the tests build traces with it. A chunk is
- * one `batches` row: a JSON array of elements
+ * lifetimes.h - the one codec of completed lifetimes, for both layouts
+ * trace_format.h names: the writer encodes them with it
+ * (lib/debug/trace_store.c), the reader decodes them with it
+ * (lib/report/trace_read.c), the tests build traces with it.
+ *
+ * HANDLE__TRACE_LAYOUT: a slot of a `lifetimes` row, six integers or NULLs
+ * (handle__wslot_*). HANDLE__LAYOUT_JSON (read, and written by the tests):
+ * a chunk is one `batches` row, a JSON array of elements
  * [d,dur,idx,gen,tag,cthr,cstk,dstk(,dthr)] (positions HANDLE__LT_*),
  * times relative to the deleted_ns of its first element (base). Pure: no
  * I/O, no SQLite, no allocation but the chunk's one buffer.
@@ -16,6 +19,7 @@
 #include <stdint.h>
 
 #include "../core/core.h"
+#include "trace_format.h"
 
 /* Completed lifetimes per `batches` row. */
 #define HANDLE__CODEC_CHUNK_MAX 1024u
@@ -27,6 +31,24 @@ struct handle__lifetime {
     uint64_t h, created_ns, deleted_ns;
     uint32_t tag, created_thread, created_stack, deleted_thread, deleted_stack;
 };
+
+/*
+ * A slot of a `lifetimes` row (HANDLE__TRACE_LAYOUT): its columns hK, cK,
+ * dK, sK, eK, tK in v[HANDLE__RF_*], null[i] when column i is NULL.
+ * handle__wslot_encode() gives what the writer binds (a lifetime completed
+ * without a deletion, deleted_thread HANDLE__CODEC_NO_THREAD, has deleted
+ * stack 0). handle__wslot_decode() gives the lifetime the `handles` view
+ * shows for a slot whose h is not NULL; false when the slot is not one of
+ * this layout: c, d or s NULL, c + d beyond int64 (the view's sum would be
+ * a float), or t not a 32-bit id.
+ */
+enum { HANDLE__RF_H, HANDLE__RF_C, HANDLE__RF_D, HANDLE__RF_S, HANDLE__RF_E, HANDLE__RF_T };
+struct handle__wslot {
+    int64_t v[HANDLE__ROW_FIELDS];
+    bool null[HANDLE__ROW_FIELDS];
+};
+HANDLE__HIDDEN void handle__wslot_encode(const struct handle__lifetime *l, struct handle__wslot *s);
+HANDLE__HIDDEN bool handle__wslot_decode(const struct handle__wslot *s, struct handle__lifetime *l);
 
 struct handle__chunk {
     char *buf;     /* HANDLE__CODEC_CHUNK_MAX elements and the brackets */

@@ -74,10 +74,12 @@ struct handle__tr {
     uint64_t work, budget, size;
     bool over;
 
-    /* meta.layout is the writer's (HANDLE__TRACE_LAYOUT) and its tables
-     * are there: `handles` and `leaks` are read from the tables under the
-     * views, the batches decoded by the codec of lib/format (validate). */
-    bool writer_layout, writer_tables;
+    /* meta.layout names one of the writer's layouts and its tables are
+     * there: `handles` and `leaks` are read from the tables under the
+     * views, the lifetimes decoded by the codec of lib/format (validate);
+     * LAYOUT_VIEW: through the views alone. */
+    enum { LAYOUT_VIEW, LAYOUT_WIDE, LAYOUT_JSON } layout;
+    bool wide_tables, json_tables;
     bool has_symbols; /* symbols is a table (check_schema) */
     /* The tags table by id: 0 unread, 1 read (tm), -1 ids not unique
      * integers (then the views decide). */
@@ -785,13 +787,13 @@ static const struct {
 } schema_objects[] = {
     {"meta", false},    {"errors", false},  {"stacks", false}, {"modules", false},
     {"threads", false}, {"live", false},    {"batches", false}, {"tags", false},
-    {"handles", true},  {"leaks", true},   {"symbols", false},
+    {"handles", true},  {"leaks", true},   {"symbols", false}, {"lifetimes", false},
 };
 
 static const char *const schema_sql =
     "SELECT lower(name), type, sql LIKE 'CREATE VIRTUAL%' "
     "FROM sqlite_schema WHERE lower(name) IN ('meta', 'errors', 'stacks', 'modules', 'threads', "
-    "'live', 'batches', 'tags', 'handles', 'leaks', 'symbols')";
+    "'live', 'batches', 'tags', 'handles', 'leaks', 'symbols', 'lifetimes')";
 
 /* Checks the kind of every object read here; false with the reason. */
 static int check_schema(struct handle__tr *t, char *err, size_t len)
@@ -802,7 +804,7 @@ static int check_schema(struct handle__tr *t, char *err, size_t len)
         db_reason(t, rc, err, len);
         return rc;
     }
-    bool live_table = false, tags_table = false, batches_table = false;
+    bool live_table = false, tags_table = false, batches_table = false, lifetimes_table = false;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(s, 0);
         const char *type = (const char *)sqlite3_column_text(s, 1);
@@ -828,6 +830,8 @@ static int check_schema(struct handle__tr *t, char *err, size_t len)
             tags_table = table;
         else if (strcmp(name, "batches") == 0)
             batches_table = table;
+        else if (strcmp(name, "lifetimes") == 0)
+            lifetimes_table = table;
         else if (strcmp(name, "symbols") == 0)
             t->has_symbols = table;
     }
@@ -836,7 +840,8 @@ static int check_schema(struct handle__tr *t, char *err, size_t len)
         db_reason(t, rc, err, len);
         return rc;
     }
-    t->writer_tables = live_table && tags_table && batches_table;
+    t->json_tables = live_table && tags_table && batches_table;
+    t->wide_tables = live_table && tags_table && lifetimes_table;
     return SQLITE_OK;
 }
 
@@ -932,8 +937,11 @@ static int validate(struct handle__tr *t, char *err, size_t len)
     /* meta.layout decides how lifetimes are read: the writer's layout
      * from its tables, with its codec; any other, or a trace from before
      * the key, through the `handles` and `leaks` views alone. */
-    t->writer_layout = layout != NULL && strcmp(layout, HANDLE__TRACE_LAYOUT) == 0 &&
-                       t->writer_tables;
+    t->layout = LAYOUT_VIEW;
+    if (layout != NULL && strcmp(layout, HANDLE__TRACE_LAYOUT) == 0 && t->wide_tables)
+        t->layout = LAYOUT_WIDE;
+    else if (layout != NULL && strcmp(layout, HANDLE__LAYOUT_JSON) == 0 && t->json_tables)
+        t->layout = LAYOUT_JSON;
     for (int i = 0; i < ST_COUNT; i++) {
         rc = sqlite3_prepare_v2(t->db, sql_text[i], -1, &t->st[i], NULL);
         if (rc != SQLITE_OK) {
@@ -1311,10 +1319,10 @@ bool handle__tr_leak_groups(struct handle__tr *t, const struct handle__tr_group 
     free(t->groups);
     t->groups = NULL;
     t->ngroups = 0;
-    if (t->writer_layout && !load_tagmap(t, err, errlen))
+    if (t->layout != LAYOUT_VIEW && !load_tagmap(t, err, errlen))
         return false;
     sqlite3_stmt *s = t->st[ST_LEAKS], *own_st = NULL;
-    bool by_id = t->writer_layout && t->tm_state > 0;
+    bool by_id = t->layout != LAYOUT_VIEW && t->tm_state > 0;
     if (by_id) {
         int rc = sqlite3_prepare_v2(t->db, live_groups_sql, -1, &own_st, NULL);
         if (rc != SQLITE_OK) {
@@ -1432,16 +1440,18 @@ static bool lifetimes_sql(struct handle__tr *t, bool (*fn)(void *ctx, const stru
 }
 
 /*
- * The writer's layout (lib/format/trace_format.h): completed lifetimes are
- * elements of a JSON array per `batches` row, live handles rows of `live`,
- * and `handles` a view that unpacks them with json_extract, about 2 us a
- * lifetime. The codec the writer encodes them with (lib/format/lifetimes.c)
- * decodes them here some 50 times faster. A row it does not take is not
- * of this layout: the trace is damaged, and reading it stops with one line
- * naming the row.
+ * The writer's layouts (lib/format/trace_format.h). HANDLE__TRACE_LAYOUT:
+ * completed lifetimes are slots of `lifetimes` rows, eight to a row;
+ * HANDLE__LAYOUT_JSON: elements of a JSON array per `batches` row, which
+ * the `handles` view unpacks with json_extract, about 2 us a lifetime.
+ * Live handles are rows of `live`. The codec the writer encodes them with
+ * (lib/format/lifetimes.c) decodes them here, the JSON some 50 times
+ * faster than the view. A row it does not take is not of the layout: the
+ * trace is damaged, and reading it stops with one line naming the row.
  */
 static const char *const fast_sql[] = {
-    /* 0: the batches */
+    /* 0: the completed lifetimes, by layout */
+    HANDLE__ROW_SELECT_SQL,
     "SELECT rowid, base_ns, skip, data FROM batches ORDER BY rowid",
     /* 1: the live handles as the view gives them (the tag as the id of
      * the row the view would take its name from: t->tm has the names) */
@@ -1456,7 +1466,7 @@ static uint32_t col_tagid(const struct handle__tr *t, sqlite3_stmt *s, int i)
     return col_i64(s, i, &id) ? tag_of(t->tm, t->ntm, id) : 0;
 }
 
-/* handle__chunk_decode's callback: one completed lifetime to the caller's. */
+/* The codec's callback: one completed lifetime to the caller's. */
 struct decode_ctx {
     struct handle__tr *t;
     bool (*fn)(void *ctx, const struct handle__tr_life *l);
@@ -1475,17 +1485,46 @@ static bool decoded(void *ctx, const struct handle__lifetime *lt)
     return d->fn(d->ctx, &l);
 }
 
-/* 1 when the trace has the writer's layout and the fast path ran (result
- * in *ok), 0 when it has not (nothing was delivered: use the view). */
+/* The slots of one `lifetimes` row (HANDLE__ROW_SELECT_SQL): the number
+ * delivered, -1 when the row is not of the layout, -2 when the caller
+ * stopped. */
+static long wide_row(sqlite3_stmt *b, struct decode_ctx *dc)
+{
+    long n = 0;
+    for (int k = 0; k < HANDLE__ROW_WIDTH; k++) {
+        int col = 1 + k * HANDLE__ROW_FIELDS;
+        if (sqlite3_column_type(b, col) == SQLITE_NULL)
+            continue; /* empty, or dropped by max_history */
+        struct handle__wslot ws;
+        for (int f = 0; f < HANDLE__ROW_FIELDS; f++) {
+            int type = sqlite3_column_type(b, col + f);
+            if (type != SQLITE_INTEGER && type != SQLITE_NULL)
+                return -1;
+            ws.null[f] = type == SQLITE_NULL;
+            ws.v[f] = ws.null[f] ? 0 : sqlite3_column_int64(b, col + f);
+        }
+        struct handle__lifetime lt;
+        if (!handle__wslot_decode(&ws, &lt))
+            return -1;
+        if (!decoded(dc, &lt))
+            return -2;
+        n++;
+    }
+    return n;
+}
+
+/* 1 when the trace has one of the writer's layouts and the fast path ran
+ * (result in *ok), 0 when it has not (nothing was delivered: use the
+ * view). */
 static int lifetimes_fast(struct handle__tr *t,
                           bool (*fn)(void *ctx, const struct handle__tr_life *l), void *ctx,
                           bool *ok, char *err, size_t errlen)
 {
-    enum { Q_BATCHES, Q_LIVE, Q_N };
-    sqlite3_stmt *q[Q_N] = {0};
+    sqlite3_stmt *b = NULL, *lv = NULL;
     int used = 0;
     int rc;
-    if (!t->writer_layout)
+    bool wide = t->layout == LAYOUT_WIDE;
+    if (t->layout == LAYOUT_VIEW)
         return 0;
     if (!load_tagmap(t, err, errlen)) {
         *ok = false;
@@ -1493,19 +1532,20 @@ static int lifetimes_fast(struct handle__tr *t,
     }
     if (t->tm_state < 0)
         return 0;
-    for (int i = 0; i < Q_N; i++)
-        if (sqlite3_prepare_v2(t->db, fast_sql[i], -1, &q[i], NULL) != SQLITE_OK)
-            goto out; /* not the writer's schema */
+    if (sqlite3_prepare_v2(t->db, fast_sql[wide ? 0 : 1], -1, &b, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(t->db, fast_sql[2], -1, &lv, NULL) != SQLITE_OK)
+        goto out; /* not the writer's schema */
     used = 1;
     *ok = false;
     struct decode_ctx dc = {t, fn, ctx};
-    sqlite3_stmt *b = q[Q_BATCHES];
     while ((rc = sqlite3_step(b)) == SQLITE_ROW) {
         long n = -1;
-        /* the types first: reading a column as text converts it */
-        if (sqlite3_column_type(b, 1) == SQLITE_INTEGER &&
-            sqlite3_column_type(b, 2) == SQLITE_INTEGER &&
-            sqlite3_column_type(b, 3) == SQLITE_TEXT) {
+        if (wide) {
+            n = wide_row(b, &dc);
+        } else if (sqlite3_column_type(b, 1) == SQLITE_INTEGER &&
+                   sqlite3_column_type(b, 2) == SQLITE_INTEGER &&
+                   sqlite3_column_type(b, 3) == SQLITE_TEXT) {
+            /* the types first: reading a column as text converts it */
             const char *data = (const char *)sqlite3_column_text(b, 3);
             size_t len = (size_t)sqlite3_column_bytes(b, 3);
             account(t, len);
@@ -1515,8 +1555,9 @@ static int lifetimes_fast(struct handle__tr *t,
         if (n == -2)
             goto out; /* the caller stopped */
         if (n < 0) {
-            setf(err, errlen, "bad trace: batches row %lld is not of layout %s",
-                 (long long)sqlite3_column_int64(b, 0), HANDLE__TRACE_LAYOUT);
+            setf(err, errlen, "bad trace: %s row %lld is not of layout %s",
+                 wide ? "lifetimes" : "batches", (long long)sqlite3_column_int64(b, 0),
+                 wide ? HANDLE__TRACE_LAYOUT : HANDLE__LAYOUT_JSON);
             goto out;
         }
     }
@@ -1524,7 +1565,6 @@ static int lifetimes_fast(struct handle__tr *t,
         db_reason(t, rc, err, errlen);
         goto out;
     }
-    sqlite3_stmt *lv = q[Q_LIVE];
     while ((rc = sqlite3_step(lv)) == SQLITE_ROW) {
         struct handle__tr_life l;
         l.stack = col_id(lv, 0);
@@ -1542,8 +1582,8 @@ static int lifetimes_fast(struct handle__tr *t,
     }
     *ok = true;
 out:
-    for (int i = 0; i < Q_N; i++)
-        sqlite3_finalize(q[i]);
+    sqlite3_finalize(b);
+    sqlite3_finalize(lv);
     return used;
 }
 

@@ -20,17 +20,21 @@
  *
  * Layouts (each with the trace's `tags` and `live` tables, and `handles`
  * a view with the columns of SPEC section 5):
- *   json     the writer's today, with its own schema (lib/format): JSON
- *            arrays of 1024 lifetimes in `batches` (lib/format/lifetimes.c
- *            encodes them), the view unpacks them with json_each and
+ *   wide     the writer's today (HANDLE__TRACE_LAYOUT), its own schema
+ *            and codec (lib/format): eight lifetimes a `lifetimes` row,
+ *            six integers each, the view a UNION ALL of the eight slots
+ *            and live
+ *   json     the writer's before it (HANDLE__LAYOUT_JSON): JSON arrays of
+ *            1024 lifetimes in `batches` (lib/format/lifetimes.c encodes
+ *            them), the view unpacks them with json_each and
  *            json_extract, UNION ALL live
  *   plain    one integer row per lifetime, the view UNION ALL live
  *   single   one integer row per lifetime, live handles rows of the same
  *            table (deleted_ns NULL): the view is over one table, which
  *            SQLite flattens into the query
- *   wideK    K lifetimes per row (wide8: eight), six integer columns
- *            each (thread and stack packed into one integer), the view
- *            a UNION ALL of K selects and live
+ *   wideK    K lifetimes per row (K = 2..16; wide4: four), six integer
+ *            columns each as `wide` has them, the view a UNION ALL of K
+ *            selects and live
  */
 #include <sqlite3.h>
 #include <stdint.h>
@@ -46,7 +50,7 @@
 
 #define TX 4096
 /* lifetimes per row of the wideK layouts (K = 2..16) */
-static int WIDE = 8;
+static int WIDE = HANDLE__ROW_WIDTH;
 
 static double cpu_ns(clockid_t c)
 {
@@ -104,9 +108,9 @@ static const char *const tags_sql =
 static void schema(sqlite3 *db, const char *layout)
 {
     ex(db, pragmas_sql);
-    if (strcmp(layout, "json") == 0) {
-        /* the writer's own schema (lib/format/trace_format.h) */
-        ex(db, handle__trace_schema_sql);
+    if (strcmp(layout, "json") == 0 || strcmp(layout, "wide") == 0) {
+        /* the writer's own schemas (lib/format/trace_format.h) */
+        ex(db, layout[0] == 'j' ? handle__trace_schema_json_sql : handle__trace_schema_sql);
         ex(db, tags_sql);
         return;
     }
@@ -135,10 +139,12 @@ static void schema(sqlite3 *db, const char *layout)
         n += snprintf(sql + n, sizeof sql - (size_t)n, ");" HANDLES_COLS);
         for (int k = 0; k < WIDE; k++)
             n += snprintf(sql + n, sizeof sql - (size_t)n,
-                          " SELECT h%d, (SELECT name FROM tags WHERE id = t%d), c%d, s%d >> 32,"
-                          " nullif(s%d & 4294967295, 0), c%d + d%d, coalesce(e%d >> 32, s%d >> 32),"
+                          " SELECT h%d, (SELECT name FROM tags WHERE id = t%d), c%d,"
+                          " (s%d >> 32) & 4294967295, nullif(s%d & 4294967295, 0), c%d + d%d,"
+                          " CASE WHEN e%d >> 32 = 0 THEN (s%d >> 32) & 4294967295"
+                          " ELSE ((e%d >> 32) & 4294967295) - 1 END,"
                           " nullif(e%d & 4294967295, 0) FROM wide WHERE h%d IS NOT NULL UNION ALL",
-                          k, k, k, k, k, k, k, k, k, k, k);
+                          k, k, k, k, k, k, k, k, k, k, k, k);
         snprintf(sql + n, sizeof sql - (size_t)n, "%s", LIVE_ARM);
         ex(db, sql);
     } else {
@@ -160,7 +166,9 @@ static void write_all(sqlite3 *db, const char *layout, uint64_t n)
     sqlite3_stmt *st = NULL;
     char sql[4096];
     int json = strcmp(layout, "json") == 0, wide = strncmp(layout, "wide", 4) == 0;
-    if (json) {
+    if (strcmp(layout, "wide") == 0) {
+        snprintf(sql, sizeof sql, "%s", HANDLE__ROW_INSERT_SQL);
+    } else if (json) {
         snprintf(sql, sizeof sql, "INSERT INTO batches(base_ns, n, skip, data) VALUES (?, ?, 0, ?)");
     } else if (wide) {
         int k = snprintf(sql, sizeof sql, "INSERT INTO wide VALUES (");
@@ -198,13 +206,12 @@ static void write_all(sqlite3 *db, const char *layout, uint64_t n)
                 handle__chunk_clear(&c);
             }
         } else if (wide) {
-            int k = (int)(i % WIDE), b = 6 * k;
-            sqlite3_bind_int64(st, b + 1, (int64_t)l.h);
-            sqlite3_bind_int64(st, b + 2, (int64_t)l.created_ns);
-            sqlite3_bind_int64(st, b + 3, (int64_t)(l.deleted_ns - l.created_ns));
-            sqlite3_bind_int64(st, b + 4, (int64_t)((uint64_t)l.created_thread << 32 | l.created_stack));
-            bind_or_null(st, b + 5, (int64_t)((uint64_t)l.deleted_thread << 32 | l.deleted_stack), same);
-            bind_or_null(st, b + 6, l.tag, l.tag == 0);
+            /* the writer's codec (lib/format/lifetimes.c), as its row_flush */
+            int k = (int)(i % WIDE), b = HANDLE__ROW_FIELDS * k;
+            struct handle__wslot ws;
+            handle__wslot_encode(&l, &ws);
+            for (int f = 0; f < HANDLE__ROW_FIELDS; f++)
+                bind_or_null(st, b + f + 1, ws.v[f], ws.null[f]);
             if (k == WIDE - 1 || i == n - 1) {
                 for (int j = 6 * (k + 1) + 1; j <= 6 * WIDE; j++)
                     sqlite3_bind_null(st, j);
@@ -256,11 +263,11 @@ static long long file_bytes(const char *path)
 int main(int argc, char **argv)
 {
     if (argc != 4) {
-        fprintf(stderr, "usage: bench_layout json|plain|single|wideK N DB\n");
+        fprintf(stderr, "usage: bench_layout wide|json|plain|single|wideK N DB\n");
         return 2;
     }
     const char *layout = argv[1], *path = argv[3];
-    if (strncmp(layout, "wide", 4) == 0) {
+    if (strncmp(layout, "wide", 4) == 0 && layout[4]) {
         WIDE = atoi(layout + 4);
         if (WIDE < 2 || WIDE > 16) {
             fprintf(stderr, "bench_layout: wideK takes K from 2 to 16\n");
@@ -275,7 +282,7 @@ int main(int argc, char **argv)
     snprintf(p, sizeof p, "%s-shm", path);
     unlink(p);
     sqlite3 *db;
-    if (n == 0 || sqlite3_open(path, &db) != SQLITE_OK)
+    if (n == 0 || sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
         return 1;
     schema(db, layout);
     double c0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);

@@ -465,7 +465,7 @@ hostile_traces | hostile_traces_dos)
     limit=60
     [ $case_name = hostile_traces_dos ] && limit=20 # these hang today: fail sooner
     if [ $case_name = hostile_traces ]; then
-        names=(hugestr negnum bignum missing types deepstack manylive badjson escapes dropped)
+        names=(hugestr negnum bignum missing types deepstack manylive badrow escapes dropped)
     else
         names=(endless_view fifo_module hugetag meta_view live_view stacks_view wal_fifo
                journal_fifo wal_link_fifo wal_link_zero bigtag_live longpath)
@@ -486,10 +486,11 @@ hostile_traces | hostile_traces_dos)
             UPDATE modules SET bias = -1, lo = 9223372036854775807, hi = -9223372036854775808;
             UPDATE meta SET value = -1 WHERE key = 'pid'; UPDATE meta SET value = 1e308 WHERE key = 'ended_at';
             UPDATE meta SET value = 'abc' WHERE key = 'started_at';
-            UPDATE batches SET base_ns = -9223372036854775808, skip = -5;" ;;
+            UPDATE lifetimes SET c0 = -9223372036854775808, d0 = -5, s0 = -1, e0 = -1, t0 = -7;" ;;
         bignum) q="UPDATE live SET created_stack = 4294967296 + created_stack, tag = 4294967297, created_thread = 9223372036854775807;
             UPDATE stacks SET depth = depth + 1099511627776; UPDATE modules SET id = id + 4294967296;
-            UPDATE batches SET base_ns = 9223372036854775807, n = 9223372036854775807, skip = 4611686018427387904 WHERE id = (SELECT max(id) FROM batches);" ;;
+            UPDATE lifetimes SET c1 = 9223372036854775807, d1 = 9223372036854775807, s1 = 9223372036854775807,
+                e1 = 9223372036854775807, t1 = 4294967295 WHERE id = (SELECT max(id) FROM lifetimes);" ;;
         missing) q="UPDATE live SET created_stack = 12345; UPDATE stacks SET module = 999;
             DELETE FROM tags; DELETE FROM threads; DELETE FROM modules; DELETE FROM meta WHERE key NOT IN ('format', 'version');" ;;
         types) q="UPDATE stacks SET pc = 'abc'; UPDATE modules SET path = x'2f00ff00', build_id = x'00ff';
@@ -499,8 +500,8 @@ hostile_traces | hostile_traces_dos)
             SELECT 777777, d, 4096 + d, 1 FROM c; UPDATE live SET created_stack = 777777;" ;;
         manylive) q="INSERT INTO live(handle, tag, created_ns, created_thread, created_stack) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000)
             SELECT x + 8589934592, x % 1000, x, x % 7, x % 5000 FROM c;" ;;
-        badjson) q="INSERT INTO batches(base_ns, n, skip, data) VALUES (1, 5, -3, '[[1,2,3'),
-            (0, 1, 0, '[' || replace(hex(zeroblob(3000)), '00', '[') || ']');" ;;
+        badrow) q="INSERT INTO lifetimes(h0, c0, d0, s0, h1, c1, d1, s1) VALUES (1, 'x', 2, 3, NULL, NULL, NULL, NULL),
+            (2, 1, 2, 3, 4, 1e300, 2, zeroblob(3000));" ;;
         escapes) q="UPDATE tags SET name = 'a' || char(27) || ']0;pwned' || char(7) || char(10) || 'SUMMARY: HandleSanitizer: forged';
             UPDATE modules SET path = '/tmp/' || char(27) || '[2J' WHERE id = (SELECT min(id) FROM modules);" ;;
         dropped) q="DROP TABLE stacks;" ;;
@@ -517,7 +518,7 @@ hostile_traces | hostile_traces_dos)
             esac
             q="PRAGMA legacy_alter_table = ON; DROP TABLE $tb; CREATE VIEW $tb($cols) AS
                 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT $sel FROM c;" ;;
-        bigtag_live) q="DELETE FROM live; DELETE FROM batches; VACUUM;
+        bigtag_live) q="DELETE FROM live; DELETE FROM lifetimes; VACUUM;
             INSERT INTO tags VALUES (99, replace(hex(zeroblob(1048576)), '00', 'ab'));
             INSERT INTO live WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000)
                 SELECT x, 99, x, 0, 1 FROM c;" ;;

@@ -900,7 +900,7 @@ static void test_lifetimes_layout_rows(void **state)
             strcpy(err, "");
             if (handle__tr_lifetimes(t, on_life, &L, err, sizeof err))
                 fail_msg("row %zu of odd_batches taken: %.*s", i, (int)len, a);
-            assert_string_equal(err, "bad trace: batches row 2 is not of layout " HANDLE__TRACE_LAYOUT);
+            assert_string_equal(err, "bad trace: batches row 2 is not of layout " HANDLE__LAYOUT_JSON);
             lives_free(&L);
             handle__tr_close(t);
         }
@@ -1004,6 +1004,162 @@ static void test_codec_round_trip(void **state)
     sqlite3_close(db);
 }
 
+/* ---- the wide rows of HANDLE__TRACE_LAYOUT ------------------------------- */
+
+/* fill without its batches row: for traces of the writer's layout today. */
+static const char *fill_wide(void)
+{
+    static char buf[sizeof fill];
+    const char *b = strstr(fill, "INSERT INTO batches");
+    const char *e = strstr(b, "INSERT INTO errors");
+    snprintf(buf, sizeof buf, "%.*s%s", (int)(b - fill), fill, e);
+    return buf;
+}
+
+/* The codec of the rows (lib/format/lifetimes.c): each of codec_cases
+ * survives encoding and decoding; in a trace, rows of them (whole, their
+ * first slots dropped as max_history drops them, a row ended early by a
+ * commit) read as the view gives them, and the view gives every column of
+ * SPEC section 5 as the lifetime had it. */
+static void test_wide_codec_round_trip(void **state)
+{
+    (void)state;
+    const size_t n = sizeof codec_cases / sizeof codec_cases[0];
+    for (size_t i = 0; i < n; i++) {
+        struct handle__wslot ws;
+        struct handle__lifetime a;
+        const struct handle__lifetime *b = &codec_cases[i];
+        handle__wslot_encode(b, &ws);
+        assert_false(ws.null[HANDLE__RF_H] || ws.null[HANDLE__RF_C] || ws.null[HANDLE__RF_D] ||
+                     ws.null[HANDLE__RF_S]);
+        assert_true(handle__wslot_decode(&ws, &a));
+        assert_int_equal(a.h, b->h);
+        assert_int_equal(a.created_ns, b->created_ns);
+        assert_int_equal(a.deleted_ns, b->deleted_ns);
+        assert_int_equal(a.tag, b->tag);
+        assert_int_equal(a.created_thread, b->created_thread);
+        assert_int_equal(a.created_stack, b->created_stack);
+        assert_int_equal(a.deleted_thread, b->deleted_thread);
+        assert_int_equal(a.deleted_stack, b->deleted_stack);
+    }
+
+    const char *p = tg_path("wide.db");
+    tg_make_wide(p, fill_wide());
+    tg_row(p, 0, codec_cases, n);      /* slots 0-3 */
+    tg_row(p, 2, codec_cases, n);      /* slots 2-5 */
+    tg_row(p, 6, codec_cases, n);      /* slots 6, 7 and a second row */
+    tg_row(p, 7, codec_cases + 3, 1);  /* slot 7 alone */
+    expect_like_view(p, 4 + 3 * n + 1);
+    sqlite3 *db = tg_open(p);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT handle, tag, created_ns, created_thread, "
+                                            "created_stack, deleted_ns, deleted_thread, "
+                                            "deleted_stack FROM handles WHERE handle = ? AND "
+                                            "deleted_ns IS NOT NULL", -1, &s,
+                                        NULL),
+                     SQLITE_OK);
+    for (size_t i = 0; i < n; i++) {
+        const struct handle__lifetime *l = &codec_cases[i];
+        sqlite3_bind_int64(s, 1, (int64_t)l->h);
+        /* three copies (the fourth row has only the last case) */
+        for (int copy = 0; copy < 3 + (i == 3); copy++) {
+            assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+            assert_int_equal((uint64_t)sqlite3_column_int64(s, 0), l->h);
+            if (l->tag == 0)
+                assert_int_equal(sqlite3_column_type(s, 1), SQLITE_NULL);
+            else
+                assert_string_equal(sqlite3_column_text(s, 1), l->tag == 1 ? "conn" : "file");
+            assert_int_equal(sqlite3_column_int64(s, 2), (int64_t)l->created_ns);
+            assert_int_equal(sqlite3_column_int64(s, 3), l->created_thread);
+            if (l->created_stack == 0)
+                assert_int_equal(sqlite3_column_type(s, 4), SQLITE_NULL);
+            else
+                assert_int_equal(sqlite3_column_int64(s, 4), l->created_stack);
+            assert_int_equal(sqlite3_column_int64(s, 5), (int64_t)l->deleted_ns);
+            if (l->deleted_thread == HANDLE__CODEC_NO_THREAD)
+                assert_int_equal(sqlite3_column_type(s, 6), SQLITE_NULL);
+            else
+                assert_int_equal(sqlite3_column_int64(s, 6), l->deleted_thread);
+            if (l->deleted_stack == 0)
+                assert_int_equal(sqlite3_column_type(s, 7), SQLITE_NULL);
+            else
+                assert_int_equal(sqlite3_column_int64(s, 7), l->deleted_stack);
+        }
+        assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+        sqlite3_reset(s);
+    }
+    sqlite3_finalize(s);
+    /* 4 + 2 + 2 + 2 + 1 slots used in 5 rows */
+    sqlite3_stmt *c;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM lifetimes", -1, &c, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(c), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(c, 0), 5);
+    sqlite3_finalize(c);
+    sqlite3_close(db);
+}
+
+/* Rows of every shape, each alone in a trace of the writer's layout: the
+ * codec takes the slots the writer could have written (and gives what the
+ * view gives), or reading stops naming the row. Columns: h0, c0, d0, s0,
+ * e0, t0, h1. */
+static const struct {
+    const char *values;
+    int taken; /* -1: refused */
+} odd_rows[] = {
+    {"5, 100, 50, (1 << 32) | 3, NULL, NULL, NULL", 1},         /* no deleting thread */
+    {"NULL, 'x', 1.5, NULL, x'00', 'y', NULL", 0},              /* empty slot: ignored */
+    {"NULL, NULL, NULL, NULL, NULL, NULL, 7", -1},              /* h1 alone: c1 NULL */
+    {"5, 'x', 1, 1, NULL, NULL, NULL", -1},                     /* text */
+    {"5, 1.5, 1, 1, NULL, NULL, NULL", -1},                     /* a fraction */
+    {"5, 1, 2, NULL, 1, NULL, NULL", -1},                       /* s NULL */
+    {"5, 1, 2, 3, 4, 4294967296, NULL", -1},                    /* tag id too big */
+    {"5, 1, 2, 3, 4, -1, NULL", -1},                            /* negative tag id */
+    {"5, -9, -5, -1, -1, 0, NULL", 1},                          /* negatives, tag 0 */
+    {"5, 1, 2, 3, (7 << 32) | 2, 77, NULL", 1},                 /* unknown tag id */
+    {"5, 1, 2, 3, 'e', NULL, NULL", -1},                        /* text e */
+    {"x'05', 1, 2, 3, NULL, NULL, NULL", -1},                   /* a blob handle */
+    {"'5', 1, 2, 3, NULL, NULL, NULL", -1},                     /* a text handle */
+    {"-1, 9223372036854775806, 1, 3, 0, 2, NULL", 1},           /* the latest deletion */
+    {"5, 9223372036854775807, 1, 3, 0, 2, NULL", -1},           /* deleted beyond int64 */
+    {"5, -9223372036854775808, -1, 3, 0, 2, NULL", -1},
+};
+
+static void test_wide_layout_rows(void **state)
+{
+    (void)state;
+    const char *p = tg_path("wrows.db");
+    for (size_t i = 0; i < sizeof odd_rows / sizeof odd_rows[0]; i++) {
+        tg_make_wide(p, fill_wide());
+        tg_sql(p, "INSERT INTO lifetimes(id, h0, c0, d0, s0, e0, t0, h1) VALUES (1, %s)",
+               odd_rows[i].values);
+        if (odd_rows[i].taken >= 0) {
+            expect_like_view(p, 4 + (size_t)odd_rows[i].taken);
+            continue;
+        }
+        struct handle__tr *t = must_open(p);
+        struct lives L = {.t = t};
+        strcpy(err, "");
+        if (handle__tr_lifetimes(t, on_life, &L, err, sizeof err))
+            fail_msg("row %zu of odd_rows taken: %s", i, odd_rows[i].values);
+        assert_string_equal(err, "bad trace: lifetimes row 1 is not of layout " HANDLE__TRACE_LAYOUT);
+        lives_free(&L);
+        handle__tr_close(t);
+    }
+    /* another layout name, or none: the view, whatever the rows hold */
+    tg_make_wide(p, fill_wide());
+    tg_sql(p, "INSERT INTO lifetimes(id, h0, c0, d0, s0) VALUES (1, 5, 'x', 1, 1);"
+              "UPDATE meta SET value = 'rows-of-something' WHERE key = 'layout'");
+    expect_like_view(p, 5);
+    tg_sql(p, "DELETE FROM meta WHERE key = 'layout'");
+    expect_like_view(p, 5);
+    /* the key of the writer's layout without its tables: the view */
+    tg_make_wide(p, fill_wide());
+    tg_sql(p, "DROP VIEW handles; ALTER TABLE lifetimes RENAME TO rows;"
+              "CREATE VIEW handles AS SELECT * FROM leaks");
+    expect_like_view(p, 4);
+}
+
 /* Tags the fast decoder cannot map (a text id, an id twice): the view. */
 static void test_lifetimes_odd_tags(void **state)
 {
@@ -1049,7 +1205,7 @@ static void test_lifetimes_malformed(void **state)
             strcpy(err, "");
             assert_false(handle__tr_lifetimes(t, on_life, &L, err, sizeof err));
             assert_string_equal(err, legacy ? "malformed JSON"
-                                            : "bad trace: batches row 2 is not of layout " HANDLE__TRACE_LAYOUT);
+                                            : "bad trace: batches row 2 is not of layout " HANDLE__LAYOUT_JSON);
             lives_free(&L);
             handle__tr_close(t);
         }
@@ -1512,6 +1668,8 @@ int main(void)
         cmocka_unit_test(test_lifetimes_shapes),
         cmocka_unit_test(test_lifetimes_layout_rows),
         cmocka_unit_test(test_codec_round_trip),
+        cmocka_unit_test(test_wide_codec_round_trip),
+        cmocka_unit_test(test_wide_layout_rows),
         cmocka_unit_test(test_lifetimes_odd_tags),
         cmocka_unit_test(test_lifetimes_malformed),
         cmocka_unit_test(test_lifetimes_stop),

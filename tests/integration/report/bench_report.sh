@@ -7,7 +7,7 @@
 #   1,000 traces of a small test suite merged in a few seconds.
 #
 # --stats, html and folded --all read every lifetime. On a real trace they
-# decode the writer's batches themselves; "through the view" rows read the
+# decode the writer's `lifetimes` rows themselves; "through the view" rows read the
 # same trace through its `handles` view (as handle-report did before, and
 # still does for traces of another layout): a copy whose handles is a view
 # of the writer's view, which the fast path does not recognize.
@@ -67,7 +67,7 @@ else
 fi
 echo "   $kind: $(du -h big.db | cut -f1), $(sqlite3 big.db 'SELECT count(*) FROM leaks') live"
 
-if [ "$(sqlite3 big.db "SELECT count(*) FROM sqlite_schema WHERE name = 'batches'")" = 1 ]; then
+if [ "$(sqlite3 big.db "SELECT count(*) FROM sqlite_schema WHERE name = 'lifetimes'")" = 1 ]; then
     cp big.db view.db
     # handles becomes a view of the writer's view (made again as
     # handles_w), which the fast path does not take for the writer's.

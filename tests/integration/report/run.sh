@@ -920,21 +920,23 @@ real_plugin)
     has 'tagged "plugin object" created from:'; has ' in plugin_leak .*plugin.c:'
     ;;
 real_fast_path_same)
-    # --stats decodes the writer's batches with the writer's codec
+    # --stats decodes the writer's `lifetimes` rows with the writer's codec
     # (lib/format/lifetimes.c): it must give what the handles view gives.
     # The copy's handles is a plain table made from the view (so it is
-    # read through SQL). Edited rows: no elements, a skip (as max_history
-    # leaves), elements with a deleting thread (9 numbers), a negative
-    # number. Then a row the writer never writes (white space): in the
-    # writer's layout the trace is damaged (exit 2, the row named); a
-    # trace without meta.layout is read through its view.
+    # read through SQL). Edited rows: first slots dropped (as max_history
+    # leaves them), holes, a deleting thread of its own, no deleting
+    # thread, no tag, negative numbers. Then a row the writer never writes
+    # (text in a slot): in the writer's layout the trace is damaged (exit
+    # 2, the row named); a trace without meta.layout is read through its
+    # view.
     HANDLE_OPTIONS=trace=$work/f.db LD_PRELOAD="$DEBUG_LIB" "$SITES" 30000 3000 100 >/dev/null 2>&1
     [ -f f.db ] || fail "no trace"
-    [ "$(sqlite3 f.db 'SELECT count(*) > 10 FROM batches')" = 1 ] || fail "no batches"
-    sqlite3 f.db "UPDATE batches SET skip = 7 WHERE id = (SELECT max(id) FROM batches);
-                  UPDATE batches SET data = '[]' WHERE id = (SELECT min(id) + 1 FROM batches);
-                  UPDATE batches SET data = replace(data, '],[', ',3],[') WHERE id = (SELECT min(id) + 2 FROM batches);
-                  UPDATE batches SET data = replace(data, '[[0,', '[[-5,') WHERE id = (SELECT min(id) + 3 FROM batches);" ||
+    [ "$(sqlite3 f.db 'SELECT count(*) > 10 FROM lifetimes')" = 1 ] || fail "no lifetimes rows"
+    sqlite3 f.db "UPDATE lifetimes SET h0 = NULL, h1 = NULL, h2 = NULL WHERE id = (SELECT max(id) FROM lifetimes);
+                  UPDATE lifetimes SET h2 = NULL, h5 = NULL WHERE id = (SELECT min(id) FROM lifetimes);
+                  UPDATE lifetimes SET e3 = (5 << 32) | 7, t3 = NULL WHERE id = (SELECT min(id) + 1 FROM lifetimes);
+                  UPDATE lifetimes SET e4 = NULL, t4 = 1 WHERE id = (SELECT min(id) + 2 FROM lifetimes);
+                  UPDATE lifetimes SET d5 = -5, c6 = -9 WHERE id = (SELECT min(id) + 3 FROM lifetimes);" ||
         fail "cannot edit the trace"
     cp f.db v.db
     sqlite3 v.db "CREATE TABLE h AS SELECT * FROM handles; DROP VIEW leaks; DROP VIEW handles;
@@ -945,11 +947,15 @@ real_fast_path_same)
     rep --stats -f json v.db; expect_rc 1; sed 's/"v\.db"/"X"/' out >view.json
     check fast.json "SELECT json_extract(j,'\$.stats[0].created') > 0 FROM d"
     diff -u view.json fast.json >&2 || fail "the fast path reads differently from the handles view"
-    [ "$(sqlite3 f.db "SELECT value FROM meta WHERE key = 'layout'")" = batches-json-1 ] ||
+    [ "$(sqlite3 f.db "SELECT value FROM meta WHERE key = 'layout'")" = wide-8-1 ] ||
         fail "meta.layout is not the writer's"
-    sqlite3 f.db "UPDATE batches SET data = replace(data, ',', ', ') WHERE id = (SELECT min(id) FROM batches)"
-    rep --stats -f json f.db; expect_rc 2
-    has "^handle-report: f\.db: bad trace: batches row [0-9]+ is not of layout batches-json-1$" err
+    cp f.db e.db; cp f.db g.db
+    sqlite3 e.db "UPDATE lifetimes SET c1 = 'x' WHERE id = (SELECT min(id) + 4 FROM lifetimes)"
+    rep --stats -f json e.db; expect_rc 2
+    has "^handle-report: e\.db: bad trace: lifetimes row [0-9]+ is not of layout wide-8-1$" err
+    sqlite3 g.db "UPDATE lifetimes SET d7 = 1.5 WHERE id = (SELECT min(id) + 4 FROM lifetimes)"
+    rep --stats -f json g.db; expect_rc 2
+    has "^handle-report: g\.db: bad trace: lifetimes row [0-9]+ is not of layout wide-8-1$" err
     sqlite3 f.db "DELETE FROM meta WHERE key = 'layout'"
     sqlite3 v.db "UPDATE meta SET value = 'x' WHERE key = 'layout'" # any other layout: the view
     rep --stats -f json f.db; expect_rc 1; sed 's/"f\.db"/"X"/' out >fast.json

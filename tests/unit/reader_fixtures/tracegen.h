@@ -195,30 +195,81 @@ static __attribute__((unused)) void tg_smash(const char *path, const char *name)
 }
 
 /* The writer's own format (lib/format/trace_format.h) and codec
- * (lib/format/lifetimes.h): the tests build traces of exactly the layout
- * the writer makes, with the encoder it uses. */
+ * (lib/format/lifetimes.h): the tests build traces of exactly the layouts
+ * the writer makes, with the encoder it uses. tg_make builds the JSON
+ * layout (HANDLE__LAYOUT_JSON, which the reader still reads: most tests
+ * insert `batches` rows themselves), tg_make_wide today's
+ * (HANDLE__TRACE_LAYOUT, rows added with tg_row). */
 #include "format/lifetimes.h"
 #include "format/trace_format.h"
-#define tg_schema handle__trace_schema_sql
 
 #define TG_T0 1764039600000000000LL
 
 /* An empty trace of the writer's layout with the standard meta (a clean
  * run of /usr/bin/app, pid 4242), then extra SQL (may be NULL), in
  * rollback-journal mode: nothing beside the file once closed. */
-static __attribute__((unused)) void tg_make(const char *path, const char *extra)
+static __attribute__((unused)) void tg_make_layout(const char *path, const char *extra,
+                                                   bool wide)
 {
     tg_unlink_all(path);
     sqlite3 *db = tg_open(path);
     tg_exec(db, "BEGIN");
-    tg_exec(db, "%s", tg_schema);
+    tg_exec(db, "%s", wide ? handle__trace_schema_sql : handle__trace_schema_json_sql);
     tg_exec(db, "INSERT INTO meta VALUES ('format', 'handle-trace'), ('version', 1), "
-                "('layout', '" HANDLE__TRACE_LAYOUT "'), ('pid', 4242), ('exe', '/usr/bin/app'), ('cmdline', 'app --serve'), "
+                "('layout', '%s'), ('pid', 4242), ('exe', '/usr/bin/app'), ('cmdline', 'app --serve'), "
                 "('started_at', %lld), ('ended_at', %lld), ('exit_status', 3)",
-            TG_T0, TG_T0 + 1500000000LL);
+            wide ? HANDLE__TRACE_LAYOUT : HANDLE__LAYOUT_JSON, TG_T0, TG_T0 + 1500000000LL);
     if (extra)
         tg_exec(db, "%s", extra);
     tg_exec(db, "COMMIT");
+    sqlite3_close(db);
+}
+
+static __attribute__((unused)) void tg_make(const char *path, const char *extra)
+{
+    tg_make_layout(path, extra, false);
+}
+
+static __attribute__((unused)) void tg_make_wide(const char *path, const char *extra)
+{
+    tg_make_layout(path, extra, true);
+}
+
+/* `lifetimes` rows holding lifetimes l[0..n) in slots first, first + 1,
+ * ... (HANDLE__ROW_WIDTH a row; the slots before first NULL, as
+ * max_history leaves them), encoded by the writer's codec. */
+static __attribute__((unused)) void tg_row(const char *path, unsigned first,
+                                           const struct handle__lifetime *l, size_t n)
+{
+    sqlite3 *db = tg_open(path);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, HANDLE__ROW_INSERT_SQL, -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "tracegen: tg_row: %s\n", sqlite3_errmsg(db));
+        abort();
+    }
+    size_t i = 0;
+    while (i < n) {
+        for (unsigned k = 0; k < HANDLE__ROW_WIDTH; k++) {
+            int col = (int)k * HANDLE__ROW_FIELDS + 1;
+            struct handle__wslot ws;
+            bool used = k >= first && i < n;
+            if (used)
+                handle__wslot_encode(&l[i++], &ws);
+            for (int f = 0; f < HANDLE__ROW_FIELDS; f++) {
+                if (!used || ws.null[f])
+                    sqlite3_bind_null(st, col + f);
+                else
+                    sqlite3_bind_int64(st, col + f, ws.v[f]);
+            }
+        }
+        first = 0;
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            fprintf(stderr, "tracegen: tg_row: %s\n", sqlite3_errmsg(db));
+            abort();
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
     sqlite3_close(db);
 }
 
