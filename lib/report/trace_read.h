@@ -7,8 +7,9 @@
  * It reads the stable names of the schema (meta, handles, leaks, errors,
  * stacks, modules, threads) with prepared statements, and opens the
  * database read-only. The one exception: handle__tr_lifetimes decodes the
- * writer's own tables (batches, live, tags) when `handles` is the writer's
- * view over them, because the view costs ~2 us per lifetime; what it
+ * writer's own tables (lifetimes or batches, live, tags) when meta.layout
+ * names one of the writer's layouts, because that is several times faster
+ * than the view (the JSON view costs ~2 us per lifetime); what it
  * delivers is what the view would. Opening:
  *  - a WAL-mode trace with no -wal file beside it is complete in the main
  *    file and is opened with immutable=1, so that reading leaves no -shm
@@ -200,10 +201,9 @@ HANDLE__HIDDEN bool handle__tr_errors(struct handle__tr *t, const struct handle_
 
 /* Calls fn for every row of handles (every lifetime, live or completed),
  * in no particular order; fn returns false to stop (then this returns
- * false with err untouched). A trace written by lib/debug/trace.c is read
- * from its batches and live tables directly (1M lifetimes in ~0.1 s
- * instead of ~2 s); rows of another shape go through SQLite's JSON
- * functions, exactly as the view unpacks them. */
+ * false with err untouched). A trace of one of the writer's layouts is
+ * read from its lifetimes (or batches) and live tables directly, decoded
+ * by lib/format/lifetimes.c; any other goes through the view. */
 HANDLE__HIDDEN bool handle__tr_lifetimes(struct handle__tr *t,
                                          bool (*fn)(void *ctx, const struct handle__tr_life *l),
                                          void *ctx, char *err, size_t errlen);

@@ -2,12 +2,14 @@
 # make_trace_corpus.sh BUILD_DIR OUT_DIR - makes the seed corpus of
 # trace_fuzz: real traces written by libhandle-debug.so for the integration
 # programs (leaks, each misuse kind, threads, a fork child, a kill -9), each
-# made small: the WAL folded in, page size 512, vacuumed, and one
-# `batches` rows kept. Most seeds are left in rollback-journal mode, and
+# made small: the WAL folded in, page size 512, vacuumed, and two
+# `lifetimes` rows kept. Most seeds are left in rollback-journal mode, and
 # some are turned back into WAL mode (without their -wal file: a cleanly
 # closed trace), so both of the reader's ways of opening a file are seeded.
 # The committed corpus (tests/fuzz/corpus/trace) was made with this script;
-# run it again after a change of the trace format.
+# run it again after a change of the trace format. The json-*.db seeds are
+# of the layout before (batches-json-1), made by this script before that
+# change: the reader still reads that layout, so they stay.
 set -euo pipefail
 build=$(realpath "$1")
 out=$(realpath -m "$2")
@@ -41,9 +43,9 @@ n=0
 for db in "$tmp"/*.db*; do
     case $db in *-wal | *-shm) continue ;; esac
     name=$(basename "$db" | sed -E 's/\.db\.[0-9]+$/-child.db/')
-    # Fold the WAL in, keep one batches row, shrink.
+    # Fold the WAL in, keep two lifetimes rows, shrink.
     sqlite3 "$db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null 2>&1 || true
-    sqlite3 "$db" "DELETE FROM batches WHERE id NOT IN (SELECT id FROM batches ORDER BY id LIMIT 1);
+    sqlite3 "$db" "DELETE FROM lifetimes WHERE id NOT IN (SELECT id FROM lifetimes ORDER BY id LIMIT 2);
                    DELETE FROM live WHERE rowid NOT IN (SELECT rowid FROM live LIMIT 20);
                    PRAGMA journal_mode=DELETE;" >/dev/null
     sqlite3 "$db" "PRAGMA page_size=512; VACUUM;" >/dev/null
