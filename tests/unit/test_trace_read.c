@@ -922,6 +922,46 @@ static const struct handle__lifetime codec_cases[] = {
     {(1ULL << 32) | 9, 10, 160, 0, 3, 0, 3, 0},
 };
 
+/* a is b, field by field (the struct's padding is not a value). */
+static void expect_same_lifetime(const struct handle__lifetime *a, const struct handle__lifetime *b)
+{
+    assert_int_equal(a->h, b->h);
+    assert_int_equal(a->created_ns, b->created_ns);
+    assert_int_equal(a->deleted_ns, b->deleted_ns);
+    assert_int_equal(a->tag, b->tag);
+    assert_int_equal(a->created_thread, b->created_thread);
+    assert_int_equal(a->created_stack, b->created_stack);
+    assert_int_equal(a->deleted_thread, b->deleted_thread);
+    assert_int_equal(a->deleted_stack, b->deleted_stack);
+}
+
+/* The row of handles at s (handle, tag, created_ns, created_thread,
+ * created_stack, deleted_ns, deleted_thread, deleted_stack) is l, with
+ * tags 1 'conn' and 2 'file', NULL for a 0 id or no deleting thread. */
+static void expect_view_row(sqlite3_stmt *s, const struct handle__lifetime *l)
+{
+    assert_int_equal((uint64_t)sqlite3_column_int64(s, 0), l->h);
+    if (l->tag == 0)
+        assert_int_equal(sqlite3_column_type(s, 1), SQLITE_NULL);
+    else
+        assert_string_equal(sqlite3_column_text(s, 1), l->tag == 1 ? "conn" : "file");
+    assert_int_equal(sqlite3_column_int64(s, 2), (int64_t)l->created_ns);
+    assert_int_equal(sqlite3_column_int64(s, 3), l->created_thread);
+    if (l->created_stack == 0)
+        assert_int_equal(sqlite3_column_type(s, 4), SQLITE_NULL);
+    else
+        assert_int_equal(sqlite3_column_int64(s, 4), l->created_stack);
+    assert_int_equal(sqlite3_column_int64(s, 5), (int64_t)l->deleted_ns);
+    if (l->deleted_thread == HANDLE__CODEC_NO_THREAD)
+        assert_int_equal(sqlite3_column_type(s, 6), SQLITE_NULL);
+    else
+        assert_int_equal(sqlite3_column_int64(s, 6), l->deleted_thread);
+    if (l->deleted_stack == 0)
+        assert_int_equal(sqlite3_column_type(s, 7), SQLITE_NULL);
+    else
+        assert_int_equal(sqlite3_column_int64(s, 7), l->deleted_stack);
+}
+
 static bool collect(void *ctx, const struct handle__lifetime *l)
 {
     struct handle__lifetime **out = ctx;
@@ -944,16 +984,7 @@ static void test_codec_round_trip(void **state)
         assert_int_equal(handle__chunk_decode(text, len, (int64_t)c.base, skip, collect, &w), n);
         assert_int_equal(w - got, (long)n - skip);
         for (size_t i = (size_t)skip; i < n; i++) {
-            /* field by field: the struct's padding is not a value */
-            const struct handle__lifetime *a = &got[i - (size_t)skip], *b = &codec_cases[i];
-            assert_int_equal(a->h, b->h);
-            assert_int_equal(a->created_ns, b->created_ns);
-            assert_int_equal(a->deleted_ns, b->deleted_ns);
-            assert_int_equal(a->tag, b->tag);
-            assert_int_equal(a->created_thread, b->created_thread);
-            assert_int_equal(a->created_stack, b->created_stack);
-            assert_int_equal(a->deleted_thread, b->deleted_thread);
-            assert_int_equal(a->deleted_stack, b->deleted_stack);
+            expect_same_lifetime(&got[i - (size_t)skip], &codec_cases[i]);
         }
     }
     /* one byte less, or one more, is not a chunk */
@@ -979,26 +1010,7 @@ static void test_codec_round_trip(void **state)
     for (size_t i = 0; i < n; i++) {
         const struct handle__lifetime *l = &codec_cases[i];
         assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-        assert_int_equal((uint64_t)sqlite3_column_int64(s, 0), l->h);
-        if (l->tag == 0)
-            assert_int_equal(sqlite3_column_type(s, 1), SQLITE_NULL);
-        else
-            assert_string_equal(sqlite3_column_text(s, 1), l->tag == 1 ? "conn" : "file");
-        assert_int_equal(sqlite3_column_int64(s, 2), (int64_t)l->created_ns);
-        assert_int_equal(sqlite3_column_int64(s, 3), l->created_thread);
-        if (l->created_stack == 0)
-            assert_int_equal(sqlite3_column_type(s, 4), SQLITE_NULL);
-        else
-            assert_int_equal(sqlite3_column_int64(s, 4), l->created_stack);
-        assert_int_equal(sqlite3_column_int64(s, 5), (int64_t)l->deleted_ns);
-        if (l->deleted_thread == HANDLE__CODEC_NO_THREAD)
-            assert_int_equal(sqlite3_column_type(s, 6), SQLITE_NULL);
-        else
-            assert_int_equal(sqlite3_column_int64(s, 6), l->deleted_thread);
-        if (l->deleted_stack == 0)
-            assert_int_equal(sqlite3_column_type(s, 7), SQLITE_NULL);
-        else
-            assert_int_equal(sqlite3_column_int64(s, 7), l->deleted_stack);
+        expect_view_row(s, l);
     }
     sqlite3_finalize(s);
     sqlite3_close(db);
@@ -1033,14 +1045,7 @@ static void test_wide_codec_round_trip(void **state)
         assert_false(ws.null[HANDLE__RF_H] || ws.null[HANDLE__RF_C] || ws.null[HANDLE__RF_D] ||
                      ws.null[HANDLE__RF_S]);
         assert_true(handle__wslot_decode(&ws, &a));
-        assert_int_equal(a.h, b->h);
-        assert_int_equal(a.created_ns, b->created_ns);
-        assert_int_equal(a.deleted_ns, b->deleted_ns);
-        assert_int_equal(a.tag, b->tag);
-        assert_int_equal(a.created_thread, b->created_thread);
-        assert_int_equal(a.created_stack, b->created_stack);
-        assert_int_equal(a.deleted_thread, b->deleted_thread);
-        assert_int_equal(a.deleted_stack, b->deleted_stack);
+        expect_same_lifetime(&a, b);
     }
 
     const char *p = tg_path("wide.db");
@@ -1064,26 +1069,7 @@ static void test_wide_codec_round_trip(void **state)
         /* three copies (the fourth row has only the last case) */
         for (int copy = 0; copy < 3 + (i == 3); copy++) {
             assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-            assert_int_equal((uint64_t)sqlite3_column_int64(s, 0), l->h);
-            if (l->tag == 0)
-                assert_int_equal(sqlite3_column_type(s, 1), SQLITE_NULL);
-            else
-                assert_string_equal(sqlite3_column_text(s, 1), l->tag == 1 ? "conn" : "file");
-            assert_int_equal(sqlite3_column_int64(s, 2), (int64_t)l->created_ns);
-            assert_int_equal(sqlite3_column_int64(s, 3), l->created_thread);
-            if (l->created_stack == 0)
-                assert_int_equal(sqlite3_column_type(s, 4), SQLITE_NULL);
-            else
-                assert_int_equal(sqlite3_column_int64(s, 4), l->created_stack);
-            assert_int_equal(sqlite3_column_int64(s, 5), (int64_t)l->deleted_ns);
-            if (l->deleted_thread == HANDLE__CODEC_NO_THREAD)
-                assert_int_equal(sqlite3_column_type(s, 6), SQLITE_NULL);
-            else
-                assert_int_equal(sqlite3_column_int64(s, 6), l->deleted_thread);
-            if (l->deleted_stack == 0)
-                assert_int_equal(sqlite3_column_type(s, 7), SQLITE_NULL);
-            else
-                assert_int_equal(sqlite3_column_int64(s, 7), l->deleted_stack);
+            expect_view_row(s, l);
         }
         assert_int_equal(sqlite3_step(s), SQLITE_DONE);
         sqlite3_reset(s);
