@@ -445,40 +445,32 @@ static inline bool may_fill(uint64_t i, uint64_t j, uint64_t k)
     return i <= j ? (k <= i || k > j) : (k <= i && k > j);
 }
 
-/* Grows the pending map to 2^bits slots; false if out of memory. */
-static bool pend_resize(struct handle__store *w, unsigned bits)
+/* The two sets below (the pending map, keys with a value each, and the
+ * live set, keys alone) are open-addressing tables of handles, 0 for an
+ * empty slot, that share these two routines; vals may be NULL. */
+
+/* Moves the entries of a table of old_n slots into an empty one of
+ * 2^bits slots. */
+static void set_rehash(const uint64_t *ok, const struct handle__pend *ov, uint64_t old_n,
+                       uint64_t *nk, struct handle__pend *nv, unsigned bits)
 {
-    size_t n = (size_t)1 << bits;
-    uint64_t *k = calloc(n, sizeof *k + sizeof(struct handle__pend));
-    if (!k)
-        return false;
-    struct handle__pend *d = (struct handle__pend *)(k + n);
-    uint64_t mask = n - 1;
-    if (w->pkey) {
-        uint64_t old = UINT64_C(1) << w->pend_bits;
-        for (uint64_t i = 0; i < old; i++) {
-            if (!w->pkey[i])
-                continue;
-            uint64_t j = hash_slot(w->pkey[i], bits);
-            while (k[j])
-                j = (j + 1) & mask;
-            k[j] = w->pkey[i];
-            d[j] = w->pend[i];
-        }
-        free(w->pkey);
+    uint64_t mask = (UINT64_C(1) << bits) - 1;
+    for (uint64_t i = 0; i < old_n; i++) {
+        if (!ok[i])
+            continue;
+        uint64_t j = hash_slot(ok[i], bits);
+        while (nk[j])
+            j = (j + 1) & mask;
+        nk[j] = ok[i];
+        if (nv)
+            nv[j] = ov[i];
     }
-    w->pkey = k;
-    w->pend = d;
-    w->pend_bits = bits;
-    return true;
 }
 
-/* Removes h from the pending map; true if it was there. */
-static bool pend_take(struct handle__store *w, uint64_t h)
+/* Removes h from a table of 2^bits slots; true if it was there. */
+static bool set_take(uint64_t *k, struct handle__pend *vals, unsigned bits, uint64_t h)
 {
-    unsigned bits = w->pend_bits;
     uint64_t mask = (UINT64_C(1) << bits) - 1;
-    uint64_t *k = w->pkey;
     uint64_t i = hash_slot(h, bits);
     while (k[i] != h) {
         if (!k[i])
@@ -492,11 +484,38 @@ static bool pend_take(struct handle__store *w, uint64_t h)
             break;
         if (may_fill(i, j, hash_slot(k[j], bits))) {
             k[i] = k[j];
-            w->pend[i] = w->pend[j];
+            if (vals)
+                vals[i] = vals[j];
             i = j;
         }
     }
     k[i] = 0;
+    return true;
+}
+
+/* Grows the pending map to 2^bits slots; false if out of memory. */
+static bool pend_resize(struct handle__store *w, unsigned bits)
+{
+    size_t n = (size_t)1 << bits;
+    uint64_t *k = calloc(n, sizeof *k + sizeof(struct handle__pend));
+    if (!k)
+        return false;
+    struct handle__pend *d = (struct handle__pend *)(k + n);
+    if (w->pkey) {
+        set_rehash(w->pkey, w->pend, UINT64_C(1) << w->pend_bits, k, d, bits);
+        free(w->pkey);
+    }
+    w->pkey = k;
+    w->pend = d;
+    w->pend_bits = bits;
+    return true;
+}
+
+/* Removes h from the pending map; true if it was there. */
+static bool pend_take(struct handle__store *w, uint64_t h)
+{
+    if (!set_take(w->pkey, w->pend, w->pend_bits, h))
+        return false;
     w->pend_n--;
     return true;
 }
@@ -507,17 +526,8 @@ static bool live_resize(struct handle__store *w, unsigned bits)
     uint64_t *t = calloc((size_t)1 << bits, sizeof *t);
     if (!t)
         return false;
-    uint64_t mask = (UINT64_C(1) << bits) - 1;
     if (w->live) {
-        uint64_t old = UINT64_C(1) << w->live_bits;
-        for (uint64_t i = 0; i < old; i++) {
-            if (!w->live[i])
-                continue;
-            uint64_t j = hash_slot(w->live[i], bits);
-            while (t[j])
-                j = (j + 1) & mask;
-            t[j] = w->live[i];
-        }
+        set_rehash(w->live, NULL, UINT64_C(1) << w->live_bits, t, NULL, bits);
         free(w->live);
     }
     w->live = t;
@@ -547,25 +557,8 @@ static void live_add(struct handle__store *w, uint64_t h)
 /* Removes h from the live set; true if it was there. */
 static bool live_take(struct handle__store *w, uint64_t h)
 {
-    unsigned bits = w->live_bits;
-    uint64_t mask = (UINT64_C(1) << bits) - 1;
-    uint64_t *t = w->live;
-    uint64_t i = hash_slot(h, bits);
-    while (t[i] != h) {
-        if (!t[i])
-            return false;
-        i = (i + 1) & mask;
-    }
-    for (uint64_t j = i;;) {
-        j = (j + 1) & mask;
-        if (!t[j])
-            break;
-        if (may_fill(i, j, hash_slot(t[j], bits))) {
-            t[i] = t[j];
-            i = j;
-        }
-    }
-    t[i] = 0;
+    if (!set_take(w->live, NULL, w->live_bits, h))
+        return false;
     w->live_n--;
     return true;
 }
