@@ -36,7 +36,7 @@
  *   t  the tag's id; NULL: none
  * Stack 0 is none (NULL in the view). Plain integers, which SQLite stores
  * in 0 to 8 bytes: some 24 B a lifetime, and `handles` is eight plain
- * scans (the queries of BENCHMARKS.md in 0.2-0.4 s per million).
+ * scans (the queries of BENCHMARKS.md in 0.1-0.4 s per million).
  */
 #define HANDLE__ROW_WIDTH 8
 #define HANDLE__ROW_FIELDS 6
