@@ -8,7 +8,7 @@
 set -u
 src=$1 build=$2
 fail() { echo "FAIL [man_pages]: $*" >&2; exit 1; }
-command -v groff >/dev/null && command -v man >/dev/null || { echo "no man or groff"; exit 77; }
+command -v groff >/dev/null && command -v man >/dev/null || { echo "no man or groff (scripts/deps.sh installs man-db)"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

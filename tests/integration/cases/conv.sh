@@ -136,7 +136,7 @@ case_color_never() {
 # same rules: auto colours stdout on a terminal unless NO_COLOR, never a
 # file of -o; always colours a file; other formats never.
 case_color_handle_report() {
-  [ -n "${HANDLE_REPORT:-}" ] || exit 77
+  [ -n "${HANDLE_REPORT:-}" ] || fail "handle-report not built (HANDLE_REPORT unset)"
   conv_leak
   HANDLE_OPTIONS=trace=t.db drun_conv ./lk
   [ "$rc" = 23 ] || fail "exit status $rc"

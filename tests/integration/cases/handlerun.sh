@@ -24,7 +24,7 @@ hr_tree() { (cd "$1" && find . -mindepth 1 -print0 | sort -z | tr '\0\n' '\n?');
 # created or replaced (not /tmp/x/my for "my dir/t.db", not a/ for "a,b"),
 # and the Trace: line gives a path that a shell reads back as that file.
 case_handlerun_trace_awkward_paths() {
-  [ -n "${HANDLE_RUN:-}" ] || exit 77
+  [ -n "${HANDLE_RUN:-}" ] || fail "handle-run not built (HANDLE_RUN unset)"
   hr_leaker
   nl='
 '
@@ -67,7 +67,7 @@ case_handlerun_trace_awkward_paths() {
 # control bytes from the program escaped: a tag and an exe path holding ESC,
 # BEL, CR, LF, other C0 and DEL.
 case_handlerun_text_escapes_control_bytes() {
-  [ -n "${HANDLE_REPORT:-}" ] || exit 77
+  [ -n "${HANDLE_REPORT:-}" ] || fail "handle-report not built (HANDLE_REPORT unset)"
   cat >ctl.c <<'C'
 #include <handle/handle.h>
 int main(void) { static int x; handle_new_tagged(&x, "\033[31mred\a\r\nfake\001\177"); return 0; }
@@ -110,10 +110,10 @@ b.db" ] || fail "no trace a\\nb.db"
 # Issue 13 item 12: a program built with -fsanitize=address runs under
 # handle-run (its ASan runtime first in LD_PRELOAD), with both reports.
 case_handlerun_asan_program() {
-  [ -n "${HANDLE_RUN:-}" ] || exit 77
-  command -v gcc >/dev/null || exit 77
+  [ -n "${HANDLE_RUN:-}" ] || fail "handle-run not built (HANDLE_RUN unset)"
+  command -v gcc >/dev/null || fail "no gcc (scripts/deps.sh installs it)"
   asan=$(gcc -print-file-name=libasan.so)
-  [ -f "$asan" ] || exit 77
+  [ -f "$asan" ] || fail "no libasan.so beside gcc"
   cat >both.c <<'C'
 #include <handle/handle.h>
 #include <stdio.h>
@@ -156,7 +156,7 @@ C
 # or a file that is not executable 126, not found 127 (PROGRAM without '/'
 # looked for in PATH); the program's own status otherwise.
 case_handlerun_exit_statuses() {
-  [ -n "${HANDLE_RUN:-}" ] || exit 77
+  [ -n "${HANDLE_RUN:-}" ] || fail "handle-run not built (HANDLE_RUN unset)"
   hr_run /tmp; expect_rc 126; has "^handle-run: cannot run /tmp: is a directory$"
   hr_run ./; expect_rc 126; has "is a directory"
   echo 'echo hi' >noexec; chmod 644 noexec
@@ -178,7 +178,7 @@ case_handlerun_exit_statuses() {
 # Issue 13 item 12: --help is complete (every flag, the environment, the
 # exit statuses) and a bad flag is reported as handle-report reports one.
 case_handlerun_usage() {
-  [ -n "${HANDLE_RUN:-}" ] && [ -n "${HANDLE_REPORT:-}" ] || exit 77
+  [ -n "${HANDLE_RUN:-}" ] && [ -n "${HANDLE_REPORT:-}" ] || fail "handle-run or handle-report not built (HANDLE_RUN, HANDLE_REPORT unset)"
   "$HANDLE_RUN" --help >out 2>err; rc=$?; expect_rc 0
   for w in '--trace PATH' '--help' '--version' '%p' 'PATH' 'LD_PRELOAD' 'HANDLE_OPTIONS' \
     'fsanitize=address' 'HANDLE_DEBUG_LIBRARY' 'Exit status' '126' '127' 'handle-report'; do
