@@ -315,6 +315,15 @@ void handle__json_kint(struct handle__json *j, const char *k, int64_t v)
     handle__json_int(j, v);
 }
 
+void handle__json_kint_or_null(struct handle__json *j, const char *k, bool has, int64_t v)
+{
+    handle__json_key(j, k);
+    if (has)
+        handle__json_int(j, v);
+    else
+        handle__json_null(j);
+}
+
 void handle__json_kuint(struct handle__json *j, const char *k, uint64_t v)
 {
     handle__json_key(j, k);

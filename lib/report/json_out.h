@@ -73,6 +73,9 @@ HANDLE__HIDDEN void handle__json_hex(struct handle__json *j, uint64_t v);
 HANDLE__HIDDEN void handle__json_kstr(struct handle__json *j, const char *k, const char *s);
 HANDLE__HIDDEN void handle__json_kint(struct handle__json *j, const char *k, int64_t v);
 HANDLE__HIDDEN void handle__json_kuint(struct handle__json *j, const char *k, uint64_t v);
+/* k: v when has, else null. */
+HANDLE__HIDDEN void handle__json_kint_or_null(struct handle__json *j, const char *k, bool has,
+                                              int64_t v);
 
 /* True when one complete value was written without misuse or out of
  * memory (then a newline ends the text). */

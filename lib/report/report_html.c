@@ -763,15 +763,6 @@ static void j_hist(struct handle__json *j, const uint64_t h[64])
     handle__json_arr_end(j);
 }
 
-static void j_opt_int(struct handle__json *j, const char *k, bool has, int64_t v)
-{
-    handle__json_key(j, k);
-    if (has)
-        handle__json_int(j, v);
-    else
-        handle__json_null(j);
-}
-
 static void j_traces(struct handle__json *j, const struct handle__rm *m)
 {
     handle__json_key(j, "traces");
@@ -783,8 +774,8 @@ static void j_traces(struct handle__json *j, const struct handle__rm *m)
         handle__json_kstr(j, "path", t->path);
         handle__json_kstr(j, "exe", mt->exe);
         handle__json_kstr(j, "cmdline", mt->cmdline);
-        j_opt_int(j, "pid", mt->has_pid, mt->pid);
-        j_opt_int(j, "started", mt->has_started, mt->started_at);
+        handle__json_kint_or_null(j, "pid", mt->has_pid, mt->pid);
+        handle__json_kint_or_null(j, "started", mt->has_started, mt->started_at);
         bool ran = mt->has_started && mt->has_ended && mt->ended_at >= mt->started_at;
         /* ended_at >= started_at: the difference fits unsigned (a hostile
          * trace's does not fit signed). */
@@ -793,7 +784,7 @@ static void j_traces(struct handle__json *j, const struct handle__rm *m)
             handle__json_uint(j, (uint64_t)mt->ended_at - (uint64_t)mt->started_at);
         else
             handle__json_null(j);
-        j_opt_int(j, "exit_status", mt->has_ended && mt->has_exit, mt->exit_status);
+        handle__json_kint_or_null(j, "exit_status", mt->has_ended && mt->has_exit, mt->exit_status);
         handle__json_key(j, "clean_exit");
         handle__json_bool(j, mt->has_ended);
         handle__json_kuint(j, "leaked", t->leaked);

@@ -73,26 +73,10 @@ static void j_trace_fields(struct handle__json *j, const struct handle__rm_trace
     handle__json_kint(j, "version", mt->version);
     handle__json_kstr(j, "exe", mt->exe);
     handle__json_kstr(j, "cmdline", mt->cmdline);
-    handle__json_key(j, "pid");
-    if (mt->has_pid)
-        handle__json_int(j, mt->pid);
-    else
-        handle__json_null(j);
-    handle__json_key(j, "started_at");
-    if (mt->has_started)
-        handle__json_int(j, mt->started_at);
-    else
-        handle__json_null(j);
-    handle__json_key(j, "ended_at");
-    if (mt->has_ended)
-        handle__json_int(j, mt->ended_at);
-    else
-        handle__json_null(j);
-    handle__json_key(j, "exit_status");
-    if (mt->has_ended && mt->has_exit)
-        handle__json_int(j, mt->exit_status);
-    else
-        handle__json_null(j);
+    handle__json_kint_or_null(j, "pid", mt->has_pid, mt->pid);
+    handle__json_kint_or_null(j, "started_at", mt->has_started, mt->started_at);
+    handle__json_kint_or_null(j, "ended_at", mt->has_ended, mt->ended_at);
+    handle__json_kint_or_null(j, "exit_status", mt->has_ended && mt->has_exit, mt->exit_status);
     handle__json_key(j, "clean_exit");
     handle__json_bool(j, mt->has_ended);
     handle__json_kuint(j, "leaked_handles", t->leaked);
@@ -101,11 +85,7 @@ static void j_trace_fields(struct handle__json *j, const struct handle__rm_trace
     handle__json_key(j, "running");
     handle__json_bool(j, t->running);
     handle__json_kuint(j, "live_handles", t->live);
-    handle__json_key(j, "last_commit_ns");
-    if (mt->has_last_commit)
-        handle__json_int(j, mt->last_commit_ns);
-    else
-        handle__json_null(j);
+    handle__json_kint_or_null(j, "last_commit_ns", mt->has_last_commit, mt->last_commit_ns);
     handle__json_kstr(j, "incomplete", t->incomplete);
 }
 
