@@ -979,6 +979,23 @@ static const char *make_copy(struct handle__tr *t, const char *path, char *buf, 
     return buf;
 }
 
+/* Opens a private copy of path and its -wal (make_copy) read-only and
+ * validates it: validate()'s code, or -1 with err set (why_not when no
+ * copy can be made). */
+static int open_copy(struct handle__tr *t, const char *path, const char *why_not, char *err,
+                     size_t errlen)
+{
+    char copy[PATH_MAX + 16];
+    const char *c = make_copy(t, path, copy, sizeof copy);
+    if (c == NULL) {
+        setf(err, errlen, "%s", why_not);
+        return -1;
+    }
+    if (!open_uri(t, c, "?mode=ro", err, errlen))
+        return -1;
+    return validate(t, err, errlen);
+}
+
 struct handle__tr *handle__tr_open(const char *path, char *err, size_t errlen)
 {
     bool wal = false, sidecar_free = false;
@@ -1014,16 +1031,10 @@ struct handle__tr *handle__tr_open(const char *path, char *err, size_t errlen)
             goto fail;
         rc = validate(t, err, errlen);
     } else if (!in_place) {
-        char copy[PATH_MAX + 16];
-        const char *c = make_copy(t, path, copy, sizeof copy);
-        if (c == NULL) {
-            setf(err, errlen, "cannot copy it and its -wal file to a temporary directory "
-                              "(TMPDIR) to read them without changing them");
-            goto fail;
-        }
-        if (!open_uri(t, c, "?mode=ro", err, errlen))
-            goto fail;
-        rc = validate(t, err, errlen);
+        rc = open_copy(t, path,
+                       "cannot copy it and its -wal file to a temporary directory (TMPDIR) "
+                       "to read them without changing them",
+                       err, errlen);
     } else {
         if (!open_uri(t, path, "?mode=ro", err, errlen))
             goto fail;
@@ -1032,16 +1043,10 @@ struct handle__tr *handle__tr_open(const char *path, char *err, size_t errlen)
         if (rc > 0 && wal && (base == SQLITE_CANTOPEN || base == SQLITE_READONLY)) {
             /* The WAL needs a -shm file that cannot be made here. */
             close_db(t);
-            char copy[PATH_MAX + 16];
-            const char *c = make_copy(t, path, copy, sizeof copy);
-            if (c == NULL) {
-                setf(err, errlen, "cannot read its -wal file in place (read-only directory?) "
-                                  "nor copy it to a temporary directory");
-                goto fail;
-            }
-            if (!open_uri(t, c, "?mode=ro", err, errlen))
-                goto fail;
-            rc = validate(t, err, errlen);
+            rc = open_copy(t, path,
+                           "cannot read its -wal file in place (read-only directory?) nor "
+                           "copy it to a temporary directory",
+                           err, errlen);
         }
     }
     if (rc != SQLITE_OK)
