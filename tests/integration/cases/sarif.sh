@@ -80,15 +80,7 @@ sarif_run() {
 sarif_rep() { "$HANDLE_REPORT" "$@" >out 2>rerr; rc=$?; }
 
 # sarif_validate LOG...: the SARIF 2.1.0 schema and code scanning's needs.
-sarif_validate() {
-  local py
-  for py in /usr/bin/python3 python3; do
-    command -v "$py" >/dev/null && "$py" -c 'import jsonschema' 2>/dev/null && break
-    py=
-  done
-  [ -n "$py" ] || fail "no python3 with jsonschema (scripts/deps.sh installs python3-jsonschema)"
-  "$py" "$SRC/sarif/validate_sarif.py" "$@" >valid.out 2>&1 || fail "invalid SARIF: $(head -20 valid.out)"
-}
+. "$SRC/sarif/validate.sh"
 
 # q FILE QUERY: a query over d(j), j the JSON text of FILE.
 sarif_q() { sqlite3 :memory: "WITH d(j) AS (SELECT CAST(readfile('$1') AS TEXT)) $2"; }

@@ -96,17 +96,8 @@ self_contained() {
     [ "$(grep -o '</script>' "$1" | wc -l)" = 2 ] || fail "a </script> in the data"
 }
 
-# sarif_valid LOG...: the SARIF 2.1.0 schema and what code scanning needs
-# (../sarif/validate_sarif.py, python3-jsonschema).
-sarif_valid() {
-    local py
-    for py in /usr/bin/python3 python3; do
-        command -v "$py" >/dev/null && "$py" -c 'import jsonschema' 2>/dev/null && break
-        py=
-    done
-    [ -n "$py" ] || fail "no python3 with jsonschema (scripts/deps.sh installs python3-jsonschema)"
-    "$py" "$SRC/../sarif/validate_sarif.py" "$@" >valid.out 2>&1 || fail "invalid SARIF: $(head -20 valid.out)"
-}
+# sarif_validate LOG...: the SARIF 2.1.0 schema and what code scanning needs.
+. "$SRC/../sarif/validate.sh"
 
 golden() {
     mask <out >got
@@ -246,7 +237,7 @@ json_escaping)
     check t.json "SELECT json_extract(j,'\$.trace.exe') = '/usr/bin/we\"ird app' FROM d"
     rep -f sarif t.db; expect_rc 1; mv out t.sarif
     check t.sarif "SELECT json_valid(j) FROM d"
-    sarif_valid t.sarif
+    sarif_validate t.sarif
     ;;
 
 # ---- SARIF -------------------------------------------------------------
@@ -257,7 +248,7 @@ sarif_required)
     # plus what the SPEC asks for.
     gen basic t.db; rep -f sarif t.db; expect_rc 1; mv out t.sarif
     check t.sarif "SELECT json_valid(j) FROM d"
-    sarif_valid t.sarif
+    sarif_validate t.sarif
     check t.sarif "SELECT json_extract(j,'\$.version')='2.1.0' AND json_type(j,'\$.runs')='array'
                    AND json_array_length(j,'\$.runs')=1 AND json_type(j,'\$.runs[0].tool.driver.name')='text' FROM d"
     check t.sarif "SELECT json_extract(j,'\$.\"\$schema\"') LIKE '%sarif-2.1.0%' FROM d"
