@@ -559,28 +559,6 @@ static int find_debuginfo_guarded(Dwfl_Module *mod, void **userdata, const char 
                                             debuglink_file, debuglink_crc, debuginfo_file_name);
 }
 
-/* libdwfl's find_debuginfo without debuginfod: the local lookup by
- * build-id (which validates the build-id), then, only when no debuginfod
- * server is configured (so that nothing can reach the network), the
- * standard search, which adds .gnu_debuglink. */
-static int find_debuginfo_local(Dwfl_Module *mod, void **userdata, const char *modname,
-                                Dwarf_Addr base, const char *file_name,
-                                const char *debuglink_file, GElf_Word debuglink_crc,
-                                char **debuginfo_file_name)
-{
-    const struct handle__dw *dw = handle__dw_get();
-    int fd = dw->dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
-                                              debuglink_file, debuglink_crc,
-                                              debuginfo_file_name);
-    if (fd >= 0)
-        return fd;
-    const char *urls = getenv("DEBUGINFOD_URLS");
-    if (urls && urls[0])
-        return -1;
-    return standard_beside(mod, userdata, modname, base, file_name, debuglink_file,
-                           debuglink_crc, debuginfo_file_name);
-}
-
 /* HANDLE__SYM_DEBUGINFOD: one budget for the whole process (the tool has
  * one symbolizer and one thread). */
 static const char *dinfod_prog = "handle-report";
@@ -600,16 +578,45 @@ static double mono_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* libdwfl's find_debuginfo with debuginfod under a total time budget: the
- * local lookup by build-id; then, before the first query, one line on
- * stderr; each query may take what is left of the budget (libdebuginfod
- * reads DEBUGINFOD_TIMEOUT and DEBUGINFOD_MAXTIME at every query); once it
- * is spent, DEBUGINFOD_URLS is removed, so the standard search that
- * follows stays local. */
-static int find_debuginfo_budget(Dwfl_Module *mod, void **userdata, const char *modname,
-                                 Dwarf_Addr base, const char *file_name,
-                                 const char *debuglink_file, GElf_Word debuglink_crc,
-                                 char **debuginfo_file_name)
+/* Before a lookup that may ask debuginfod: one line on stderr before the
+ * first query; each query may take what is left of the budget
+ * (libdebuginfod reads DEBUGINFOD_TIMEOUT and DEBUGINFOD_MAXTIME at every
+ * query); once it is spent, DEBUGINFOD_URLS is removed, so the lookups
+ * that follow stay local. */
+static void debuginfod_budget_step(void)
+{
+    double now = mono_seconds();
+    if (dinfod_deadline == 0) {
+        dinfod_deadline = now + dinfod_budget;
+        fprintf(stderr,
+                "%s: asking debuginfod (DEBUGINFOD_URLS) for missing debug files, "
+                "for at most %u s in all...\n",
+                dinfod_prog, dinfod_budget);
+    }
+    double left = dinfod_deadline - now;
+    if (left < 1) {
+        unsetenv("DEBUGINFOD_URLS");
+        fprintf(stderr,
+                "%s: debuginfod: time budget of %u s spent; the other modules are "
+                "symbolized without it\n",
+                dinfod_prog, dinfod_budget);
+    } else {
+        char v[32];
+        snprintf(v, sizeof v, "%u", (unsigned)left);
+        setenv("DEBUGINFOD_TIMEOUT", v, 1);
+        setenv("DEBUGINFOD_MAXTIME", v, 1);
+    }
+}
+
+/* libdwfl's find_debuginfo, both ways: first the local lookup by build-id
+ * (which validates the build-id); then, when a debuginfod server is
+ * configured, nothing more without debuginfod (so that nothing can reach
+ * the network), or the budget's step with it; then the standard search
+ * (which adds .gnu_debuglink, and debuginfod when configured). */
+static int find_debuginfo(bool debuginfod, Dwfl_Module *mod, void **userdata,
+                          const char *modname, Dwarf_Addr base, const char *file_name,
+                          const char *debuglink_file, GElf_Word debuglink_crc,
+                          char **debuginfo_file_name)
 {
     const struct handle__dw *dw = handle__dw_get();
     int fd = dw->dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
@@ -619,30 +626,32 @@ static int find_debuginfo_budget(Dwfl_Module *mod, void **userdata, const char *
         return fd;
     const char *urls = getenv("DEBUGINFOD_URLS");
     if (urls && urls[0]) {
-        double now = mono_seconds();
-        if (dinfod_deadline == 0) {
-            dinfod_deadline = now + dinfod_budget;
-            fprintf(stderr,
-                    "%s: asking debuginfod (DEBUGINFOD_URLS) for missing debug files, "
-                    "for at most %u s in all...\n",
-                    dinfod_prog, dinfod_budget);
-        }
-        double left = dinfod_deadline - now;
-        if (left < 1) {
-            unsetenv("DEBUGINFOD_URLS");
-            fprintf(stderr,
-                    "%s: debuginfod: time budget of %u s spent; the other modules are "
-                    "symbolized without it\n",
-                    dinfod_prog, dinfod_budget);
-        } else {
-            char v[32];
-            snprintf(v, sizeof v, "%u", (unsigned)left);
-            setenv("DEBUGINFOD_TIMEOUT", v, 1);
-            setenv("DEBUGINFOD_MAXTIME", v, 1);
-        }
+        if (!debuginfod)
+            return -1;
+        debuginfod_budget_step();
     }
     return standard_beside(mod, userdata, modname, base, file_name, debuglink_file,
                            debuglink_crc, debuginfo_file_name);
+}
+
+/* Without debuginfod (the default). */
+static int find_debuginfo_local(Dwfl_Module *mod, void **userdata, const char *modname,
+                                Dwarf_Addr base, const char *file_name,
+                                const char *debuglink_file, GElf_Word debuglink_crc,
+                                char **debuginfo_file_name)
+{
+    return find_debuginfo(false, mod, userdata, modname, base, file_name, debuglink_file,
+                          debuglink_crc, debuginfo_file_name);
+}
+
+/* With debuginfod under a total time budget (HANDLE__SYM_DEBUGINFOD). */
+static int find_debuginfo_budget(Dwfl_Module *mod, void **userdata, const char *modname,
+                                 Dwarf_Addr base, const char *file_name,
+                                 const char *debuglink_file, GElf_Word debuglink_crc,
+                                 char **debuginfo_file_name)
+{
+    return find_debuginfo(true, mod, userdata, modname, base, file_name, debuglink_file,
+                          debuglink_crc, debuginfo_file_name);
 }
 
 /* Loads libdw the first time a file is needed, not at creation: the
